@@ -1,0 +1,51 @@
+#include "base/log.h"
+
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <string>
+
+namespace moat {
+namespace {
+
+std::atomic<int> g_level{static_cast<int>(LogLevel::kWarning)};
+std::atomic<int> g_fd{2};
+std::atomic<bool> g_strace{false};
+
+const char* LevelTag(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug: return "D";
+    case LogLevel::kInfo: return "I";
+    case LogLevel::kWarning: return "W";
+    case LogLevel::kError: return "E";
+  }
+  return "?";
+}
+
+}  // namespace
+
+void SetLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
+LogLevel GetLogLevel() { return static_cast<LogLevel>(g_level.load(std::memory_order_relaxed)); }
+void SetLogFd(int fd) { g_fd = fd; }
+void SetStrace(bool on) { g_strace = on; }
+bool StraceEnabled() { return g_strace.load(std::memory_order_relaxed); }
+
+void LogMessage(LogLevel level, const char* file, int line, std::string_view text) {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  const char* base = std::strrchr(file, '/');
+  base = base ? base + 1 : file;
+  std::string out = fmt::format("{}{:02}{:02} {:02}:{:02}:{:02}.{:06} {:>7} {}:{}] {}\n",
+                                LevelTag(level), tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                                tm.tm_sec, ts.tv_nsec / 1000, ::syscall(SYS_gettid), base, line, text);
+  // One write per message so lines from different threads do not interleave.
+  ssize_t r = ::write(g_fd.load(), out.data(), out.size());
+  (void)r;
+}
+
+}  // namespace moat

@@ -1,0 +1,109 @@
+// The application's seccomp filter (DESIGN.md section 5): everything traps to the sentry except a
+// small passthrough set that touches nothing but the process's own memory, futexes and clocks.
+#include <linux/filter.h>
+#include <seccomp.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <asm/prctl.h>
+#include <cerrno>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "base/status_macros.h"
+#include "platform/platform.h"
+#include "platform/stub/stub_layout.h"
+#include <fcntl.h>
+
+namespace moat::platform {
+namespace {
+
+class FilterBuilder {
+ public:
+  explicit FilterBuilder(uint32_t default_action) : ctx_(seccomp_init(default_action)) {}
+  ~FilterBuilder() {
+    if (ctx_) seccomp_release(ctx_);
+  }
+  scmp_filter_ctx ctx() const { return ctx_; }
+
+  // Adds `action` for syscall `nr` under `args` (all must hold); records the first failure.
+  template <typename... Args>
+  void Rule(uint32_t action, int nr, Args... args) {
+    if (!status_.ok()) return;
+    const scmp_arg_cmp cmps[] = {args..., {}};
+    int r = seccomp_rule_add_array(ctx_, action, nr, sizeof...(args), cmps);
+    if (r < 0) status_ = ErrnoStatus(fmt::format("seccomp_rule_add(syscall {})", nr), -r);
+  }
+  absl::Status status() const { return status_; }
+
+ private:
+  scmp_filter_ctx ctx_;
+  absl::Status status_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::vector<struct sock_filter>> BuildAppFilter(uint32_t trap_action) {
+  FilterBuilder f(trap_action);
+  if (!f.ctx()) return absl::InternalError("seccomp_init failed");
+  // A syscall of another ABI (int 0x80, x32) has no meaning here: kill the process.
+  if (int r = seccomp_attr_set(f.ctx(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS); r < 0)
+    return ErrnoStatus("seccomp_attr_set(ACT_BADARCH)", -r);
+
+  const uint32_t allow = SCMP_ACT_ALLOW;
+  // Anonymous memory is the process's own business. File mappings trap: the sentry installs the
+  // file's host fd and injects the mmap.
+  f.Rule(allow, SCMP_SYS(mmap), SCMP_A3(SCMP_CMP_MASKED_EQ, MAP_ANONYMOUS, MAP_ANONYMOUS));
+  for (int nr : {SCMP_SYS(munmap), SCMP_SYS(mprotect), SCMP_SYS(madvise), SCMP_SYS(mremap),
+                 SCMP_SYS(msync), SCMP_SYS(mincore), SCMP_SYS(mlock), SCMP_SYS(munlock),
+                 SCMP_SYS(mlock2), SCMP_SYS(mlockall), SCMP_SYS(munlockall)}) {
+    f.Rule(allow, nr);
+  }
+  // Futexes live in the process's memory; threads are host threads.
+  f.Rule(allow, SCMP_SYS(futex));
+  f.Rule(allow, SCMP_SYS(futex_waitv));
+  f.Rule(allow, SCMP_SYS(sched_yield));
+  f.Rule(allow, SCMP_SYS(set_robust_list));
+  f.Rule(allow, SCMP_SYS(arch_prctl), SCMP_A0(SCMP_CMP_EQ, ARCH_SET_FS));
+  f.Rule(allow, SCMP_SYS(arch_prctl), SCMP_A0(SCMP_CMP_EQ, ARCH_GET_FS));
+  // Clock reads are what the vDSO does without a syscall anyway. CPU-time clocks name pids of the
+  // application's own PID namespace, which are the sentry's virtual pids.
+  for (int nr : {SCMP_SYS(clock_gettime), SCMP_SYS(clock_getres), SCMP_SYS(gettimeofday),
+                 SCMP_SYS(time), SCMP_SYS(getcpu)}) {
+    f.Rule(allow, nr);
+  }
+  // glibc registers rseq when the kernel has it; the sentry does not offer it.
+  f.Rule(SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(rseq));
+  RETURN_IF_ERROR(f.status());
+
+  // libseccomp 2.5 exports only to an fd: go through a memfd.
+  FileDescriptor mem(memfd_create("moat-filter", MFD_CLOEXEC));
+  if (!mem) return ErrnoStatus("memfd_create(moat-filter)");
+  if (int r = seccomp_export_bpf(f.ctx(), mem.get()); r < 0)
+    return ErrnoStatus("seccomp_export_bpf", -r);
+  off_t size = lseek(mem.get(), 0, SEEK_END);
+  if (size <= 0 || size % sizeof(sock_filter) != 0)
+    return absl::InternalError(fmt::format("seccomp_export_bpf wrote {} bytes", size));
+  std::vector<sock_filter> prog(size / sizeof(sock_filter));
+  if (pread(mem.get(), prog.data(), size, 0) != size) return ErrnoStatus("pread(moat-filter)");
+  return prog;
+}
+
+absl::StatusOr<FileDescriptor> CreateStubMemfd() {
+  FileDescriptor fd(memfd_create("moat-stub", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!fd) return ErrnoStatus("memfd_create(moat-stub)");
+  const uint8_t* p = stub::Image();
+  size_t left = stub::ImageSize();
+  while (left > 0) {
+    ssize_t n = write(fd.get(), p, left);
+    if (n < 0) return ErrnoStatus("write(moat-stub)");
+    p += n;
+    left -= n;
+  }
+  if (fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+    return ErrnoStatus("fcntl(moat-stub, F_ADD_SEALS)");
+  return fd;
+}
+
+}  // namespace moat::platform

@@ -1,0 +1,459 @@
+#include "platform/ptrace/ptrace.h"
+
+#include <elf.h>
+#include <seccomp.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "platform/stub/stub_layout.h"
+
+namespace moat::platform {
+namespace {
+
+// The host signal that Interrupt() sends. Its default action is to ignore, in case it were ever
+// delivered; under ptrace every host signal stops the thread first and the sentry drops it.
+constexpr int kInterruptSignal = SIGURG;
+
+bool IsSyncFault(const siginfo_t& si) {
+  if (si.si_code <= 0) return false;  // sent by a process (SI_USER, SI_TKILL, SI_QUEUE)
+  switch (si.si_signo) {
+    case SIGSEGV:
+    case SIGBUS:
+    case SIGFPE:
+    case SIGILL:
+    case SIGTRAP:
+      return true;
+    default:
+      return false;
+  }
+}
+
+int StopEvent(int status) { return static_cast<unsigned>(status) >> 16; }
+
+}  // namespace
+
+long PtraceOptions() {
+  return PTRACE_O_TRACESECCOMP | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
+         PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD;
+}
+
+PtraceContext::PtraceContext(pid_t tid, pid_t pid, std::shared_ptr<Channel> channel,
+                             const Registers* adopt_regs)
+    : tid_(tid), pid_(pid), channel_(std::move(channel)) {
+  if (adopt_regs) {
+    regs_ = *adopt_regs;
+    needs_adopt_ = true;
+  }
+}
+
+PtraceContext::~PtraceContext() = default;
+
+Result<void> PtraceContext::Adopt() {
+  if (!needs_adopt_) return Ok();
+  Registers regs = regs_;
+  if (ptrace(PTRACE_SEIZE, tid_, 0, PtraceOptions()) < 0) return LastErrno();
+  if (ptrace(PTRACE_INTERRUPT, tid_, 0, 0) < 0) return LastErrno();
+  for (;;) {
+    int status = TRY(Wait());
+    if (WIFEXITED(status) || WIFSIGNALED(status)) return Errno(ESRCH);
+    if (StopEvent(status) == PTRACE_EVENT_STOP) break;
+    // A host signal reached the parked thread first: drop it; the interrupt is still pending.
+    ptrace(PTRACE_CONT, tid_, 0, 0);
+  }
+  regs_ = regs;
+  needs_adopt_ = false;
+  return Ok();
+}
+
+Result<int> PtraceContext::Wait() {
+  for (;;) {
+    int status;
+    pid_t r = waitpid(tid_, &status, __WALL);
+    if (r == tid_) {
+      if (WIFEXITED(status) || WIFSIGNALED(status)) exited_ = true;
+      return status;
+    }
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return LastErrno();
+  }
+}
+
+Result<void> PtraceContext::LoadRegs() {
+  if (ptrace(PTRACE_GETREGS, tid_, 0, &regs_) < 0) return LastErrno();
+  return Ok();
+}
+
+Result<void> PtraceContext::Resume() {
+  if (ptrace(PTRACE_SETREGS, tid_, 0, &regs_) < 0) return LastErrno();
+  if (ptrace(PTRACE_CONT, tid_, 0, 0) < 0) return LastErrno();
+  return Ok();
+}
+
+Event PtraceContext::Switch() {
+  if (!exited_ && !Resume().ok()) {
+    // The thread was killed while stopped; its exit is waiting to be collected.
+    LOG_DEBUG("resume of tid {} failed: {}", tid_, LastErrno().Name());
+  }
+  for (;;) {
+    Result<int> st = Wait();
+    if (!st.ok()) return Event{.type = EventType::kExit, .wait_status = 0};
+    int status = *st;
+    if (WIFEXITED(status) || WIFSIGNALED(status))
+      return Event{.type = EventType::kExit, .wait_status = status};
+    int event = StopEvent(status);
+    if (!LoadRegs().ok()) continue;  // killed meanwhile; the exit comes next
+    if (event == PTRACE_EVENT_SECCOMP) return Event{.type = EventType::kSyscall};
+    if (event == PTRACE_EVENT_STOP) return Event{.type = EventType::kInterrupt};
+    if (event != 0) {
+      LOG_WARNING("tid {}: unexpected ptrace event {}", tid_, event);
+      ptrace(PTRACE_CONT, tid_, 0, 0);
+      continue;
+    }
+    siginfo_t si;
+    if (ptrace(PTRACE_GETSIGINFO, tid_, 0, &si) < 0) continue;
+    if (IsSyncFault(si)) return Event{.type = EventType::kFault, .siginfo = si};
+    // Interrupt(), or a host signal such as SIGCHLD from a host child: never delivered as is.
+    return Event{.type = EventType::kInterrupt};
+  }
+}
+
+Result<std::vector<uint8_t>> PtraceContext::GetFpState() {
+  std::vector<uint8_t> buf(16384);
+  iovec iov{buf.data(), buf.size()};
+  if (ptrace(PTRACE_GETREGSET, tid_, NT_X86_XSTATE, &iov) < 0) return LastErrno();
+  buf.resize(iov.iov_len);
+  return buf;
+}
+
+Result<void> PtraceContext::SetFpState(std::span<const uint8_t> state) {
+  std::vector<uint8_t> buf(state.begin(), state.end());
+  iovec iov{buf.data(), buf.size()};
+  if (ptrace(PTRACE_SETREGSET, tid_, NT_X86_XSTATE, &iov) < 0) return LastErrno();
+  return Ok();
+}
+
+Result<size_t> PtraceContext::ReadMemory(uint64_t addr, void* dst, size_t n) {
+  if (n == 0) return size_t{0};
+  iovec local{dst, n};
+  iovec remote{reinterpret_cast<void*>(addr), n};
+  ssize_t r = process_vm_readv(tid_, &local, 1, &remote, 1, 0);
+  if (r < 0) return errno == EFAULT ? Result<size_t>(size_t{0}) : Result<size_t>(LastErrno());
+  return static_cast<size_t>(r);
+}
+
+Result<size_t> PtraceContext::WriteMemory(uint64_t addr, const void* src, size_t n) {
+  if (n == 0) return size_t{0};
+  iovec local{const_cast<void*>(src), n};
+  iovec remote{reinterpret_cast<void*>(addr), n};
+  ssize_t r = process_vm_writev(tid_, &local, 1, &remote, 1, 0);
+  if (r < 0) return errno == EFAULT ? Result<size_t>(size_t{0}) : Result<size_t>(LastErrno());
+  return static_cast<size_t>(r);
+}
+
+Result<long> PtraceContext::RunGadget(const Registers& regs, pid_t* clone_child) {
+  if (exited_) return Errno(ESRCH);
+  Registers r = regs;
+  r.rip = stub::kSyscallGadget;
+  // Whatever syscall the thread was stopped in is over: no host restart logic applies.
+  r.orig_rax = static_cast<uint64_t>(-1);
+  if (ptrace(PTRACE_SETREGS, tid_, 0, &r) < 0) return LastErrno();
+  if (ptrace(PTRACE_CONT, tid_, 0, 0) < 0) return LastErrno();
+  for (;;) {
+    int status = TRY(Wait());
+    if (WIFEXITED(status) || WIFSIGNALED(status)) return Errno(ESRCH);
+    int event = StopEvent(status);
+    if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK) {
+      unsigned long msg = 0;
+      ptrace(PTRACE_GETEVENTMSG, tid_, 0, &msg);
+      if (clone_child) *clone_child = static_cast<pid_t>(msg);
+    } else if (event == 0) {
+      siginfo_t si;
+      if (ptrace(PTRACE_GETSIGINFO, tid_, 0, &si) == 0 && IsSyncFault(si)) {
+        Registers now;
+        if (ptrace(PTRACE_GETREGS, tid_, 0, &now) < 0) return LastErrno();
+        if (si.si_signo == SIGTRAP && now.rip == stub::kSyscallGadgetTrap + 1)
+          return static_cast<long>(now.rax);
+        // The gadget itself faulted: the application unmapped or overwrote the stub.
+        LOG_WARNING("tid {}: injected syscall faulted (signal {} at {:#x})", tid_, si.si_signo,
+                    now.rip);
+        return Errno(EFAULT);
+      }
+    }
+    // A seccomp stop of the injected syscall itself (let it run), a clone event, or a host signal
+    // (dropped).
+    if (ptrace(PTRACE_CONT, tid_, 0, 0) < 0) return LastErrno();
+  }
+}
+
+Result<long> PtraceContext::Inject(long nr, std::array<uint64_t, 6> args) {
+  Registers r = regs_;
+  r.rax = nr;
+  r.rdi = args[0];
+  r.rsi = args[1];
+  r.rdx = args[2];
+  r.r10 = args[3];
+  r.r8 = args[4];
+  r.r9 = args[5];
+  return RunGadget(r, nullptr);
+}
+
+Result<CloneResult> PtraceContext::Clone(uint64_t flags, uint64_t newsp, uint64_t parent_tid,
+                                         uint64_t child_tid, uint64_t tls,
+                                         const Registers& child_regs) {
+  Registers r = regs_;
+  r.rax = SYS_clone;
+  r.rdi = flags;
+  r.rsi = newsp;
+  r.rdx = parent_tid;
+  r.r10 = child_tid;
+  r.r8 = tls;
+  pid_t child = 0;
+  long ret = TRY(RunGadget(r, &child));
+  if (ret < 0) return Errno(static_cast<int>(-ret));
+  if (child <= 0) {
+    LOG_ERROR("clone returned {} but no ptrace clone event arrived", ret);
+    return Errno(EIO);
+  }
+  // The child is attached to this thread and starts in a PTRACE_EVENT_STOP. Park it in the stub
+  // and let go, so that its own task thread can attach.
+  for (;;) {
+    int status;
+    pid_t w = waitpid(child, &status, __WALL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return LastErrno();
+    if (WIFEXITED(status) || WIFSIGNALED(status)) return Errno(EAGAIN);
+    if (StopEvent(status) == PTRACE_EVENT_STOP) break;
+    ptrace(PTRACE_CONT, child, 0, 0);
+  }
+  Registers park;
+  if (ptrace(PTRACE_GETREGS, child, 0, &park) < 0) return LastErrno();
+  park.rip = stub::kPark;
+  park.orig_rax = static_cast<uint64_t>(-1);
+  if (ptrace(PTRACE_SETREGS, child, 0, &park) < 0) return LastErrno();
+  if (ptrace(PTRACE_DETACH, child, 0, 0) < 0) return LastErrno();
+  pid_t child_pid = (flags & CLONE_THREAD) ? pid_ : child;
+  return CloneResult{static_cast<pid_t>(ret),
+                     std::make_unique<PtraceContext>(child, child_pid, channel_, &child_regs)};
+}
+
+Result<void> PtraceContext::ExecStub() {
+  Registers r = regs_;
+  r.rax = SYS_execveat;
+  r.rdi = stub::kStubFd;
+  r.rsi = stub::kEmptyString;
+  r.rdx = stub::kArgv;
+  r.r10 = stub::kEnvp;
+  r.r8 = AT_EMPTY_PATH;
+  r.rip = stub::kSyscallGadget;
+  r.orig_rax = static_cast<uint64_t>(-1);
+  if (ptrace(PTRACE_SETREGS, tid_, 0, &r) < 0) return LastErrno();
+  if (ptrace(PTRACE_CONT, tid_, 0, 0) < 0) return LastErrno();
+  for (;;) {
+    int status = TRY(Wait());
+    if (WIFEXITED(status) || WIFSIGNALED(status)) return Errno(ESRCH);
+    int event = StopEvent(status);
+    if (event == PTRACE_EVENT_EXEC) {
+      // A non-leader thread that execs takes over the leader's tid.
+      tid_ = pid_;
+      TRY(LoadRegs());
+      return Ok();
+    }
+    if (event == 0) {
+      siginfo_t si;
+      if (ptrace(PTRACE_GETSIGINFO, tid_, 0, &si) == 0 && IsSyncFault(si)) {
+        Registers now;
+        if (ptrace(PTRACE_GETREGS, tid_, 0, &now) < 0) return LastErrno();
+        long ret = static_cast<long>(now.rax);
+        LOG_ERROR("execveat of the stub failed: {}", ret < 0 ? Errno(-ret).Name() : "fault");
+        return Errno(ret < 0 ? static_cast<int>(-ret) : EFAULT);
+      }
+    }
+    if (ptrace(PTRACE_CONT, tid_, 0, 0) < 0) return LastErrno();
+  }
+}
+
+Result<int> PtraceContext::InstallFd(int fd) {
+  absl::MutexLock lock(&channel_->mu);
+  uint64_t seq = channel_->next_seq++;
+  {
+    iovec iov{&seq, sizeof(seq)};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    if (sendmsg(channel_->sentry_end.get(), &msg, MSG_DONTWAIT) < 0) return LastErrno();
+  }
+  // Build the recvmsg arguments in the stub's scratch page, which only this lock's holder uses.
+  struct Scratch {
+    msghdr msg;
+    iovec iov;
+    uint64_t data;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  };
+  for (int attempt = 0; attempt < 16; attempt++) {
+    Scratch s{};
+    s.iov.iov_base = reinterpret_cast<void*>(stub::kScratch + offsetof(Scratch, data));
+    s.iov.iov_len = sizeof(s.data);
+    s.msg.msg_iov = reinterpret_cast<iovec*>(stub::kScratch + offsetof(Scratch, iov));
+    s.msg.msg_iovlen = 1;
+    s.msg.msg_control = reinterpret_cast<void*>(stub::kScratch + offsetof(Scratch, control));
+    s.msg.msg_controllen = sizeof(s.control);
+    if (TRY(WriteMemory(stub::kScratch, &s, sizeof(s))) != sizeof(s)) return Errno(EFAULT);
+    long r = TRY(Inject(SYS_recvmsg, {stub::kChannelFd, stub::kScratch,
+                                      MSG_CMSG_CLOEXEC | MSG_DONTWAIT, 0, 0, 0}));
+    if (r < 0) return Errno(static_cast<int>(-r));
+    if (TRY(ReadMemory(stub::kScratch, &s, sizeof(s))) != sizeof(s)) return Errno(EFAULT);
+    int got = -1;
+    // The control pointer is the application's; find the cmsg in our copy instead.
+    auto* c = reinterpret_cast<cmsghdr*>(s.control);
+    if (s.msg.msg_controllen >= CMSG_LEN(sizeof(int)) && c->cmsg_type == SCM_RIGHTS)
+      std::memcpy(&got, CMSG_DATA(c), sizeof(int));
+    if (got >= 0 && s.data == seq) return got;
+    // A message left behind by an installation that failed half-way: discard it.
+    if (got >= 0) TRY(Inject(SYS_close, {static_cast<uint64_t>(got), 0, 0, 0, 0, 0}));
+  }
+  return Errno(EIO);
+}
+
+void PtraceContext::Interrupt() { syscall(SYS_tgkill, pid_, tid_, kInterruptSignal); }
+
+void PtraceContext::KillProcess() { kill(pid_, SIGKILL); }
+
+PtracePlatform::PtracePlatform() : channel_(std::make_shared<Channel>()) {}
+
+namespace {
+
+struct InitArgs {
+  int sync_fd;
+  int channel_fd;
+  int stub_fd;
+  sock_fprog prog;
+};
+
+// Runs in the new process (pid 1 of a new PID namespace), a clone of a multi-threaded process:
+// raw syscalls only.
+int InitMain(void* arg) {
+  auto* a = static_cast<InitArgs*>(arg);
+  // Move the three fds we keep far up, then to their fixed numbers, and close everything else.
+  int sync = fcntl(a->sync_fd, F_DUPFD, 4000);
+  int chan = fcntl(a->channel_fd, F_DUPFD, 4000);
+  int stubfd = fcntl(a->stub_fd, F_DUPFD, 4000);
+  if (sync < 0 || chan < 0 || stubfd < 0) _exit(125);
+  if (dup2(chan, stub::kChannelFd) < 0 || dup2(stubfd, stub::kStubFd) < 0) _exit(125);
+  if (dup2(sync, stub::kStubFd + 1) < 0) _exit(125);
+  syscall(SYS_close_range, 0, stub::kChannelFd - 1, 0);
+  syscall(SYS_close_range, stub::kStubFd + 2, ~0U, 0);
+  // Host signal state: nothing blocked, every default, and host children reaped by the kernel
+  // (the sentry keeps the virtual zombies).
+  struct sigaction sa {};
+  sa.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &sa, nullptr);
+  sa.sa_handler = SIG_IGN;
+  sigaction(SIGCHLD, &sa, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Out of the host terminal's job control: the sentry forwards terminal signals itself.
+  setsid();
+  char c;
+  if (read(stub::kStubFd + 1, &c, 1) != 1) _exit(125);  // wait until the sentry has attached
+  close(stub::kStubFd + 1);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) _exit(125);
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &a->prog) < 0) _exit(125);
+  syscall(SYS_execveat, stub::kStubFd, "", nullptr, nullptr, AT_EMPTY_PATH);
+  _exit(126);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Context>> PtracePlatform::SpawnInit() {
+  ASSIGN_OR_RETURN(std::vector<sock_filter> prog, BuildAppFilter(SCMP_ACT_TRACE(0)));
+  ASSIGN_OR_RETURN(FileDescriptor stub_fd, CreateStubMemfd());
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
+    return ErrnoStatus("socketpair(channel)");
+  FileDescriptor app_end(sv[1]);
+  {
+    absl::MutexLock lock(&channel_->mu);
+    channel_->sentry_end = FileDescriptor(sv[0]);
+  }
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return ErrnoStatus("pipe2(init sync)");
+  FileDescriptor sync_r(p[0]), sync_w(p[1]);
+
+  InitArgs args{sync_r.get(), app_end.get(), stub_fd.get(),
+                sock_fprog{static_cast<unsigned short>(prog.size()), prog.data()}};
+  constexpr size_t kStackSize = 256 * 1024;
+  void* stack = mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (stack == MAP_FAILED) return ErrnoStatus("mmap(init stack)");
+  pid_t pid = clone(InitMain, static_cast<char*>(stack) + kStackSize, CLONE_NEWPID | SIGCHLD, &args);
+  int clone_errno = errno;
+  munmap(stack, kStackSize);  // the child has its own copy of the address space
+  if (pid < 0) {
+    return ErrnoStatus(clone_errno == EPERM
+                           ? "clone(CLONE_NEWPID) (runsc needs root or CAP_SYS_ADMIN)"
+                           : "clone(CLONE_NEWPID)",
+                       clone_errno);
+  }
+  auto fail = [&](absl::Status s) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, __WALL);
+    return s;
+  };
+  if (ptrace(PTRACE_SEIZE, pid, 0, PtraceOptions()) < 0)
+    return fail(ErrnoStatus(fmt::format("ptrace(PTRACE_SEIZE, {})", pid)));
+  if (write(sync_w.get(), "x", 1) != 1) return fail(ErrnoStatus("write(init sync)"));
+  auto ctx = std::make_unique<PtraceContext>(pid, pid, channel_, nullptr);
+  // The child installs its filter and execs the stub; its execveat traps first.
+  for (;;) {
+    int status;
+    pid_t w = waitpid(pid, &status, __WALL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return fail(ErrnoStatus("waitpid(init)"));
+    if (WIFEXITED(status))
+      return absl::InternalError(
+          fmt::format("the first application process exited during setup with status {}",
+                      WEXITSTATUS(status)));
+    if (WIFSIGNALED(status))
+      return absl::InternalError(fmt::format(
+          "the first application process died during setup of signal {}", WTERMSIG(status)));
+    if (StopEvent(status) == PTRACE_EVENT_EXEC) break;
+    ptrace(PTRACE_CONT, pid, 0, 0);
+  }
+  // The Context starts at the exec stop of the stub.
+  Result<long> ok = ctx->Inject(SYS_getpid, {});
+  if (!ok.ok() || *ok != 1)
+    return fail(absl::InternalError(fmt::format(
+        "the stub does not answer as pid 1 of its namespace (got {})",
+        ok.ok() ? fmt::format("{}", *ok) : ok.error().Name())));
+  return std::unique_ptr<Context>(std::move(ctx));
+}
+
+absl::StatusOr<std::unique_ptr<Platform>> NewPlatform(const std::string& name) {
+  if (name == "ptrace") return std::unique_ptr<Platform>(std::make_unique<PtracePlatform>());
+  return absl::InvalidArgumentError(
+      fmt::format("unknown platform \"{}\" (available: ptrace)", name));
+}
+
+}  // namespace moat::platform

@@ -1,0 +1,51 @@
+// The stub: a tiny static program that every application process runs as its host image.
+//
+// runsc carries it in a sealed memfd. execve makes the application process exec it (DESIGN.md
+// section 4); the sentry then maps the real program into the process. Its code stays mapped at a
+// fixed address in every application process, and both platforms use its entry points. The layout
+// below is fixed by stub.ld and the .org directives in stub.S; stub_test checks the two agree.
+#ifndef MOAT_PLATFORM_STUB_STUB_LAYOUT_H_
+#define MOAT_PLATFORM_STUB_STUB_LAYOUT_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace moat::stub {
+
+// Far from everything the kernel places on its own: PIE executables load near 0x5555'5555'4000,
+// mmap() grows down from below the stack near 0x7fxx'xxxx'xxxx, and brk (emulated) starts after
+// the program's bss.
+inline constexpr uint64_t kBase = 0x2000'0000'0000ULL;
+inline constexpr uint64_t kCodeSize = 0x1000;
+// `int3; jmp .`: the entry point; never reached in normal operation.
+inline constexpr uint64_t kEntry = kBase + 0x0;
+// `syscall; int3`: the injection gadget. The sentry points rip here to run a syscall in the
+// application's context and regains control at the int3.
+inline constexpr uint64_t kSyscallGadget = kBase + 0x10;
+inline constexpr uint64_t kSyscallGadgetTrap = kSyscallGadget + 2;  // address of the int3
+// A loop around futex(FUTEX_WAIT_PRIVATE) on a word that is always zero. A new thread waits here,
+// untraced, until its own task thread attaches to it.
+inline constexpr uint64_t kPark = kBase + 0x20;
+// A NUL byte, the empty path of execveat(fd, "", ..., AT_EMPTY_PATH).
+inline constexpr uint64_t kEmptyString = kBase + 0x100;
+// { kEmptyString, NULL }: the argv of the stub's exec; kArgv + 8 is its (empty) envp.
+inline constexpr uint64_t kArgv = kBase + 0x108;
+inline constexpr uint64_t kEnvp = kBase + 0x110;
+// One page, private to each process (copy-on-write), that the sentry uses as scratch memory for
+// injected syscalls that take pointers (recvmsg of an installed fd). Guarded by a per-process lock.
+inline constexpr uint64_t kScratch = kBase + 0x1000;
+inline constexpr uint64_t kScratchSize = 0x1000;
+inline constexpr uint64_t kEnd = kBase + 0x2000;
+
+// Host fd numbers inside every application process. The application cannot name host fds at all
+// (fd-taking syscalls trap), so these are private to the sentry.
+inline constexpr int kChannelFd = 100;  // SOCK_DGRAM unix socket; fds arrive here by SCM_RIGHTS
+inline constexpr int kStubFd = 101;     // the stub memfd, exec'd by execveat
+
+// The stub binary, embedded in runsc by stub_blob.S.
+const uint8_t* Image();
+size_t ImageSize();
+
+}  // namespace moat::stub
+
+#endif  // MOAT_PLATFORM_STUB_STUB_LAYOUT_H_

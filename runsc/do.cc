@@ -1,0 +1,32 @@
+// runsc do: runs a command in a fresh sandbox over the host's root, like gVisor's `runsc do`.
+#include <cstdio>
+
+#include "runsc/commands.h"
+#include "runsc/sandbox.h"
+
+namespace moat::runsc {
+
+CommandRunner RegisterDo(CLI::App& app, const GlobalOptions& global) {
+  auto opts = std::make_shared<DoOptions>();
+  auto platform = std::make_shared<std::string>();
+  CLI::App* sub = app.add_subcommand(
+      "do", "run a command in a sandbox whose root is a host directory, read-only, under an "
+            "in-memory writable layer");
+  sub->add_option("--platform", *platform, "how application code runs: ptrace");
+  sub->add_option("--root", opts->root_dir, "host directory to use as the sandbox's root")
+      ->check(CLI::ExistingDirectory);
+  sub->add_option("--cwd", opts->cwd, "working directory inside the sandbox");
+  sub->add_option("command", opts->argv, "the command and its arguments")->required();
+  sub->positionals_at_end();
+  return [opts, platform, &global]() {
+    opts->platform = platform->empty() ? global.platform : *platform;
+    absl::StatusOr<int> status = RunDo(*opts);
+    if (!status.ok()) {
+      std::fprintf(stderr, "runsc do: %s\n", std::string(status.status().message()).c_str());
+      return status.status().code() == absl::StatusCode::kNotFound ? 127 : 126;
+    }
+    return *status;
+  };
+}
+
+}  // namespace moat::runsc

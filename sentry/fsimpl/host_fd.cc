@@ -1,0 +1,278 @@
+#include "sentry/fsimpl/host_fd.h"
+
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <map>
+#include <thread>
+
+#include "base/log.h"
+#include "sentry/kernel/kernel.h"
+#include "sentry/kernel/task.h"
+#include "sentry/kernel/thread_group.h"
+
+namespace moat::fsimpl {
+namespace {
+
+// One thread for the whole sandbox watches every pollable host fd with edge-triggered epoll and
+// notifies the file's wait queue.
+class Notifier {
+ public:
+  static Notifier& Get() {
+    static Notifier* n = new Notifier();  // lives as long as the sandbox
+    return *n;
+  }
+  bool Add(int fd, HostFile* file) {
+    absl::MutexLock l(&mu_);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.fd = fd;
+    if (epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) return false;
+    files_[fd] = file;
+    return true;
+  }
+  // After Remove returns, the notifier never touches `fd`'s file again.
+  void Remove(int fd) {
+    absl::MutexLock l(&mu_);
+    epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    files_.erase(fd);
+  }
+
+ private:
+  Notifier() : epfd_(epoll_create1(EPOLL_CLOEXEC)) {
+    std::thread([this] { Loop(); }).detach();
+  }
+  void Loop() {
+    epoll_event evs[16];
+    for (;;) {
+      int n = epoll_wait(epfd_.get(), evs, 16, -1);
+      absl::MutexLock l(&mu_);
+      for (int i = 0; i < n; i++) {
+        auto it = files_.find(evs[i].data.fd);
+        if (it != files_.end()) it->second->Notify(evs[i].events);
+      }
+    }
+  }
+  FileDescriptor epfd_;
+  absl::Mutex mu_;
+  std::map<int, HostFile*> files_ ABSL_GUARDED_BY(mu_);
+};
+
+// The foreground process group of the sandbox's terminal (TIOCGPGRP/TIOCSPGRP). The host
+// terminal's own foreground group is the caller's and is left alone.
+std::atomic<pid_t> g_foreground_pgrp{1};
+
+}  // namespace
+
+Result<RefPtr<HostFile>> HostFile::New(FileDescriptor fd, int flags) {
+  struct stat st;
+  if (fstat(fd.get(), &st) < 0) return LastErrno();
+  bool seekable = S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
+  bool pollable = !seekable && !S_ISDIR(st.st_mode);
+  RefPtr<HostFile> f(new HostFile(std::move(fd), flags, pollable, seekable));
+  if (pollable && !Notifier::Get().Add(f->fd_.get(), f.get())) f->pollable_ = false;
+  return f;
+}
+
+HostFile::HostFile(FileDescriptor fd, int flags, bool pollable, bool seekable)
+    : FileDescription(flags, vfs::Path{}), fd_(std::move(fd)), pollable_(pollable),
+      seekable_(seekable) {}
+
+HostFile::~HostFile() {
+  if (pollable_) Notifier::Get().Remove(fd_.get());
+}
+
+kernel::EventMask HostFile::Readiness(kernel::EventMask mask) {
+  if (!pollable_) return mask & (kernel::kEventIn | kernel::kEventOut);
+  pollfd p{fd_.get(), static_cast<short>(mask), 0};
+  if (poll(&p, 1, 0) < 0) return kernel::kEventErr;
+  return p.revents;
+}
+
+Result<void> HostFile::WaitFor(kernel::Task& t, kernel::EventMask events) {
+  if (!pollable_) return Ok();
+  for (;;) {
+    if (Readiness(events | kernel::kEventHup | kernel::kEventErr)) return Ok();
+    if (flags() & O_NONBLOCK) return Errno(EAGAIN);
+    kernel::WaiterRegistration reg(queue_, &t, events | kernel::kEventHup | kernel::kEventErr);
+    if (Readiness(events | kernel::kEventHup | kernel::kEventErr)) return Ok();
+    if (!t.Block().ok()) return Errno(kERESTARTSYS);
+  }
+}
+
+Result<size_t> HostFile::Read(kernel::Task& t, std::span<uint8_t> dst) {
+  if (seekable_) {
+    absl::MutexLock l(&offset_mu_);
+    ssize_t n = pread(fd_.get(), dst.data(), dst.size(), offset_);
+    if (n < 0) return LastErrno();
+    offset_ += n;
+    return static_cast<size_t>(n);
+  }
+  for (;;) {
+    RETURN_IF_ERRNO(WaitFor(t, kernel::kEventIn));
+    ssize_t n = read(fd_.get(), dst.data(), dst.size());
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno != EAGAIN && errno != EINTR) return LastErrno();
+  }
+}
+
+Result<size_t> HostFile::Write(kernel::Task& t, std::span<const uint8_t> src) {
+  if (seekable_) {
+    absl::MutexLock l(&offset_mu_);
+    ssize_t n = (flags() & O_APPEND) ? write(fd_.get(), src.data(), src.size())
+                                     : pwrite(fd_.get(), src.data(), src.size(), offset_);
+    if (n < 0) return LastErrno();
+    offset_ = (flags() & O_APPEND) ? lseek(fd_.get(), 0, SEEK_CUR) : offset_ + n;
+    return static_cast<size_t>(n);
+  }
+  size_t done = 0;
+  while (done < src.size()) {
+    Result<void> w = WaitFor(t, kernel::kEventOut);
+    if (!w.ok()) return done ? Result<size_t>(done) : Result<size_t>(w.error());
+    ssize_t n = write(fd_.get(), src.data() + done, src.size() - done);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      if (done) return done;
+      return LastErrno();
+    }
+    done += n;
+  }
+  return done;
+}
+
+Result<size_t> HostFile::PRead(kernel::Task&, std::span<uint8_t> dst, int64_t off) {
+  if (!seekable_) return Errno(ESPIPE);
+  ssize_t n = pread(fd_.get(), dst.data(), dst.size(), off);
+  if (n < 0) return LastErrno();
+  return static_cast<size_t>(n);
+}
+
+Result<size_t> HostFile::PWrite(kernel::Task&, std::span<const uint8_t> src, int64_t off) {
+  if (!seekable_) return Errno(ESPIPE);
+  ssize_t n = pwrite(fd_.get(), src.data(), src.size(), off);
+  if (n < 0) return LastErrno();
+  return static_cast<size_t>(n);
+}
+
+Result<int64_t> HostFile::Seek(int64_t offset, int whence) {
+  if (!seekable_) return Errno(ESPIPE);
+  absl::MutexLock l(&offset_mu_);
+  int64_t base = 0;
+  switch (whence) {
+    case SEEK_SET: base = 0; break;
+    case SEEK_CUR: base = offset_; break;
+    case SEEK_END: {
+      struct stat st;
+      if (fstat(fd_.get(), &st) < 0) return LastErrno();
+      base = st.st_size;
+      break;
+    }
+    default: return Errno(EINVAL);
+  }
+  if (base + offset < 0) return Errno(EINVAL);
+  offset_ = base + offset;
+  return offset_;
+}
+
+Result<long> HostFile::Ioctl(kernel::Task& t, uint64_t cmd, UserAddr arg) {
+  switch (cmd) {
+    case TCGETS: {
+      termios tio;
+      if (ioctl(fd_.get(), TCGETS, &tio) < 0) return LastErrno();
+      RETURN_IF_ERRNO(t.CopyOutObj(arg, tio));
+      return 0;
+    }
+    case TCSETS:
+    case TCSETSW:
+    case TCSETSF: {
+      termios tio = TRY(t.CopyInObj<termios>(arg));
+      if (ioctl(fd_.get(), cmd, &tio) < 0) return LastErrno();
+      return 0;
+    }
+    case TIOCGWINSZ: {
+      winsize ws;
+      if (ioctl(fd_.get(), TIOCGWINSZ, &ws) < 0) return LastErrno();
+      RETURN_IF_ERRNO(t.CopyOutObj(arg, ws));
+      return 0;
+    }
+    case TIOCSWINSZ: {
+      winsize ws = TRY(t.CopyInObj<winsize>(arg));
+      if (ioctl(fd_.get(), TIOCSWINSZ, &ws) < 0) return LastErrno();
+      return 0;
+    }
+    case TIOCGPGRP:
+    case TIOCSPGRP:
+    case TIOCGSID:
+    case TIOCSCTTY:
+    case TIOCNOTTY: {
+      // Job control of the sandbox's terminal is the sentry's; the host terminal only has to be
+      // a terminal.
+      termios tio;
+      if (ioctl(fd_.get(), TCGETS, &tio) < 0) return LastErrno();
+      if (cmd == TIOCGPGRP) {
+        RETURN_IF_ERRNO(t.CopyOutObj(arg, g_foreground_pgrp.load()));
+      } else if (cmd == TIOCSPGRP) {
+        pid_t pgrp = TRY(t.CopyInObj<pid_t>(arg));
+        if (pgrp < 0) return Errno(EINVAL);
+        absl::MutexLock l(&t.kernel().mu_);
+        if (!t.kernel().ProcessGroupExists(pgrp)) return Errno(ESRCH);
+        g_foreground_pgrp = pgrp;
+      } else if (cmd == TIOCGSID) {
+        absl::MutexLock l(&t.kernel().mu_);
+        pid_t sid = t.thread_group().sid;
+        RETURN_IF_ERRNO(t.CopyOutObj(arg, sid));
+      }
+      return 0;
+    }
+    case FIONREAD:
+    case TIOCOUTQ: {
+      int n;
+      if (ioctl(fd_.get(), cmd, &n) < 0) return LastErrno();
+      RETURN_IF_ERRNO(t.CopyOutObj(arg, n));
+      return 0;
+    }
+    case TCFLSH:
+    case TCXONC:
+    case TCSBRK:
+      if (ioctl(fd_.get(), cmd, arg.value()) < 0) return LastErrno();
+      return 0;
+    default:
+      return Errno(ENOTTY);
+  }
+}
+
+Result<vfs::Stat> HostFile::GetStat() {
+  struct stat st;
+  if (fstat(fd_.get(), &st) < 0) return LastErrno();
+  vfs::Stat s;
+  s.dev = st.st_dev;
+  s.ino = st.st_ino;
+  s.mode = st.st_mode;
+  s.nlink = st.st_nlink;
+  s.uid = st.st_uid;
+  s.gid = st.st_gid;
+  s.rdev = st.st_rdev;
+  s.size = st.st_size;
+  s.blksize = st.st_blksize;
+  s.blocks = st.st_blocks;
+  s.atime = st.st_atim;
+  s.mtime = st.st_mtim;
+  s.ctime = st.st_ctim;
+  return s;
+}
+
+std::optional<std::string> HostFile::AnonymousName() {
+  struct stat st;
+  if (fstat(fd_.get(), &st) == 0) {
+    if (S_ISFIFO(st.st_mode)) return fmt::format("pipe:[{}]", st.st_ino);
+    if (S_ISSOCK(st.st_mode)) return fmt::format("socket:[{}]", st.st_ino);
+    if (S_ISCHR(st.st_mode)) return std::string("/dev/tty");
+  }
+  return fmt::format("host:[{}]", fd_.get());
+}
+
+}  // namespace moat::fsimpl

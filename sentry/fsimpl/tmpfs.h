@@ -1,0 +1,36 @@
+// tmpfs: a filesystem in sentry memory (DESIGN.md section 6), also the writable upper layer of
+// the overlay root.
+//
+// Directories are maps of names to inodes; a regular file's data lives in a host memfd created on
+// first need (its HostMapFd, so file mappings work); symlinks, device nodes (opened through
+// dev.h), FIFOs (a Pipe per inode) and socket nodes complete the set. Linux's rules apply: link
+// counts (a directory has 2 + its subdirectories), owners from the creator's fsuid/fsgid with
+// set-group-ID directories passing their group on, timestamps, and an optional size limit
+// (ENOSPC).
+//
+// Locking: TmpfsFs::mu guards every directory's entries (one lock per filesystem, so a rename
+// that touches two directories needs nothing more); each inode's own mutex guards its attributes
+// and data. Order: TmpfsFs::mu > inode mutex.
+#ifndef MOAT_SENTRY_FSIMPL_TMPFS_H_
+#define MOAT_SENTRY_FSIMPL_TMPFS_H_
+
+#include <cstdint>
+
+#include "sentry/vfs/vfs.h"
+
+namespace moat::fsimpl {
+
+// A new tmpfs whose root directory has permissions `root_mode` (07777 bits; the type is
+// implied) and owner `uid`:`gid`. `size_limit` caps the file data in bytes (0: unlimited).
+// Returns the root dentry.
+RefPtr<vfs::Dentry> NewTmpfs(uint32_t root_mode, uint32_t uid, uint32_t gid,
+                             uint64_t size_limit /*0 = unlimited*/);
+
+// For overlay copy-up: makes the tmpfs regular file `inode` hold exactly the first `size` bytes
+// read from host fd `src_fd`. EINVAL if `inode` is not a tmpfs regular file; ENOSPC past the
+// size limit.
+Result<void> TmpfsCopyFromHost(vfs::Inode& inode, int src_fd, int64_t size);
+
+}  // namespace moat::fsimpl
+
+#endif  // MOAT_SENTRY_FSIMPL_TMPFS_H_

@@ -1,0 +1,141 @@
+// Exit: a thread's host thread is gone; the last one makes its thread group a zombie, reparents
+// its children and tells its parent.
+#include <sys/wait.h>
+
+#include "base/log.h"
+#include "sentry/kernel/kernel.h"
+#include "sentry/kernel/task.h"
+#include "sentry/kernel/thread_group.h"
+
+namespace moat::kernel {
+
+void Task::RecordExit(int code) {
+  absl::MutexLock l(&kernel_->mu_);
+  exit_code_ = code & 0xff;
+}
+
+void Task::Exited(int wait_status) {
+  RefPtr<Task> self(this);  // the pid table's reference goes away below
+  {
+    absl::MutexLock l(&kernel_->mu_);
+    exited_ = true;
+    if (detached_) {
+      // exec in another thread took this thread away; the group lives on.
+      kernel_->RemoveTask(this);
+    } else {
+      ThreadGroup* tg = tg_.get();
+      std::erase(tg->tasks, this);
+      if (tg->leader == this) {
+        tg->leader = nullptr;
+        tg->leader_exit_code = exit_code_.value_or(WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 0);
+      }
+      if (!tg->exiting && !exit_code_) {
+        // The host thread died without an exit(2) we saw: killed from outside the sandbox, or by
+        // the host kernel (the OOM killer, a seccomp kill). The whole group goes.
+        int status = WIFSIGNALED(wait_status) ? WTERMSIG(wait_status)
+                                              : (WEXITSTATUS(wait_status) & 0xff) << 8;
+        kernel_->StartGroupExit(tg, status);
+      }
+      kernel_->RemoveTask(this);
+      if (tg->tasks.empty()) {
+        tg->uid_at_exit = creds()->ruid;
+        kernel_->GroupExited(tg);
+      }
+    }
+  }
+  ReleaseVforkParent();
+}
+
+void Task::ReleaseVforkParent() {
+  {
+    absl::MutexLock l(&vfork_mu_);
+    vfork_done_ = true;
+  }
+  vfork_wq_.Notify(kEventAll);
+}
+
+void Kernel::GroupExited(ThreadGroup* tg) {
+  tg->zombie = true;
+  if (!tg->exiting) {
+    tg->exiting = true;
+    tg->exit_status = (tg->leader_exit_code & 0xff) << 8;
+  }
+  tg->stop_signal = 0;
+  tg->stopped = false;
+  tg->pending_event = ChildEvent::kNone;
+
+  // Reparent the children: to the nearest living subreaper among the ancestors, else to init.
+  ThreadGroup* reaper = nullptr;
+  for (ThreadGroup* a = tg->parent; a; a = a->parent) {
+    if (a->subreaper && !a->zombie) {
+      reaper = a;
+      break;
+    }
+  }
+  if (!reaper && init_ && init_ != tg && !init_->zombie) reaper = init_;
+  for (RefPtr<ThreadGroup>& child : tg->children) {
+    if (child->pdeath_signal) {
+      siginfo_t info{};
+      info.si_signo = child->pdeath_signal;
+      info.si_code = SI_USER;
+      (void)SendGroupSignal(child.get(), info);
+    }
+    child->parent = reaper;
+    if (!reaper) continue;
+    reaper->children.push_back(child);
+    if (child->zombie) {
+      // An already-dead child: the new parent may reap it (Linux notifies it again).
+      if (child->exit_signal) {
+        siginfo_t info{};
+        info.si_signo = child->exit_signal;
+        info.si_code = CLD_EXITED;
+        info.si_pid = child->pid();
+        (void)SendGroupSignal(reaper, info);
+      }
+      reaper->child_wq.Notify(kEventAll);
+    }
+  }
+  tg->children.clear();
+  tg->exit_wq.Notify(kEventAll);
+
+  if (tg == init_) {
+    // The PID namespace dies with its init: the host kills every process in it. Tasks blocked in
+    // the sentry must notice too.
+    for (auto& [pid, other] : groups_) {
+      if (!other->zombie) StartGroupExit(other.get(), SIGKILL);
+    }
+    init_exited_ = true;
+    init_status_ = tg->exit_status;
+    LOG_DEBUG("init exited with wait status {:#x}", tg->exit_status);
+    return;
+  }
+  ThreadGroup* parent = tg->parent;
+  if (!parent) {
+    RemoveGroup(tg);
+    return;
+  }
+  const KernelSigAction& chld = parent->handlers->actions[SIGCHLD];
+  bool autoreap = tg->exit_signal == SIGCHLD &&
+                  (chld.handler == kSigIgn || (chld.flags & SA_NOCLDWAIT));
+  if (tg->exit_signal != 0) {
+    siginfo_t info{};
+    info.si_signo = tg->exit_signal;
+    int st = tg->exit_status;
+    if (WIFSIGNALED(st)) {
+      info.si_code = WCOREDUMP(st) ? CLD_DUMPED : CLD_KILLED;
+      info.si_status = WTERMSIG(st);
+    } else {
+      info.si_code = CLD_EXITED;
+      info.si_status = WEXITSTATUS(st);
+    }
+    info.si_pid = tg->pid();
+    (void)SendGroupSignal(parent, info);
+  }
+  if (autoreap) {
+    std::erase_if(parent->children, [tg](const RefPtr<ThreadGroup>& c) { return c.get() == tg; });
+    RemoveGroup(tg);
+  }
+  parent->child_wq.Notify(kEventAll);
+}
+
+}  // namespace moat::kernel

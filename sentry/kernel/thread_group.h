@@ -1,0 +1,99 @@
+// ThreadGroup: a process. Its tasks share a pid, signal handlers, group-wide pending signals,
+// rlimits, a parent, children, a process group and a session. After its last task exits it is a
+// zombie until its parent reaps it.
+//
+// Every field below is guarded by Kernel::mu_ unless it says otherwise.
+#ifndef MOAT_SENTRY_KERNEL_THREAD_GROUP_H_
+#define MOAT_SENTRY_KERNEL_THREAD_GROUP_H_
+
+#include <sys/resource.h>
+#include <sys/time.h>
+
+#include <array>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "base/ref_counted.h"
+#include "sentry/kernel/signal_types.h"
+#include "sentry/kernel/waitqueue.h"
+
+namespace moat::kernel {
+
+class Task;
+class Timer;
+
+// Why a thread group is waitable (wait4/waitid).
+enum class ChildEvent { kNone, kStopped, kContinued };
+
+class ThreadGroup : public RefCounted<ThreadGroup> {
+ public:
+  explicit ThreadGroup(pid_t pid) : pid_(pid) {}
+  ~ThreadGroup();
+  pid_t pid() const { return pid_; }
+
+  // Live tasks, the leader first while it lives.
+  std::vector<Task*> tasks;
+  Task* leader = nullptr;  // not owned; null once the leader has exited
+  ThreadGroup* parent = nullptr;  // not owned: a parent outlives its children's links
+  std::vector<RefPtr<ThreadGroup>> children;
+  pid_t pgid = 0;
+  pid_t sid = 0;
+  RefPtr<SignalHandlers> handlers;
+  PendingSignals pending;
+  int exit_signal = SIGCHLD;  // sent to the parent when this group exits
+  bool execed = false;        // has called execve (setpgid by the parent then fails)
+  bool subreaper = false;     // PR_SET_CHILD_SUBREAPER
+  int pdeath_signal = 0;      // PR_SET_PDEATHSIG (per thread in Linux; per process here)
+  bool dumpable = true;
+  int nice = 0;  // getpriority/setpriority
+
+  // Group exit: once set, every task exits; the status is a wait status.
+  bool exiting = false;
+  int exit_status = 0;
+  // Set when the last task is gone.
+  bool zombie = false;
+  // Group stop.
+  int stop_signal = 0;        // the signal that stopped the group, while a stop is in progress
+  bool stopped = false;       // every task has stopped
+  ChildEvent pending_event = ChildEvent::kNone;  // not yet reported to wait(WUNTRACED|WCONTINUED)
+  int reported_stop_signal = 0;  // the signal wait(WUNTRACED) reports
+  int leader_exit_code = 0;      // exit(2) code of the leader, when no group exit happened
+  uid_t uid_at_exit = 0;         // the real uid its parent's waitid reports
+  absl::CondVar stop_cv;      // signalled on SIGCONT and SIGKILL
+
+  // CPU time of exited threads and of reaped children (wait4's rusage, times(2)).
+  timeval utime{}, stime{}, child_utime{}, child_stime{};
+  long maxrss_kb = 0, child_maxrss_kb = 0;
+
+  // Notified when a child changes state (wait4, waitid).
+  WaitQueue child_wq;
+  // Notified when this group's tasks all stop, or it exits (for the parent waiting in vfork...).
+  WaitQueue exit_wq;
+
+  // Resource limits; guarded by their own lock (getrlimit does not need the task tree).
+  absl::Mutex rlimit_mu;
+  std::array<rlimit, RLIM_NLIMITS> rlimits ABSL_GUARDED_BY(rlimit_mu);
+  rlimit GetRlimit(int resource) {
+    absl::MutexLock l(&rlimit_mu);
+    return rlimits[resource];
+  }
+
+  // ITIMER_REAL and POSIX timers (timers.cc), guarded by their own lock.
+  absl::Mutex timer_mu;
+  std::shared_ptr<Timer> itimer_real ABSL_GUARDED_BY(timer_mu);
+  std::map<int, std::shared_ptr<Timer>> posix_timers ABSL_GUARDED_BY(timer_mu);
+  std::map<int, std::shared_ptr<std::atomic<int>>> timer_overruns ABSL_GUARDED_BY(timer_mu);
+  int next_timer_id ABSL_GUARDED_BY(timer_mu) = 0;
+
+ private:
+  pid_t pid_;
+};
+
+}  // namespace moat::kernel
+
+#endif  // MOAT_SENTRY_KERNEL_THREAD_GROUP_H_

@@ -1,0 +1,6 @@
+# The VFS sources, relative to the repository root; included by sentry/CMakeLists.txt.
+set(MOAT_VFS_SOURCES
+  sentry/vfs/vfs.cc
+  sentry/vfs/namei.cc
+  sentry/vfs/fd_table.cc
+)

@@ -1,0 +1,433 @@
+// The VFS objects: dentries, mounts, file descriptions, fs contexts and permission checks. Path
+// resolution is in path_walk.cc, the namespace operations in namespace_ops.cc.
+#include "sentry/vfs/vfs.h"
+
+#include <dirent.h>
+#include <linux/capability.h>
+#include <sys/sysmacros.h>
+
+#include <limits>
+
+namespace moat::vfs {
+
+uint8_t ModeToDirentType(uint32_t mode) { return static_cast<uint8_t>((mode & S_IFMT) >> 12); }
+
+timespec Now() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return ts;
+}
+
+uint64_t NewAnonDev() {
+  // Linux hands out anonymous minors from 1 up (get_anon_bdev); we do the same, so the numbers
+  // look like the ones tmpfs and overlay mounts show on a real system.
+  static std::atomic<uint32_t> next_minor{1};
+  return makedev(0, next_minor.fetch_add(1, std::memory_order_relaxed));
+}
+
+Result<void> CheckPermission(const Credentials& creds, const Stat& stat, int mask) {
+  mask &= R_OK | W_OK | X_OK;
+  if (mask == 0) return Ok();
+  // The owner gets the owner bits only, even if the group or others are granted more.
+  uint32_t granted;
+  if (creds.fsuid == stat.uid) {
+    granted = (stat.mode >> 6) & 7;
+  } else if (creds.InGroup(stat.gid)) {
+    granted = (stat.mode >> 3) & 7;
+  } else {
+    granted = stat.mode & 7;
+  }
+  if ((mask & ~granted) == 0) return Ok();
+
+  // generic_permission(): capabilities override the mode bits, more generously for directories.
+  if (S_ISDIR(stat.mode)) {
+    if (!(mask & W_OK) && creds.HasCap(CAP_DAC_READ_SEARCH)) return Ok();
+    if (creds.HasCap(CAP_DAC_OVERRIDE)) return Ok();
+    return Errno(EACCES);
+  }
+  if (mask == R_OK && creds.HasCap(CAP_DAC_READ_SEARCH)) return Ok();
+  // Execution needs at least one x bit even for root, so that root does not run data files.
+  if (!(mask & X_OK) || (stat.mode & (S_IXUSR | S_IXGRP | S_IXOTH))) {
+    if (creds.HasCap(CAP_DAC_OVERRIDE)) return Ok();
+  }
+  return Errno(EACCES);
+}
+
+// ---- Inode defaults ----
+
+Result<void> Inode::SetStat(const SetStatRequest&) { return Errno(EPERM); }
+Result<RefPtr<Inode>> Inode::Lookup(std::string_view) { return Errno(ENOTDIR); }
+Result<std::vector<DirEntry>> Inode::ReadDir() { return Errno(ENOTDIR); }
+Result<RefPtr<Inode>> Inode::Create(std::string_view, uint32_t, const Credentials&) {
+  return Errno(ENOTDIR);
+}
+Result<RefPtr<Inode>> Inode::MakeDir(std::string_view, uint32_t, const Credentials&) {
+  return Errno(ENOTDIR);
+}
+Result<RefPtr<Inode>> Inode::MakeNode(std::string_view, uint32_t, uint64_t, const Credentials&) {
+  return Errno(ENOTDIR);
+}
+Result<RefPtr<Inode>> Inode::MakeSymlink(std::string_view, std::string_view, const Credentials&) {
+  return Errno(ENOTDIR);
+}
+Result<void> Inode::Link(std::string_view, const RefPtr<Inode>&) { return Errno(ENOTDIR); }
+Result<void> Inode::Unlink(std::string_view) { return Errno(ENOTDIR); }
+Result<void> Inode::RemoveDir(std::string_view) { return Errno(ENOTDIR); }
+Result<void> Inode::Rename(std::string_view, Inode&, std::string_view) { return Errno(ENOTDIR); }
+Result<std::string> Inode::ReadLink() { return Errno(EINVAL); }
+std::optional<Path> Inode::JumpLink() { return std::nullopt; }
+
+// ---- Dentry ----
+
+Dentry::Dentry(RefPtr<Dentry> parent, std::string name, RefPtr<Inode> inode)
+    : parent_(std::move(parent)), name_(std::move(name)), inode_(std::move(inode)) {}
+
+std::string Dentry::name() const {
+  absl::MutexLock l(&mu_);
+  return name_;
+}
+
+RefPtr<Dentry> Dentry::parent() const {
+  absl::MutexLock l(&mu_);
+  return parent_;
+}
+
+RefPtr<Dentry> Dentry::CachedChild(std::string_view name) {
+  absl::MutexLock l(&mu_);
+  auto it = children_.find(name);
+  return it == children_.end() ? nullptr : it->second;
+}
+
+Result<RefPtr<Dentry>> Dentry::Child(std::string_view name) {
+  // The lookup may do host I/O (hostfs, overlay), so it runs without the dentry lock. If the
+  // children changed meanwhile (an unlink or rename of this very name may have raced with it),
+  // what it found may be stale: look again rather than cache it.
+  for (int attempt = 0;; ++attempt) {
+    uint64_t generation;
+    {
+      absl::MutexLock l(&mu_);
+      auto it = children_.find(name);
+      if (it != children_.end()) return it->second;
+      generation = generation_;
+    }
+    RefPtr<Inode> inode = TRY(inode_->Lookup(name));
+    auto d = MakeRef<Dentry>(RefPtr<Dentry>(this), std::string(name), std::move(inode));
+    absl::MutexLock l(&mu_);
+    auto it = children_.find(name);
+    if (it != children_.end()) return it->second;
+    if (generation_ != generation && attempt < 3) continue;
+    // After a few contended attempts the result is still a correct answer for this walk; it is
+    // just not cached.
+    if (generation_ == generation) children_.emplace(std::string(name), d);
+    return d;
+  }
+}
+
+RefPtr<Dentry> Dentry::AddChild(std::string_view name, RefPtr<Inode> inode) {
+  auto d = MakeRef<Dentry>(RefPtr<Dentry>(this), std::string(name), std::move(inode));
+  RefPtr<Dentry> old;  // dropped after the lock: it may be the last reference
+  {
+    absl::MutexLock l(&mu_);
+    ++generation_;
+    auto [it, inserted] = children_.try_emplace(std::string(name), d);
+    if (!inserted) {
+      old = std::move(it->second);
+      it->second = d;
+    }
+  }
+  return d;
+}
+
+void Dentry::DropChild(std::string_view name) {
+  RefPtr<Dentry> old;  // dropped after the lock: it may be the last reference
+  absl::MutexLock l(&mu_);
+  ++generation_;
+  auto it = children_.find(name);
+  if (it == children_.end()) return;
+  old = std::move(it->second);
+  children_.erase(it);
+}
+
+void Dentry::Move(const RefPtr<Dentry>& d, const RefPtr<Dentry>& new_parent,
+                  std::string_view new_name) {
+  // Renames are serialized by the VFS rename lock, so the three steps below need not be atomic
+  // with respect to each other; each lock is taken alone, which keeps the parent-before-child
+  // order trivially.
+  RefPtr<Dentry> old_parent;
+  std::string old_name;
+  {
+    absl::MutexLock l(&d->mu_);
+    old_parent = d->parent_;
+    old_name = d->name_;
+  }
+  RefPtr<Dentry> replaced;
+  if (old_parent) {
+    absl::MutexLock l(&old_parent->mu_);
+    ++old_parent->generation_;
+    auto it = old_parent->children_.find(old_name);
+    if (it != old_parent->children_.end() && it->second == d) old_parent->children_.erase(it);
+  }
+  {
+    absl::MutexLock l(&new_parent->mu_);
+    ++new_parent->generation_;
+    auto [it, inserted] = new_parent->children_.try_emplace(std::string(new_name), d);
+    if (!inserted && it->second != d) {
+      replaced = std::move(it->second);
+      it->second = d;
+    }
+  }
+  if (replaced) replaced->set_deleted();
+  {
+    absl::MutexLock l(&d->mu_);
+    d->parent_.swap(old_parent);  // the old parent reference now drops outside the lock
+    d->name_ = std::string(new_name);
+  }
+}
+
+bool Dentry::deleted() const {
+  absl::MutexLock l(&mu_);
+  return deleted_;
+}
+
+void Dentry::set_deleted() {
+  absl::MutexLock l(&mu_);
+  deleted_ = true;
+}
+
+// ---- Mounts ----
+
+MountNamespace::MountNamespace(RefPtr<Mount> root) : root_(std::move(root)) {
+  absl::MutexLock l(&mu_);
+  mounts_.push_back(root_);
+  next_id_ = root_->id() + 1;
+}
+
+Path MountNamespace::Root() const { return Path{root_, root_->root()}; }
+
+Result<void> MountNamespace::AddMount(const Path& at, RefPtr<Mount> m) {
+  // A directory goes on a directory; a file (bind-mounted, like /etc/resolv.conf in a
+  // container) on a file. Mixing them is ENOTDIR, as in do_add_mount/graft_tree.
+  Stat st = TRY(at.dentry->inode()->GetStat());
+  if (S_ISDIR(st.mode) != S_ISDIR(TRY(m->root()->inode()->GetStat()).mode)) {
+    return Errno(ENOTDIR);
+  }
+  absl::MutexLock l(&mu_);
+  // A mount on a path that already has one stacks on top: `at` is then the root of the upper
+  // mount (path resolution crossed into it), so MountAt finds the chain one step at a time.
+  m->parent_ = at.mount;
+  m->mountpoint_ = at.dentry;
+  mounts_.push_back(std::move(m));
+  return Ok();
+}
+
+RefPtr<Mount> MountNamespace::MountAt(Mount* parent, Dentry* d) const {
+  absl::MutexLock l(&mu_);
+  // The newest mount on a mountpoint hides older ones there, so search from the end.
+  for (auto it = mounts_.rbegin(); it != mounts_.rend(); ++it) {
+    if ((*it)->parent_.get() == parent && (*it)->mountpoint_.get() == d) return *it;
+  }
+  return nullptr;
+}
+
+std::vector<RefPtr<Mount>> MountNamespace::Mounts() const {
+  absl::MutexLock l(&mu_);
+  return mounts_;
+}
+
+int MountNamespace::NextMountId() {
+  absl::MutexLock l(&mu_);
+  return next_id_++;
+}
+
+// ---- FileDescription ----
+
+namespace {
+// Flags open(2) consumes and does not keep in f_flags (do_dentry_open, and O_CLOEXEC which
+// belongs to the fd).
+constexpr int kOpenOnlyFlags = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC;
+constexpr int kSettableFlags = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+}  // namespace
+
+FileDescription::FileDescription(int flags, Path path)
+    : flags_(flags & ~kOpenOnlyFlags), path_(std::move(path)) {}
+
+Result<size_t> FileDescription::Read(Task&, std::span<uint8_t>) { return Errno(EINVAL); }
+Result<size_t> FileDescription::Write(Task&, std::span<const uint8_t>) { return Errno(EINVAL); }
+Result<size_t> FileDescription::PRead(Task&, std::span<uint8_t>, int64_t) {
+  return Errno(ESPIPE);
+}
+Result<size_t> FileDescription::PWrite(Task&, std::span<const uint8_t>, int64_t) {
+  return Errno(ESPIPE);
+}
+Result<int64_t> FileDescription::Seek(int64_t, int) { return Errno(ESPIPE); }
+Result<void> FileDescription::ReadDir(const std::function<bool(const DirEntry&, int64_t)>&) {
+  return Errno(ENOTDIR);
+}
+Result<long> FileDescription::Ioctl(Task&, uint64_t, UserAddr) { return Errno(ENOTTY); }
+
+Result<Stat> FileDescription::GetStat() {
+  Inode* i = inode();
+  if (!i) return Errno(EBADF);
+  return i->GetStat();
+}
+
+Result<void> FileDescription::SetStat(const SetStatRequest& req) {
+  Inode* i = inode();
+  if (!i) return Errno(EBADF);
+  return i->SetStat(req);
+}
+
+std::optional<std::string> FileDescription::AnonymousName() {
+  Inode* i = inode();
+  return i ? i->AnonymousName() : std::nullopt;
+}
+
+void FileDescription::SetStatusFlags(int flags) {
+  int old = flags_.load(std::memory_order_relaxed);
+  while (!flags_.compare_exchange_weak(old, (old & ~kSettableFlags) | (flags & kSettableFlags),
+                                       std::memory_order_relaxed)) {
+  }
+}
+
+// ---- SeekableFile ----
+
+Result<size_t> SeekableFile::Read(Task& task, std::span<uint8_t> dst) {
+  absl::MutexLock l(&offset_mu_);
+  size_t n = TRY(PRead(task, dst, offset_));
+  offset_ += static_cast<int64_t>(n);
+  return n;
+}
+
+Result<size_t> SeekableFile::Write(Task& task, std::span<const uint8_t> src) {
+  absl::MutexLock l(&offset_mu_);
+  int64_t offset = offset_;
+  if (flags() & O_APPEND) {
+    // PWrite implementations also append under O_APPEND (Linux's pwrite does), so `offset` only
+    // tells where the file position ends up. Two appenders racing through different
+    // descriptions may leave this position short of the real end; the data itself is never lost.
+    offset = TRY(GetStat()).size;
+  }
+  size_t n = TRY(PWrite(task, src, offset));
+  offset_ = offset + static_cast<int64_t>(n);
+  return n;
+}
+
+Result<int64_t> SeekableFile::Seek(int64_t offset, int whence) {
+  absl::MutexLock l(&offset_mu_);
+  int64_t base;
+  switch (whence) {
+    case SEEK_SET:
+      base = 0;
+      break;
+    case SEEK_CUR:
+      base = offset_;
+      break;
+    case SEEK_END:
+      base = TRY(GetStat()).size;
+      break;
+    case SEEK_DATA:
+    case SEEK_HOLE: {
+      // Files are treated as all data up to the end, with the one implicit hole there
+      // (generic_file_llseek_size).
+      int64_t size = TRY(GetStat()).size;
+      if (offset < 0 || offset >= size) return Errno(ENXIO);
+      offset_ = whence == SEEK_DATA ? offset : size;
+      return offset_;
+    }
+    default:
+      return Errno(EINVAL);
+  }
+  int64_t result;
+  // On 64-bit Linux an out-of-range position is EINVAL (vfs_setpos); EOVERFLOW is only for
+  // 32-bit lseek.
+  if (__builtin_add_overflow(base, offset, &result) || result < 0) return Errno(EINVAL);
+  offset_ = result;
+  return result;
+}
+
+// ---- DirectoryFile ----
+
+Result<void> DirectoryFile::ReadDir(const std::function<bool(const DirEntry&, int64_t)>& emit) {
+  absl::MutexLock l(&offset_mu_);
+  // iterate_dir() refuses a directory that was removed.
+  if (path().dentry->deleted()) return Errno(ENOENT);
+  Inode* dir = inode();
+  if (offset_ == 0) snapshot_ = TRY(dir->ReadDir());
+
+  // Positions: 0 is ".", 1 is "..", 2 + i is snapshot_[i]. An entry's d_off is the position of
+  // the next one, so telldir/seekdir round-trip.
+  const int64_t total = 2 + static_cast<int64_t>(snapshot_.size());
+  while (offset_ < total) {
+    DirEntry dots;
+    const DirEntry* e;
+    if (offset_ < 2) {
+      // ".." is the parent in the same filesystem; a filesystem root is its own parent, as in
+      // Linux's dcache_readdir (crossing to the mountpoint is the path walk's business).
+      RefPtr<Dentry> d = path().dentry;
+      if (offset_ == 1) {
+        if (RefPtr<Dentry> p = d->parent()) d = p;
+      }
+      dots.name = offset_ == 0 ? "." : "..";
+      dots.ino = TRY(d->inode()->GetStat()).ino;
+      dots.type = DT_DIR;
+      e = &dots;
+    } else {
+      e = &snapshot_[offset_ - 2];
+    }
+    if (!emit(*e, offset_ + 1)) break;
+    ++offset_;
+  }
+  return Ok();
+}
+
+Result<int64_t> DirectoryFile::Seek(int64_t offset, int whence) {
+  absl::MutexLock l(&offset_mu_);
+  int64_t result;
+  switch (whence) {
+    case SEEK_SET:
+      result = offset;
+      break;
+    case SEEK_CUR:
+      if (__builtin_add_overflow(offset_, offset, &result)) return Errno(EINVAL);
+      break;
+    default:
+      // dcache_dir_lseek supports only SEEK_SET and SEEK_CUR.
+      return Errno(EINVAL);
+  }
+  if (result < 0) return Errno(EINVAL);
+  offset_ = result;
+  // Rewinding re-reads the directory (rewinddir sees new entries).
+  if (result == 0) snapshot_.clear();
+  return result;
+}
+
+// ---- FsContext ----
+
+RefPtr<FsContext> FsContext::Clone() const {
+  absl::MutexLock l(&mu_);
+  auto c = MakeRef<FsContext>(root_, cwd_);
+  c->umask_.store(umask_.load());
+  return c;
+}
+
+Path FsContext::root() const {
+  absl::MutexLock l(&mu_);
+  return root_;
+}
+
+Path FsContext::cwd() const {
+  absl::MutexLock l(&mu_);
+  return cwd_;
+}
+
+void FsContext::set_root(Path p) {
+  absl::MutexLock l(&mu_);
+  std::swap(root_, p);  // the old root drops after the lock
+}
+
+void FsContext::set_cwd(Path p) {
+  absl::MutexLock l(&mu_);
+  std::swap(cwd_, p);
+}
+
+}  // namespace moat::vfs

@@ -1,0 +1,442 @@
+// The VFS: inodes, dentries, mounts, open file descriptions and path resolution (DESIGN.md
+// section 6).
+//
+// Ownership:
+//   - An Inode is a file as its filesystem knows it; reference-counted, owned by the dentries and
+//     file descriptions that point at it (and by a filesystem's own directory tables, for tmpfs).
+//   - A Dentry is a name in the tree: parent (strong ref), name, inode, and a cache of children.
+//     The tree of dentries reachable from a mount's root is what path walks go through; `..`
+//     follows `parent`. Every namespace change made through the VFS updates the cache, so it
+//     stays correct within the sandbox.
+//   - A Mount puts a filesystem's root dentry on a mountpoint (mount, dentry) of its parent. The
+//     MountNamespace owns its mounts.
+//   - A FileDescription is an open file: flags, offset, and the path it was opened by. FdTables
+//     hold references to it; dup and fork share it.
+//
+// Lock order:
+//   FileDescription::offset_mu_ (held across I/O at the file offset, like Linux's f_pos_lock)
+//     the VFS rename lock (vfs.cc: serializes renames so ancestry checks hold)
+//       MountNamespace::mu_
+//       Dentry::mu_ (parent before child; never held across a call into an Inode)
+//       filesystem locks (Inode implementations; overlay before its layers)
+//         WaitQueue::mu_ (waitqueue.h)
+#ifndef MOAT_SENTRY_VFS_VFS_H_
+#define MOAT_SENTRY_VFS_VFS_H_
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "base/errno.h"
+#include "base/ref_counted.h"
+#include "base/user_addr.h"
+#include "sentry/kernel/credentials.h"
+#include "sentry/kernel/waitqueue.h"
+
+namespace moat::kernel {
+class Task;
+}
+
+namespace moat::vfs {
+
+using kernel::Credentials;
+using kernel::EventMask;
+using kernel::Task;
+
+class Dentry;
+class FileDescription;
+class Mount;
+class MountNamespace;
+struct Path;
+
+// What stat(2) reports; the handlers turn it into struct stat or struct statx.
+struct Stat {
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  uint32_t mode = 0;  // type and permission bits
+  uint32_t nlink = 1;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint64_t rdev = 0;
+  int64_t size = 0;
+  int64_t blksize = 4096;
+  int64_t blocks = 0;  // 512-byte units
+  timespec atime{}, mtime{}, ctime{}, btime{};
+};
+
+// A change of attributes (chmod, chown, truncate, utimensat). Unset fields stay.
+struct SetStatRequest {
+  std::optional<uint32_t> mode;  // permission bits only (07777)
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
+  std::optional<int64_t> size;
+  std::optional<timespec> atime;  // tv_nsec may be UTIME_NOW
+  std::optional<timespec> mtime;
+};
+
+struct DirEntry {
+  std::string name;
+  uint64_t ino;
+  uint8_t type;  // DT_REG, DT_DIR, ...
+};
+
+// Makes a file type (S_IFMT bits) into a d_type.
+uint8_t ModeToDirentType(uint32_t mode);
+// The current time for file timestamps.
+timespec Now();
+
+// Whether `creds` may access a file with `stat` for `mask` (R_OK | W_OK | X_OK), with
+// CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH as Linux applies them.
+Result<void> CheckPermission(const Credentials& creds, const Stat& stat, int mask);
+
+class Inode : public RefCounted<Inode> {
+ public:
+  virtual ~Inode() = default;
+
+  virtual Result<Stat> GetStat() = 0;
+  // Default: EPERM.
+  virtual Result<void> SetStat(const SetStatRequest& req);
+
+  // Directory operations. Defaults: ENOTDIR. `name` is one component, never "." or "..".
+  virtual Result<RefPtr<Inode>> Lookup(std::string_view name);
+  virtual Result<std::vector<DirEntry>> ReadDir();
+  virtual Result<RefPtr<Inode>> Create(std::string_view name, uint32_t mode,
+                                       const Credentials& creds);
+  virtual Result<RefPtr<Inode>> MakeDir(std::string_view name, uint32_t mode,
+                                        const Credentials& creds);
+  // Device nodes, FIFOs and sockets; `mode` carries the type.
+  virtual Result<RefPtr<Inode>> MakeNode(std::string_view name, uint32_t mode, uint64_t rdev,
+                                         const Credentials& creds);
+  virtual Result<RefPtr<Inode>> MakeSymlink(std::string_view name, std::string_view target,
+                                            const Credentials& creds);
+  virtual Result<void> Link(std::string_view name, const RefPtr<Inode>& target);
+  virtual Result<void> Unlink(std::string_view name);
+  virtual Result<void> RemoveDir(std::string_view name);
+  // Moves `name` to `new_dir`/`new_name` within one filesystem; replaces a compatible target.
+  virtual Result<void> Rename(std::string_view name, Inode& new_dir, std::string_view new_name);
+
+  // Symlinks. Default: EINVAL.
+  virtual Result<std::string> ReadLink();
+
+  // Opens the file. `flags` are open(2)'s (O_ACCMODE, O_APPEND, O_TRUNC, O_NONBLOCK...); the VFS
+  // has already checked permissions and the file type, and handled O_PATH and directories.
+  // `path` is what it was opened by.
+  virtual Result<RefPtr<FileDescription>> Open(int flags, const Path& path) = 0;
+
+  // For /proc/self/fd and readlink of special files: a name that is not a path ("pipe:[123]").
+  virtual std::optional<std::string> AnonymousName() { return std::nullopt; }
+
+  // For /proc's "magic links" (/proc/self/fd/N, /proc/self/cwd, /proc/self/exe): the location
+  // the link stands for. A path walk that follows such a symlink jumps there instead of reading
+  // the link (which may be "pipe:[123]"). Default: none, an ordinary symlink.
+  virtual std::optional<Path> JumpLink();
+};
+
+class Dentry : public RefCounted<Dentry> {
+ public:
+  Dentry(RefPtr<Dentry> parent, std::string name, RefPtr<Inode> inode);
+
+  // The name and parent change on rename, so they are returned by value under the lock.
+  std::string name() const;
+  RefPtr<Dentry> parent() const;  // null for a filesystem root
+  const RefPtr<Inode>& inode() const { return inode_; }
+
+  // The cached child `name`, or null.
+  RefPtr<Dentry> CachedChild(std::string_view name);
+  // The child `name`: from the cache, or looked up in the inode and cached.
+  Result<RefPtr<Dentry>> Child(std::string_view name);
+  // Records `inode` as child `name` (after a create), replacing any cached entry.
+  RefPtr<Dentry> AddChild(std::string_view name, RefPtr<Inode> inode);
+  // Forgets child `name` (after unlink or rename).
+  void DropChild(std::string_view name);
+  // Moves this dentry under `new_parent` as `new_name` (after a rename).
+  static void Move(const RefPtr<Dentry>& d, const RefPtr<Dentry>& new_parent,
+                   std::string_view new_name);
+  // Whether the name was removed (unlinked, or replaced by rename).
+  bool deleted() const;
+  void set_deleted();
+
+ private:
+  mutable absl::Mutex mu_;
+  RefPtr<Dentry> parent_ ABSL_GUARDED_BY(mu_);
+  std::string name_ ABSL_GUARDED_BY(mu_);
+  RefPtr<Inode> inode_;
+  std::map<std::string, RefPtr<Dentry>, std::less<>> children_ ABSL_GUARDED_BY(mu_);
+  // Bumped by every change to children_, so that a lookup that ran unlocked while a name was
+  // removed or renamed does not cache what it found.
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  bool deleted_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Mount flags kept by the VFS (MS_* values).
+struct MountFlags {
+  bool readonly = false;
+  bool nosuid = false;
+  bool nodev = false;
+  bool noexec = false;
+};
+
+class Mount : public RefCounted<Mount> {
+ public:
+  Mount(int id, std::string fstype, std::string source, RefPtr<Dentry> root, MountFlags flags)
+      : id_(id), fstype_(std::move(fstype)), source_(std::move(source)), root_(std::move(root)),
+        flags_(flags) {}
+  int id() const { return id_; }
+  const std::string& fstype() const { return fstype_; }
+  const std::string& source() const { return source_; }
+  const RefPtr<Dentry>& root() const { return root_; }
+  const MountFlags& flags() const { return flags_; }
+  // Where it is mounted: null for the namespace root.
+  Mount* parent() const { return parent_.get(); }
+  Dentry* mountpoint() const { return mountpoint_.get(); }
+
+ private:
+  friend class MountNamespace;
+  int id_;
+  std::string fstype_;
+  std::string source_;
+  RefPtr<Dentry> root_;
+  MountFlags flags_;
+  RefPtr<Mount> parent_;
+  RefPtr<Dentry> mountpoint_;
+};
+
+// A (mount, dentry) pair: a location in the mount tree.
+struct Path {
+  RefPtr<Mount> mount;
+  RefPtr<Dentry> dentry;
+  bool valid() const { return bool(dentry); }
+  friend bool operator==(const Path& a, const Path& b) {
+    return a.mount == b.mount && a.dentry == b.dentry;
+  }
+};
+
+// A device number for a filesystem without a backing device (major 0, like Linux's anonymous
+// block devices): tmpfs, overlay, pipefs and hostfs get theirs here, so st_dev tells them apart.
+uint64_t NewAnonDev();
+
+class MountNamespace : public RefCounted<MountNamespace> {
+ public:
+  explicit MountNamespace(RefPtr<Mount> root);
+  Path Root() const;
+  // Mounts `m` on `at`: a directory on a directory, or a file on a file (ENOTDIR otherwise).
+  Result<void> AddMount(const Path& at, RefPtr<Mount> m);
+  // The mount whose mountpoint is `d` in `parent`, or null.
+  RefPtr<Mount> MountAt(Mount* parent, Dentry* d) const;
+  // Every mount, parents first (for /proc/self/mounts).
+  std::vector<RefPtr<Mount>> Mounts() const;
+  int NextMountId();
+
+ private:
+  mutable absl::Mutex mu_;
+  RefPtr<Mount> root_;
+  std::vector<RefPtr<Mount>> mounts_ ABSL_GUARDED_BY(mu_);
+  int next_id_ ABSL_GUARDED_BY(mu_) = 1;
+};
+
+// An open file. Subclasses override what their kind of file supports; the defaults return the
+// errno Linux returns for a file that does not support the operation.
+class FileDescription : public RefCounted<FileDescription> {
+ public:
+  FileDescription(int flags, Path path);
+  virtual ~FileDescription() = default;
+
+  // Sequential I/O at the file offset (or ignoring it, for streams). May block (pipes, ttys).
+  virtual Result<size_t> Read(Task& task, std::span<uint8_t> dst);
+  virtual Result<size_t> Write(Task& task, std::span<const uint8_t> src);
+  // Positional I/O. Default: ESPIPE.
+  virtual Result<size_t> PRead(Task& task, std::span<uint8_t> dst, int64_t offset);
+  virtual Result<size_t> PWrite(Task& task, std::span<const uint8_t> src, int64_t offset);
+  // Default: ESPIPE.
+  virtual Result<int64_t> Seek(int64_t offset, int whence);
+  // Directory entries from the current position; advances it. Default: ENOTDIR.
+  // `emit` returns false when the caller's buffer is full (the entry is not consumed).
+  virtual Result<void> ReadDir(const std::function<bool(const DirEntry&, int64_t next)>& emit);
+  virtual Result<long> Ioctl(Task& task, uint64_t cmd, UserAddr arg);
+  virtual Result<Stat> GetStat();
+  virtual Result<void> SetStat(const SetStatRequest& req);
+  virtual Result<void> Sync() { return Ok(); }
+  // poll(2) readiness and the queue that announces changes to it.
+  virtual EventMask Readiness(EventMask mask) { return mask & (kernel::kEventIn | kernel::kEventOut); }
+  virtual kernel::WaitQueue* Queue() { return nullptr; }
+  // A host fd whose mmap maps this file (for file mappings). Default: ENODEV.
+  virtual Result<int> HostMapFd() { return Errno(ENODEV); }
+  // Whether a write that fails with EPIPE also raises SIGPIPE (pipes, sockets).
+  virtual bool SendsSigpipe() const { return false; }
+  // Finishes an open that must wait for something (a FIFO waits for its other end). open(2)
+  // calls it with the opening task right after OpenPath/OpenAt; it may block and return
+  // ERESTARTSYS, in which case the open fails and the description is dropped.
+  virtual Result<void> WaitOpen(Task&) { return Ok(); }
+  // Whether mmap of this file gives anonymous memory (/dev/zero).
+  virtual bool MapsAnonymous() const { return false; }
+  // The name /proc/self/fd shows for a file without a path.
+  virtual std::optional<std::string> AnonymousName();
+
+  int flags() const { return flags_.load(std::memory_order_relaxed); }
+  // F_SETFL: only O_APPEND, O_NONBLOCK, O_ASYNC, O_DIRECT and O_NOATIME change.
+  void SetStatusFlags(int flags);
+  bool readable() const { return (flags() & O_ACCMODE) != O_WRONLY && !(flags() & O_PATH); }
+  bool writable() const { return (flags() & O_ACCMODE) != O_RDONLY && !(flags() & O_PATH); }
+  const Path& path() const { return path_; }
+  Inode* inode() const { return path_.dentry ? path_.dentry->inode().get() : nullptr; }
+
+ protected:
+  absl::Mutex offset_mu_;
+  int64_t offset_ ABSL_GUARDED_BY(offset_mu_) = 0;
+
+ private:
+  std::atomic<int> flags_;
+  Path path_;
+};
+
+// A FileDescription for a file with positional I/O (regular files): Read/Write go through
+// PRead/PWrite at the shared offset, O_APPEND included.
+class SeekableFile : public FileDescription {
+ public:
+  using FileDescription::FileDescription;
+  Result<size_t> Read(Task& task, std::span<uint8_t> dst) override;
+  Result<size_t> Write(Task& task, std::span<const uint8_t> src) override;
+  Result<int64_t> Seek(int64_t offset, int whence) override;
+};
+
+// A FileDescription over a directory inode: getdents from Inode::ReadDir with "." and "..".
+class DirectoryFile : public FileDescription {
+ public:
+  using FileDescription::FileDescription;
+  Result<void> ReadDir(const std::function<bool(const DirEntry&, int64_t)>& emit) override;
+  Result<int64_t> Seek(int64_t offset, int whence) override;
+  Result<size_t> Read(Task&, std::span<uint8_t>) override { return Errno(EISDIR); }
+  Result<size_t> PRead(Task&, std::span<uint8_t>, int64_t) override { return Errno(EISDIR); }
+
+ private:
+  std::vector<DirEntry> snapshot_ ABSL_GUARDED_BY(offset_mu_);
+};
+
+// A FileDescription for O_PATH opens: only fstat, fchdir and *at use it.
+class PathFile : public FileDescription {
+ public:
+  using FileDescription::FileDescription;
+  Result<size_t> Read(Task&, std::span<uint8_t>) override { return Errno(EBADF); }
+  Result<size_t> Write(Task&, std::span<const uint8_t>) override { return Errno(EBADF); }
+  Result<size_t> PRead(Task&, std::span<uint8_t>, int64_t) override { return Errno(EBADF); }
+  Result<size_t> PWrite(Task&, std::span<const uint8_t>, int64_t) override { return Errno(EBADF); }
+  Result<int64_t> Seek(int64_t, int) override { return Errno(EBADF); }
+  Result<void> ReadDir(const std::function<bool(const DirEntry&, int64_t)>&) override {
+    return Errno(EBADF);
+  }
+  Result<long> Ioctl(Task&, uint64_t, UserAddr) override { return Errno(EBADF); }
+  Result<void> SetStat(const SetStatRequest&) override { return Errno(EBADF); }
+  Result<int> HostMapFd() override { return Errno(EBADF); }
+};
+
+// ---- Path resolution ----
+
+// Where a task resolves paths from: its root, its cwd, its umask. Shared by CLONE_FS.
+class FsContext : public RefCounted<FsContext> {
+ public:
+  FsContext(Path root, Path cwd) : root_(std::move(root)), cwd_(std::move(cwd)) {}
+  RefPtr<FsContext> Clone() const;
+  Path root() const;
+  Path cwd() const;
+  void set_root(Path p);
+  void set_cwd(Path p);
+  uint32_t umask() const { return umask_.load(); }
+  uint32_t exchange_umask(uint32_t m) { return umask_.exchange(m & 0777); }
+
+ private:
+  mutable absl::Mutex mu_;
+  Path root_ ABSL_GUARDED_BY(mu_);
+  Path cwd_ ABSL_GUARDED_BY(mu_);
+  std::atomic<uint32_t> umask_{022};
+};
+
+inline constexpr int kMaxSymlinks = 40;
+
+// What a path walk needs to know about the walker: who it is and where its root is.
+struct ResolveContext {
+  const Credentials* creds;
+  Path root;
+  MountNamespace* mounts;
+};
+
+struct ResolveOptions {
+  bool follow_final_symlink = true;
+  bool must_be_dir = false;  // O_DIRECTORY, or a trailing slash
+};
+
+// Resolves `path`: absolute from ctx.root, relative from `start` (the cwd or a dirfd's path).
+// Checks search permission on every directory with ctx.creds. `..` never leaves ctx.root and
+// crosses mount points. ENOENT for an empty path (callers handle AT_EMPTY_PATH).
+Result<Path> Resolve(const ResolveContext& ctx, const Path& start, std::string_view path,
+                     const ResolveOptions& opts = {});
+
+// Resolves everything but the last component of `path`, for creating, removing and renaming.
+struct ParentAndName {
+  Path parent;
+  std::string name;    // empty if the path is "/" (or only slashes)
+  bool trailing_slash;  // "dir/"
+};
+Result<ParentAndName> ResolveParent(const ResolveContext& ctx, const Path& start,
+                                    std::string_view path);
+
+// The absolute path of `p` as seen from `root` (for getcwd, /proc/self/cwd). Unreachable paths
+// (outside root) are reported relative to the mount tree, like Linux does.
+std::string PathString(const Path& root, const Path& p);
+
+// Opens `p` with open(2) `flags`, after permission, type and read-only-mount checks (EACCES,
+// EISDIR for writing a directory, ENOTDIR for O_DIRECTORY, EROFS, ELOOP for O_NOFOLLOW on a
+// symlink is the caller's: it resolved without following). O_PATH gives a PathFile, a directory a
+// DirectoryFile; O_TRUNC truncates.
+Result<RefPtr<FileDescription>> OpenPath(const Credentials& creds, const Path& p, int flags);
+
+// open(2) as a whole: resolves `path` from `start` with O_NOFOLLOW / O_DIRECTORY / trailing-slash
+// rules and, with O_CREAT, creates a missing regular file (O_EXCL, creation through a dangling
+// symlink, EISDIR for "name/", no permission check on the file just created, like Linux).
+// `mode` is open's mode with the umask already applied. O_TMPFILE is the caller's.
+Result<RefPtr<FileDescription>> OpenAt(const ResolveContext& ctx, const Path& start,
+                                       std::string_view path, int flags, uint32_t mode);
+
+// ---- Namespace operations ----
+//
+// The VFS half of mkdir, mknod, symlink, link, unlink, rmdir and rename on a resolved parent
+// (ResolveParent): Linux's checks in Linux's order (EEXIST, ENOENT for "name/" where only a
+// directory may have a slash, EROFS, EACCES for write+search on the parent, EPERM for the sticky
+// bit, EBUSY for mountpoints, EXDEV across mounts, EINVAL for moving a directory into itself),
+// then the filesystem operation and the dentry-cache update. `mode` is the caller's mode with the
+// umask already applied; ownership comes from ctx.creds.
+
+// mkdir(2).
+Result<Path> MakeDirAt(const ResolveContext& ctx, const ParentAndName& at, uint32_t mode);
+// mknod(2): `mode` carries the type (0 or S_IFREG makes a regular file; EPERM for S_IFDIR, and
+// for devices without CAP_MKNOD; EINVAL for an unknown type).
+Result<Path> MakeNodeAt(const ResolveContext& ctx, const ParentAndName& at, uint32_t mode,
+                        uint64_t rdev);
+// symlink(2): ENOENT for an empty target.
+Result<Path> SymlinkAt(const ResolveContext& ctx, const ParentAndName& at,
+                       std::string_view target);
+// link(2): `old_path` is already resolved (following the final symlink only with
+// AT_SYMLINK_FOLLOW). Applies fs.protected_hardlinks=1, Linux's default.
+Result<void> LinkAt(const ResolveContext& ctx, const Path& old_path, const ParentAndName& at);
+// unlink(2).
+Result<void> UnlinkAt(const ResolveContext& ctx, const ParentAndName& at);
+// rmdir(2).
+Result<void> RemoveDirAt(const ResolveContext& ctx, const ParentAndName& at);
+// renameat2(2). `flags`: RENAME_NOREPLACE; RENAME_EXCHANGE and RENAME_WHITEOUT give EINVAL
+// (TODO(#3)).
+Result<void> RenameAt(const ResolveContext& ctx, const ParentAndName& from,
+                      const ParentAndName& to, unsigned flags);
+
+}  // namespace moat::vfs
+
+#endif  // MOAT_SENTRY_VFS_VFS_H_

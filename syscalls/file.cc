@@ -1,0 +1,808 @@
+// File syscalls: opening, descriptors, the namespace (mkdir, unlink, rename, links), attributes,
+// the working directory, pipes.
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <linux/magic.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/sysinfo.h>
+#include <utime.h>
+
+#include "sentry/fsimpl/pipe.h"
+#include "syscalls/syscalls.h"
+
+namespace moat::syscalls {
+
+using vfs::FileDescription;
+using vfs::Path;
+
+namespace {
+
+bool IsDir(const Path& p) {
+  Result<vfs::Stat> st = p.dentry->inode()->GetStat();
+  return st.ok() && S_ISDIR(st->mode);
+}
+
+Result<vfs::Stat> StatOf(const Path& p) { return p.dentry->inode()->GetStat(); }
+
+// Whether the caller may add or remove entries in directory `dir`.
+Result<void> MayModifyDir(Task& t, const Path& dir) {
+  if (dir.mount->flags().readonly) return Errno(EROFS);
+  vfs::Stat st = TRY(StatOf(dir));
+  return vfs::CheckPermission(*t.creds(), st, W_OK | X_OK);
+}
+
+// The sticky-bit rule: in a sticky directory only the owner of the entry or of the directory (or
+// CAP_FOWNER) may remove or rename it.
+Result<void> CheckSticky(Task& t, const Path& dir, const vfs::Stat& victim) {
+  vfs::Stat st = TRY(StatOf(dir));
+  if (!(st.mode & S_ISVTX)) return Ok();
+  RefPtr<kernel::Credentials> c = t.creds();
+  if (c->fsuid == st.uid || c->fsuid == victim.uid || c->HasCap(CAP_FOWNER)) return Ok();
+  return Errno(EPERM);
+}
+
+// The existing child `name` of `dir`, crossing no mount and following nothing.
+Result<RefPtr<vfs::Dentry>> ChildOf(const Path& dir, const std::string& name) {
+  return dir.dentry->Child(name);
+}
+
+bool IsMountpoint(Task& t, const Path& dir, vfs::Dentry* d) {
+  return bool(t.mount_ns().MountAt(dir.mount.get(), d));
+}
+
+Result<long> InstallFile(Task& t, RefPtr<FileDescription> f, bool cloexec) {
+  return TRY(t.fds().Add(std::move(f), cloexec, 0, FdLimit(t)));
+}
+
+Result<long> DoOpen(Task& t, int dirfd, UserAddr upath, int flags, uint32_t mode) {
+  std::string path = TRY(t.CopyInPath(upath));
+  if (path.empty()) return Errno(ENOENT);
+  flags |= O_LARGEFILE;  // implied on 64-bit, and reported by F_GETFL
+  if (flags & O_PATH) flags &= O_PATH | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW | O_LARGEFILE;
+  if ((flags & __O_TMPFILE) == __O_TMPFILE) return Errno(EOPNOTSUPP);  // TODO(#3): O_TMPFILE
+  if ((flags & O_CREAT) && (flags & O_DIRECTORY)) return Errno(EINVAL);
+  bool cloexec = flags & O_CLOEXEC;
+  RefPtr<kernel::Credentials> creds = t.creds();
+
+  if (flags & O_CREAT) {
+    bool follow = !(flags & (O_NOFOLLOW | O_EXCL));
+    Result<Path> existing = ResolveAt(t, dirfd, path, follow ? 0 : AT_SYMLINK_NOFOLLOW);
+    if (existing.ok()) {
+      if (flags & O_EXCL) return Errno(EEXIST);
+      vfs::Stat st = TRY(StatOf(*existing));
+      if (S_ISDIR(st.mode)) return Errno(EISDIR);
+      if (S_ISLNK(st.mode)) return Errno(ELOOP);
+      return InstallFile(t, TRY(vfs::OpenPath(*creds, *existing, flags)), cloexec);
+    }
+    if (existing.error().value() != ENOENT) return existing.error();
+    vfs::ParentAndName pn = TRY(ResolveParentAt(t, dirfd, path));
+    if (pn.name.empty() || pn.trailing_slash) return Errno(EISDIR);
+    if (pn.name == "." || pn.name == "..") return Errno(EISDIR);
+    TRY(MayModifyDir(t, pn.parent));
+    uint32_t perm = mode & 07777 & ~t.fs().umask();
+    RefPtr<vfs::Inode> inode = TRY(pn.parent.dentry->inode()->Create(pn.name, S_IFREG | perm, *creds));
+    RefPtr<vfs::Dentry> d = pn.parent.dentry->AddChild(pn.name, inode);
+    // The creator may use the access mode it asked for, whatever the new file's mode says.
+    Path p{pn.parent.mount, d};
+    return InstallFile(t, TRY(inode->Open(flags & ~O_TRUNC, p)), cloexec);
+  }
+
+  Path p = TRY(ResolveAt(t, dirfd, path, (flags & O_NOFOLLOW) ? AT_SYMLINK_NOFOLLOW : 0,
+                         flags & O_DIRECTORY));
+  vfs::Stat st = TRY(StatOf(p));
+  if (S_ISLNK(st.mode) && !(flags & O_PATH)) return Errno(ELOOP);
+  return InstallFile(t, TRY(vfs::OpenPath(*creds, p, flags)), cloexec);
+}
+
+// Credentials for access(2): the real ids, and capabilities only if the real uid is root.
+RefPtr<kernel::Credentials> AccessCreds(Task& t, bool effective) {
+  RefPtr<kernel::Credentials> c = t.creds();
+  if (effective) return c;
+  auto a = c->Copy();
+  a->fsuid = c->ruid;
+  a->fsgid = c->rgid;
+  a->cap_effective = c->ruid == 0 ? c->cap_permitted : 0;
+  return a;
+}
+
+Result<long> DoAccess(Task& t, int dirfd, UserAddr upath, int mode, int flags) {
+  if (mode & ~(R_OK | W_OK | X_OK)) return Errno(EINVAL);
+  if (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Errno(EINVAL);
+  Path p = TRY(ResolveUserPath(t, dirfd, upath, flags));
+  vfs::Stat st = TRY(StatOf(p));
+  if ((mode & W_OK) && p.mount->flags().readonly &&
+      (S_ISREG(st.mode) || S_ISDIR(st.mode) || S_ISLNK(st.mode)))
+    return Errno(EROFS);
+  if (mode == F_OK) return 0;
+  RefPtr<kernel::Credentials> c = AccessCreds(t, flags & AT_EACCESS);
+  TRY(vfs::CheckPermission(*c, st, mode));
+  return 0;
+}
+
+Result<long> DoMkdir(Task& t, int dirfd, UserAddr upath, uint32_t mode) {
+  std::string path = TRY(t.CopyInPath(upath));
+  vfs::ParentAndName pn = TRY(ResolveParentAt(t, dirfd, path));
+  if (pn.name.empty() || pn.name == "." || pn.name == "..") return Errno(EEXIST);
+  if (ChildOf(pn.parent, pn.name).ok()) return Errno(EEXIST);
+  TRY(MayModifyDir(t, pn.parent));
+  uint32_t perm = mode & 07777 & ~t.fs().umask();
+  RefPtr<vfs::Inode> inode =
+      TRY(pn.parent.dentry->inode()->MakeDir(pn.name, S_IFDIR | perm, *t.creds()));
+  pn.parent.dentry->AddChild(pn.name, inode);
+  return 0;
+}
+
+Result<long> DoRmdir(Task& t, int dirfd, const std::string& path) {
+  vfs::ParentAndName pn = TRY(ResolveParentAt(t, dirfd, path));
+  if (pn.name.empty()) return Errno(EBUSY);
+  if (pn.name == ".") return Errno(EINVAL);
+  if (pn.name == "..") return Errno(ENOTEMPTY);
+  RefPtr<vfs::Dentry> d = TRY(ChildOf(pn.parent, pn.name));
+  vfs::Stat st = TRY(d->inode()->GetStat());
+  if (!S_ISDIR(st.mode)) return Errno(ENOTDIR);
+  TRY(MayModifyDir(t, pn.parent));
+  TRY(CheckSticky(t, pn.parent, st));
+  if (IsMountpoint(t, pn.parent, d.get())) return Errno(EBUSY);
+  Path root = t.fs().root();
+  if (d == root.dentry) return Errno(EBUSY);
+  TRY(pn.parent.dentry->inode()->RemoveDir(pn.name));
+  d->set_deleted();
+  pn.parent.dentry->DropChild(pn.name);
+  return 0;
+}
+
+Result<long> DoUnlink(Task& t, int dirfd, const std::string& path) {
+  vfs::ParentAndName pn = TRY(ResolveParentAt(t, dirfd, path));
+  if (pn.name.empty() || pn.name == "." || pn.name == "..") return Errno(EISDIR);
+  RefPtr<vfs::Dentry> d = TRY(ChildOf(pn.parent, pn.name));
+  vfs::Stat st = TRY(d->inode()->GetStat());
+  if (S_ISDIR(st.mode)) return Errno(EISDIR);
+  if (pn.trailing_slash) return Errno(ENOTDIR);
+  TRY(MayModifyDir(t, pn.parent));
+  TRY(CheckSticky(t, pn.parent, st));
+  if (IsMountpoint(t, pn.parent, d.get())) return Errno(EBUSY);
+  TRY(pn.parent.dentry->inode()->Unlink(pn.name));
+  d->set_deleted();
+  pn.parent.dentry->DropChild(pn.name);
+  return 0;
+}
+
+Result<long> DoRename(Task& t, int olddirfd, UserAddr oldp, int newdirfd, UserAddr newp,
+                      unsigned flags) {
+  if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) return Errno(EINVAL);
+  if ((flags & RENAME_EXCHANGE) && (flags & (RENAME_NOREPLACE | RENAME_WHITEOUT)))
+    return Errno(EINVAL);
+  if (flags & (RENAME_EXCHANGE | RENAME_WHITEOUT)) return Errno(EINVAL);  // TODO(#3)
+  std::string op = TRY(t.CopyInPath(oldp));
+  std::string np = TRY(t.CopyInPath(newp));
+  vfs::ParentAndName from = TRY(ResolveParentAt(t, olddirfd, op));
+  vfs::ParentAndName to = TRY(ResolveParentAt(t, newdirfd, np));
+  if (from.name.empty() || from.name == "." || from.name == "..") return Errno(EBUSY);
+  if (to.name.empty() || to.name == "." || to.name == "..") return Errno(EBUSY);
+  if (from.parent.mount != to.parent.mount) return Errno(EXDEV);
+  RefPtr<vfs::Dentry> src = TRY(ChildOf(from.parent, from.name));
+  vfs::Stat sst = TRY(src->inode()->GetStat());
+  if ((from.trailing_slash || to.trailing_slash) && !S_ISDIR(sst.mode)) return Errno(ENOTDIR);
+  Result<RefPtr<vfs::Dentry>> dst = ChildOf(to.parent, to.name);
+  if (dst.ok()) {
+    if (flags & RENAME_NOREPLACE) return Errno(EEXIST);
+    if (dst->get() == src.get()) return 0;  // the same link: nothing to do
+    vfs::Stat dstat = TRY((*dst)->inode()->GetStat());
+    if (S_ISDIR(sst.mode) && !S_ISDIR(dstat.mode)) return Errno(ENOTDIR);
+    if (!S_ISDIR(sst.mode) && S_ISDIR(dstat.mode)) return Errno(EISDIR);
+    if (IsMountpoint(t, to.parent, dst->get())) return Errno(EBUSY);
+    TRY(CheckSticky(t, to.parent, dstat));
+  } else if (dst.error().value() != ENOENT) {
+    return dst.error();
+  }
+  if (IsMountpoint(t, from.parent, src.get())) return Errno(EBUSY);
+  // A directory cannot move into its own subtree.
+  for (RefPtr<vfs::Dentry> a = to.parent.dentry; a; a = a->parent()) {
+    if (a == src) return Errno(EINVAL);
+  }
+  TRY(MayModifyDir(t, from.parent));
+  TRY(MayModifyDir(t, to.parent));
+  TRY(CheckSticky(t, from.parent, sst));
+  if (S_ISDIR(sst.mode) && to.parent.dentry != from.parent.dentry) {
+    TRY(vfs::CheckPermission(*t.creds(), sst, W_OK));  // its ".." changes
+  }
+  TRY(from.parent.dentry->inode()->Rename(from.name, *to.parent.dentry->inode(), to.name));
+  if (dst.ok()) {
+    (*dst)->set_deleted();
+    to.parent.dentry->DropChild(to.name);
+  }
+  vfs::Dentry::Move(src, to.parent.dentry, to.name);
+  return 0;
+}
+
+Result<long> DoLink(Task& t, int olddirfd, UserAddr oldp, int newdirfd, UserAddr newp, int flags) {
+  if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) return Errno(EINVAL);
+  Path old = TRY(ResolveUserPath(t, olddirfd, oldp,
+                                 (flags & AT_SYMLINK_FOLLOW ? 0 : AT_SYMLINK_NOFOLLOW) |
+                                     (flags & AT_EMPTY_PATH)));
+  std::string np = TRY(t.CopyInPath(newp));
+  vfs::ParentAndName to = TRY(ResolveParentAt(t, newdirfd, np));
+  if (to.name.empty() || to.name == "." || to.name == "..") return Errno(EEXIST);
+  vfs::Stat st = TRY(StatOf(old));
+  if (S_ISDIR(st.mode)) return Errno(EPERM);
+  if (ChildOf(to.parent, to.name).ok()) return Errno(EEXIST);
+  if (to.trailing_slash) return Errno(ENOENT);
+  if (old.mount != to.parent.mount) return Errno(EXDEV);
+  TRY(MayModifyDir(t, to.parent));
+  TRY(to.parent.dentry->inode()->Link(to.name, old.dentry->inode()));
+  to.parent.dentry->AddChild(to.name, old.dentry->inode());
+  return 0;
+}
+
+Result<long> DoSymlink(Task& t, UserAddr target, int newdirfd, UserAddr linkpath) {
+  std::string tgt = TRY(t.CopyInPath(target));
+  std::string lp = TRY(t.CopyInPath(linkpath));
+  if (tgt.empty()) return Errno(ENOENT);
+  vfs::ParentAndName to = TRY(ResolveParentAt(t, newdirfd, lp));
+  if (to.name.empty() || to.name == "." || to.name == "..") return Errno(EEXIST);
+  if (ChildOf(to.parent, to.name).ok()) return Errno(EEXIST);
+  TRY(MayModifyDir(t, to.parent));
+  RefPtr<vfs::Inode> inode = TRY(to.parent.dentry->inode()->MakeSymlink(to.name, tgt, *t.creds()));
+  to.parent.dentry->AddChild(to.name, inode);
+  return 0;
+}
+
+Result<long> DoReadlink(Task& t, int dirfd, UserAddr upath, UserAddr buf, int64_t size) {
+  std::string path = TRY(t.CopyInPath(upath));
+  if (size <= 0) return Errno(EINVAL);
+  Path p = TRY(ResolveAt(t, dirfd, path, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH));
+  std::string target = TRY(p.dentry->inode()->ReadLink());
+  size_t n = std::min<size_t>(target.size(), size);
+  TRY(t.CopyOut(buf, target.data(), n));
+  return n;
+}
+
+// Owner or CAP_FOWNER may change a file's mode and times.
+Result<void> CheckOwner(Task& t, const vfs::Stat& st) {
+  RefPtr<kernel::Credentials> c = t.creds();
+  if (c->fsuid == st.uid || c->HasCap(CAP_FOWNER)) return Ok();
+  return Errno(EPERM);
+}
+
+Result<long> DoChmod(Task& t, const Path& p, uint32_t mode) {
+  if (p.mount->flags().readonly) return Errno(EROFS);
+  vfs::Stat st = TRY(StatOf(p));
+  TRY(CheckOwner(t, st));
+  RefPtr<kernel::Credentials> c = t.creds();
+  mode &= 07777;
+  if ((mode & S_ISGID) && !c->InGroup(st.gid) && !c->HasCap(CAP_FSETID)) mode &= ~S_ISGID;
+  vfs::SetStatRequest req;
+  req.mode = mode;
+  TRY(p.dentry->inode()->SetStat(req));
+  return 0;
+}
+
+Result<long> DoChown(Task& t, const Path& p, uint32_t uid, uint32_t gid) {
+  if (p.mount->flags().readonly) return Errno(EROFS);
+  vfs::Stat st = TRY(StatOf(p));
+  RefPtr<kernel::Credentials> c = t.creds();
+  constexpr uint32_t kKeep = static_cast<uint32_t>(-1);
+  bool cap = c->HasCap(CAP_CHOWN);
+  if (uid != kKeep && uid != st.uid && !cap) return Errno(EPERM);
+  if (gid != kKeep && gid != st.gid && !cap) {
+    if (c->fsuid != st.uid || !c->InGroup(gid)) return Errno(EPERM);
+  }
+  if (uid == kKeep && gid == kKeep) return 0;
+  vfs::SetStatRequest req;
+  if (uid != kKeep) req.uid = uid;
+  if (gid != kKeep) req.gid = gid;
+  // Changing the owner of a regular file drops its set-user-ID bit, and set-group-ID when the
+  // group can execute it (Linux's should_remove_suid).
+  if (S_ISREG(st.mode) && (st.mode & (S_ISUID | S_ISGID))) {
+    uint32_t m = st.mode & 07777 & ~S_ISUID;
+    if (st.mode & S_IXGRP) m &= ~S_ISGID;
+    req.mode = m;
+  }
+  TRY(p.dentry->inode()->SetStat(req));
+  return 0;
+}
+
+Result<long> DoTruncate(Task& t, const Path& p, int64_t len) {
+  if (len < 0) return Errno(EINVAL);
+  vfs::Stat st = TRY(StatOf(p));
+  if (S_ISDIR(st.mode)) return Errno(EISDIR);
+  if (!S_ISREG(st.mode)) return Errno(EINVAL);
+  if (p.mount->flags().readonly) return Errno(EROFS);
+  TRY(vfs::CheckPermission(*t.creds(), st, W_OK));
+  vfs::SetStatRequest req;
+  req.size = len;
+  TRY(p.dentry->inode()->SetStat(req));
+  return 0;
+}
+
+// Sets access and modification times; `times` null means both "now".
+Result<long> DoUtimes(Task& t, const Path& p, const timespec* times) {
+  if (p.mount->flags().readonly) return Errno(EROFS);
+  vfs::Stat st = TRY(StatOf(p));
+  RefPtr<kernel::Credentials> c = t.creds();
+  bool all_now = !times || (times[0].tv_nsec == UTIME_NOW && times[1].tv_nsec == UTIME_NOW);
+  bool owner = c->fsuid == st.uid || c->HasCap(CAP_FOWNER);
+  if (all_now) {
+    if (!owner) TRY(vfs::CheckPermission(*c, st, W_OK));
+  } else if (!(times[0].tv_nsec == UTIME_OMIT && times[1].tv_nsec == UTIME_OMIT) && !owner) {
+    return Errno(EPERM);
+  }
+  vfs::SetStatRequest req;
+  timespec now = vfs::Now();
+  for (int i = 0; i < 2; i++) {
+    std::optional<timespec>& field = i == 0 ? req.atime : req.mtime;
+    if (!times || times[i].tv_nsec == UTIME_NOW) {
+      field = now;
+    } else if (times[i].tv_nsec != UTIME_OMIT) {
+      field = times[i];
+    }
+  }
+  if (req.atime || req.mtime) TRY(p.dentry->inode()->SetStat(req));
+  return 0;
+}
+
+Result<long> UtimesFromTimevals(Task& t, int dirfd, UserAddr upath, UserAddr tv) {
+  Path p = TRY(ResolveUserPath(t, dirfd, upath, 0));
+  if (tv.IsNull()) return DoUtimes(t, p, nullptr);
+  timeval v[2];
+  TRY(t.CopyIn(tv, v, sizeof(v)));
+  timespec ts[2];
+  for (int i = 0; i < 2; i++) {
+    if (v[i].tv_usec < 0 || v[i].tv_usec >= 1'000'000) return Errno(EINVAL);
+    ts[i] = timespec{v[i].tv_sec, v[i].tv_usec * 1000};
+  }
+  return DoUtimes(t, p, ts);
+}
+
+Result<long> DoMknod(Task& t, int dirfd, UserAddr upath, uint32_t mode, uint64_t dev) {
+  std::string path = TRY(t.CopyInPath(upath));
+  uint32_t type = mode & S_IFMT;
+  if (type == 0) type = S_IFREG;
+  switch (type) {
+    case S_IFREG: case S_IFCHR: case S_IFBLK: case S_IFIFO: case S_IFSOCK:
+      break;
+    case S_IFDIR:
+      return Errno(EPERM);
+    default:
+      return Errno(EINVAL);
+  }
+  if ((type == S_IFCHR || type == S_IFBLK) && !t.creds()->HasCap(CAP_MKNOD)) return Errno(EPERM);
+  vfs::ParentAndName pn = TRY(ResolveParentAt(t, dirfd, path));
+  if (pn.name.empty() || pn.name == "." || pn.name == "..") return Errno(EEXIST);
+  if (ChildOf(pn.parent, pn.name).ok()) return Errno(EEXIST);
+  TRY(MayModifyDir(t, pn.parent));
+  uint32_t perm = mode & 07777 & ~t.fs().umask();
+  RefPtr<vfs::Inode> inode;
+  if (type == S_IFREG) {
+    inode = TRY(pn.parent.dentry->inode()->Create(pn.name, S_IFREG | perm, *t.creds()));
+  } else {
+    inode = TRY(pn.parent.dentry->inode()->MakeNode(pn.name, type | perm, dev, *t.creds()));
+  }
+  pn.parent.dentry->AddChild(pn.name, inode);
+  return 0;
+}
+
+Result<long> DoStatfs(Task& t, const Path& p, UserAddr buf) {
+  struct statfs s {};
+  const std::string& fs = p.mount->fstype();
+  if (fs == "tmpfs" || fs == "devtmpfs") {
+    s.f_type = TMPFS_MAGIC;
+  } else if (fs == "proc") {
+    s.f_type = PROC_SUPER_MAGIC;
+  } else if (fs == "sysfs") {
+    s.f_type = SYSFS_MAGIC;
+  } else if (fs == "overlay") {
+    s.f_type = OVERLAYFS_SUPER_MAGIC;
+  } else {
+    s.f_type = EXT4_SUPER_MAGIC;
+  }
+  struct sysinfo si;
+  sysinfo(&si);
+  s.f_bsize = s.f_frsize = 4096;
+  s.f_blocks = static_cast<uint64_t>(si.totalram) * si.mem_unit / 4096;
+  s.f_bfree = s.f_bavail = static_cast<uint64_t>(si.freeram) * si.mem_unit / 4096;
+  s.f_files = 1 << 20;
+  s.f_ffree = 1 << 19;
+  s.f_namelen = 255;
+  s.f_fsid.__val[0] = p.mount->id();
+  const vfs::MountFlags& mf = p.mount->flags();
+  s.f_flags = (mf.readonly ? ST_RDONLY : 0) | (mf.nosuid ? ST_NOSUID : 0) |
+              (mf.nodev ? ST_NODEV : 0) | (mf.noexec ? ST_NOEXEC : 0);
+  TRY(t.CopyOutObj(buf, s));
+  return 0;
+}
+
+}  // namespace
+
+// open(2)
+Result<long> Open(Task& t, const SyscallArgs& a) {
+  return DoOpen(t, AT_FDCWD, a.Addr(0), a.Int32(1), a.Uint32(2));
+}
+
+// openat(2)
+Result<long> Openat(Task& t, const SyscallArgs& a) {
+  return DoOpen(t, a.Int32(0), a.Addr(1), a.Int32(2), a.Uint32(3));
+}
+
+// creat(2)
+Result<long> Creat(Task& t, const SyscallArgs& a) {
+  return DoOpen(t, AT_FDCWD, a.Addr(0), O_CREAT | O_WRONLY | O_TRUNC, a.Uint32(1));
+}
+
+// close(2)
+Result<long> Close(Task& t, const SyscallArgs& a) {
+  RefPtr<FileDescription> f = TRY(t.fds().Remove(a.Int32(0)));
+  return 0;  // the description is released here, outside the table's lock
+}
+
+// close_range(2)
+Result<long> CloseRange(Task& t, const SyscallArgs& a) {
+  unsigned first = a.Uint32(0), last = a.Uint32(1), flags = a.Uint32(2);
+  if (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) return Errno(EINVAL);
+  if (first > last) return Errno(EINVAL);
+  if (flags & CLOSE_RANGE_UNSHARE) t.set_fds(t.fds().Fork());
+  t.fds().RemoveRange(first, last, flags & CLOSE_RANGE_CLOEXEC);
+  return 0;
+}
+
+// dup(2)
+Result<long> Dup(Task& t, const SyscallArgs& a) {
+  RefPtr<FileDescription> f = TRY(t.fds().Get(a.Int32(0)));
+  return InstallFile(t, f, false);
+}
+
+// dup2(2)
+Result<long> Dup2(Task& t, const SyscallArgs& a) {
+  int oldfd = a.Int32(0), newfd = a.Int32(1);
+  RefPtr<FileDescription> f = TRY(t.fds().Get(oldfd));
+  if (oldfd == newfd) return newfd;
+  if (newfd < 0) return Errno(EBADF);
+  TRY(t.fds().Set(newfd, f, false, FdLimit(t)));
+  return newfd;
+}
+
+// dup3(2)
+Result<long> Dup3(Task& t, const SyscallArgs& a) {
+  int oldfd = a.Int32(0), newfd = a.Int32(1), flags = a.Int32(2);
+  if (flags & ~O_CLOEXEC) return Errno(EINVAL);
+  if (oldfd == newfd) return Errno(EINVAL);
+  RefPtr<FileDescription> f = TRY(t.fds().Get(oldfd));
+  if (newfd < 0) return Errno(EBADF);
+  TRY(t.fds().Set(newfd, f, flags & O_CLOEXEC, FdLimit(t)));
+  return newfd;
+}
+
+// fcntl(2)
+Result<long> Fcntl(Task& t, const SyscallArgs& a) {
+  int fd = a.Int32(0), cmd = a.Int32(1);
+  RefPtr<FileDescription> f = TRY(t.fds().Get(fd));
+  switch (cmd) {
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC: {
+      int64_t min = a.Int32(2);
+      if (min < 0 || static_cast<uint64_t>(min) >= FdLimit(t)) return Errno(EINVAL);
+      return TRY(t.fds().Add(f, cmd == F_DUPFD_CLOEXEC, min, FdLimit(t)));
+    }
+    case F_GETFD:
+      return TRY(t.fds().GetCloexec(fd)) ? FD_CLOEXEC : 0;
+    case F_SETFD:
+      TRY(t.fds().SetCloexec(fd, a.Uint(2) & FD_CLOEXEC));
+      return 0;
+    case F_GETFL:
+      return f->flags() & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
+    case F_SETFL:
+      if (f->flags() & O_PATH) return Errno(EBADF);
+      f->SetStatusFlags(a.Int32(2));
+      return 0;
+    case F_GETPIPE_SZ:
+    case F_SETPIPE_SZ: {
+      auto* end = dynamic_cast<fsimpl::PipeEnd*>(f.get());
+      if (!end) return Errno(EBADF);
+      if (cmd == F_GETPIPE_SZ) return end->pipe().Capacity();
+      return end->pipe().SetCapacity(a.Int(2), t.creds()->HasCap(CAP_SYS_RESOURCE));
+    }
+    case F_GETLK:
+    case F_SETLK:
+    case F_SETLKW:
+    case F_OFD_GETLK:
+    case F_OFD_SETLK:
+    case F_OFD_SETLKW: {
+      // TODO(#3): byte-range locks that exclude each other across processes. Until then a lock
+      // always succeeds and F_GETLK reports no conflict.
+      struct flock fl = TRY(t.CopyInObj<struct flock>(a.Addr(2)));
+      if (fl.l_type != F_RDLCK && fl.l_type != F_WRLCK && fl.l_type != F_UNLCK) return Errno(EINVAL);
+      if (fl.l_whence != SEEK_SET && fl.l_whence != SEEK_CUR && fl.l_whence != SEEK_END)
+        return Errno(EINVAL);
+      if (cmd == F_GETLK || cmd == F_OFD_GETLK) {
+        fl.l_type = F_UNLCK;
+        TRY(t.CopyOutObj(a.Addr(2), fl));
+        return 0;
+      }
+      if (fl.l_type == F_RDLCK && !f->readable()) return Errno(EBADF);
+      if (fl.l_type == F_WRLCK && !f->writable()) return Errno(EBADF);
+      return 0;
+    }
+    case F_GETOWN:
+    case F_GETSIG:
+    case F_GETLEASE:
+      return cmd == F_GETLEASE ? F_UNLCK : 0;
+    case F_SETOWN:
+    case F_SETSIG:
+      return 0;  // TODO(#3): O_ASYNC signals.
+    default:
+      return Errno(EINVAL);
+  }
+}
+
+// mkdir(2), mkdirat(2)
+Result<long> Mkdir(Task& t, const SyscallArgs& a) { return DoMkdir(t, AT_FDCWD, a.Addr(0), a.Uint32(1)); }
+Result<long> Mkdirat(Task& t, const SyscallArgs& a) {
+  return DoMkdir(t, a.Int32(0), a.Addr(1), a.Uint32(2));
+}
+
+// rmdir(2)
+Result<long> Rmdir(Task& t, const SyscallArgs& a) {
+  std::string path = TRY(t.CopyInPath(a.Addr(0)));
+  return DoRmdir(t, AT_FDCWD, path);
+}
+
+// unlink(2)
+Result<long> Unlink(Task& t, const SyscallArgs& a) {
+  std::string path = TRY(t.CopyInPath(a.Addr(0)));
+  return DoUnlink(t, AT_FDCWD, path);
+}
+
+// unlinkat(2)
+Result<long> Unlinkat(Task& t, const SyscallArgs& a) {
+  int flags = a.Int32(2);
+  if (flags & ~AT_REMOVEDIR) return Errno(EINVAL);
+  std::string path = TRY(t.CopyInPath(a.Addr(1)));
+  if (flags & AT_REMOVEDIR) return DoRmdir(t, a.Int32(0), path);
+  return DoUnlink(t, a.Int32(0), path);
+}
+
+// rename(2), renameat(2), renameat2(2)
+Result<long> Rename(Task& t, const SyscallArgs& a) {
+  return DoRename(t, AT_FDCWD, a.Addr(0), AT_FDCWD, a.Addr(1), 0);
+}
+Result<long> Renameat(Task& t, const SyscallArgs& a) {
+  return DoRename(t, a.Int32(0), a.Addr(1), a.Int32(2), a.Addr(3), 0);
+}
+Result<long> Renameat2(Task& t, const SyscallArgs& a) {
+  return DoRename(t, a.Int32(0), a.Addr(1), a.Int32(2), a.Addr(3), a.Uint32(4));
+}
+
+// link(2), linkat(2)
+Result<long> Link(Task& t, const SyscallArgs& a) {
+  return DoLink(t, AT_FDCWD, a.Addr(0), AT_FDCWD, a.Addr(1), 0);
+}
+Result<long> Linkat(Task& t, const SyscallArgs& a) {
+  return DoLink(t, a.Int32(0), a.Addr(1), a.Int32(2), a.Addr(3), a.Int32(4));
+}
+
+// symlink(2), symlinkat(2)
+Result<long> Symlink(Task& t, const SyscallArgs& a) { return DoSymlink(t, a.Addr(0), AT_FDCWD, a.Addr(1)); }
+Result<long> Symlinkat(Task& t, const SyscallArgs& a) {
+  return DoSymlink(t, a.Addr(0), a.Int32(1), a.Addr(2));
+}
+
+// readlink(2), readlinkat(2)
+Result<long> Readlink(Task& t, const SyscallArgs& a) {
+  return DoReadlink(t, AT_FDCWD, a.Addr(0), a.Addr(1), a.Int32(2));
+}
+Result<long> Readlinkat(Task& t, const SyscallArgs& a) {
+  return DoReadlink(t, a.Int32(0), a.Addr(1), a.Addr(2), a.Int32(3));
+}
+
+// chdir(2)
+Result<long> Chdir(Task& t, const SyscallArgs& a) {
+  Path p = TRY(ResolveUserPath(t, AT_FDCWD, a.Addr(0), 0, true));
+  vfs::Stat st = TRY(StatOf(p));
+  if (!S_ISDIR(st.mode)) return Errno(ENOTDIR);
+  TRY(vfs::CheckPermission(*t.creds(), st, X_OK));
+  t.fs().set_cwd(p);
+  return 0;
+}
+
+// fchdir(2)
+Result<long> Fchdir(Task& t, const SyscallArgs& a) {
+  RefPtr<FileDescription> f = TRY(t.fds().Get(a.Int32(0)));
+  vfs::Stat st = TRY(StatOf(f->path()));
+  if (!S_ISDIR(st.mode)) return Errno(ENOTDIR);
+  TRY(vfs::CheckPermission(*t.creds(), st, X_OK));
+  t.fs().set_cwd(f->path());
+  return 0;
+}
+
+// getcwd(2)
+Result<long> Getcwd(Task& t, const SyscallArgs& a) {
+  Path cwd = t.fs().cwd();
+  if (cwd.dentry->deleted()) return Errno(ENOENT);
+  std::string s = vfs::PathString(t.fs().root(), cwd);
+  if (a.Uint(1) < s.size() + 1) return Errno(ERANGE);
+  TRY(t.CopyOut(a.Addr(0), s.c_str(), s.size() + 1));
+  return s.size() + 1;
+}
+
+// access(2), faccessat(2), faccessat2(2)
+Result<long> Access(Task& t, const SyscallArgs& a) { return DoAccess(t, AT_FDCWD, a.Addr(0), a.Int32(1), 0); }
+Result<long> Faccessat(Task& t, const SyscallArgs& a) {
+  return DoAccess(t, a.Int32(0), a.Addr(1), a.Int32(2), 0);
+}
+Result<long> Faccessat2(Task& t, const SyscallArgs& a) {
+  return DoAccess(t, a.Int32(0), a.Addr(1), a.Int32(2), a.Int32(3));
+}
+
+// chmod(2), fchmod(2), fchmodat(2)
+Result<long> Chmod(Task& t, const SyscallArgs& a) {
+  Path p = TRY(ResolveUserPath(t, AT_FDCWD, a.Addr(0), 0));
+  return DoChmod(t, p, a.Uint32(1));
+}
+Result<long> Fchmod(Task& t, const SyscallArgs& a) {
+  RefPtr<FileDescription> f = TRY(t.fds().Get(a.Int32(0)));
+  if (f->flags() & O_PATH) return Errno(EBADF);
+  return DoChmod(t, f->path(), a.Uint32(1));
+}
+Result<long> Fchmodat(Task& t, const SyscallArgs& a) {
+  Path p = TRY(ResolveUserPath(t, a.Int32(0), a.Addr(1), 0));
+  return DoChmod(t, p, a.Uint32(2));
+}
+
+// chown(2), fchown(2), lchown(2), fchownat(2)
+Result<long> Chown(Task& t, const SyscallArgs& a) {
+  Path p = TRY(ResolveUserPath(t, AT_FDCWD, a.Addr(0), 0));
+  return DoChown(t, p, a.Uint32(1), a.Uint32(2));
+}
+Result<long> Fchown(Task& t, const SyscallArgs& a) {
+  RefPtr<FileDescription> f = TRY(t.fds().Get(a.Int32(0)));
+  if (f->flags() & O_PATH) return Errno(EBADF);
+  return DoChown(t, f->path(), a.Uint32(1), a.Uint32(2));
+}
+Result<long> Lchown(Task& t, const SyscallArgs& a) {
+  Path p = TRY(ResolveUserPath(t, AT_FDCWD, a.Addr(0), AT_SYMLINK_NOFOLLOW));
+  return DoChown(t, p, a.Uint32(1), a.Uint32(2));
+}
+Result<long> Fchownat(Task& t, const SyscallArgs& a) {
+  int flags = a.Int32(4);
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Errno(EINVAL);
+  Path p = TRY(ResolveUserPath(t, a.Int32(0), a.Addr(1), flags));
+  return DoChown(t, p, a.Uint32(2), a.Uint32(3));
+}
+
+// truncate(2), ftruncate(2)
+Result<long> Truncate(Task& t, const SyscallArgs& a) {
+  Path p = TRY(ResolveUserPath(t, AT_FDCWD, a.Addr(0), 0));
+  return DoTruncate(t, p, a.Int(1));
+}
+Result<long> Ftruncate(Task& t, const SyscallArgs& a) {
+  RefPtr<FileDescription> f = TRY(t.fds().Get(a.Int32(0)));
+  if (a.Int(1) < 0) return Errno(EINVAL);
+  if (f->flags() & O_PATH) return Errno(EBADF);
+  if (!f->writable()) return Errno(EINVAL);
+  vfs::Stat st = TRY(f->GetStat());
+  if (!S_ISREG(st.mode)) return Errno(EINVAL);
+  vfs::SetStatRequest req;
+  req.size = a.Int(1);
+  TRY(f->SetStat(req));
+  return 0;
+}
+
+// mknod(2), mknodat(2)
+Result<long> Mknod(Task& t, const SyscallArgs& a) {
+  return DoMknod(t, AT_FDCWD, a.Addr(0), a.Uint32(1), a.Uint(2));
+}
+Result<long> Mknodat(Task& t, const SyscallArgs& a) {
+  return DoMknod(t, a.Int32(0), a.Addr(1), a.Uint32(2), a.Uint(3));
+}
+
+// utimensat(2)
+Result<long> Utimensat(Task& t, const SyscallArgs& a) {
+  int flags = a.Int32(3);
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Errno(EINVAL);
+  timespec ts[2];
+  bool have = !a.Addr(2).IsNull();
+  if (have) {
+    TRY(t.CopyIn(a.Addr(2), ts, sizeof(ts)));
+    for (auto& v : ts) {
+      if (v.tv_nsec != UTIME_NOW && v.tv_nsec != UTIME_OMIT && (v.tv_nsec < 0 || v.tv_nsec >= 1'000'000'000))
+        return Errno(EINVAL);
+    }
+  }
+  Path p;
+  if (a.Addr(1).IsNull()) {
+    // Linux's extension: a null path means the file open at dirfd.
+    if (a.Int32(0) == AT_FDCWD) return Errno(EFAULT);
+    p = TRY(t.fds().Get(a.Int32(0)))->path();
+  } else {
+    p = TRY(ResolveUserPath(t, a.Int32(0), a.Addr(1), flags));
+  }
+  return DoUtimes(t, p, have ? ts : nullptr);
+}
+
+// utimes(2), futimesat(2)
+Result<long> Utimes(Task& t, const SyscallArgs& a) { return UtimesFromTimevals(t, AT_FDCWD, a.Addr(0), a.Addr(1)); }
+Result<long> Futimesat(Task& t, const SyscallArgs& a) {
+  return UtimesFromTimevals(t, a.Int32(0), a.Addr(1), a.Addr(2));
+}
+
+// utime(2)
+Result<long> Utime(Task& t, const SyscallArgs& a) {
+  Path p = TRY(ResolveUserPath(t, AT_FDCWD, a.Addr(0), 0));
+  if (a.Addr(1).IsNull()) return DoUtimes(t, p, nullptr);
+  utimbuf b = TRY(t.CopyInObj<utimbuf>(a.Addr(1)));
+  timespec ts[2] = {{b.actime, 0}, {b.modtime, 0}};
+  return DoUtimes(t, p, ts);
+}
+
+// statfs(2), fstatfs(2)
+Result<long> Statfs(Task& t, const SyscallArgs& a) {
+  Path p = TRY(ResolveUserPath(t, AT_FDCWD, a.Addr(0), 0));
+  return DoStatfs(t, p, a.Addr(1));
+}
+Result<long> Fstatfs(Task& t, const SyscallArgs& a) {
+  RefPtr<FileDescription> f = TRY(t.fds().Get(a.Int32(0)));
+  if (!f->path().mount) return Errno(ENOSYS);
+  return DoStatfs(t, f->path(), a.Addr(1));
+}
+
+// fsync(2), fdatasync(2), syncfs(2), sync(2)
+Result<long> Fsync(Task& t, const SyscallArgs& a) {
+  RefPtr<FileDescription> f = TRY(t.fds().Get(a.Int32(0)));
+  if (f->flags() & O_PATH) return Errno(EBADF);
+  TRY(f->Sync());
+  return 0;
+}
+Result<long> Fdatasync(Task& t, const SyscallArgs& a) { return Fsync(t, a); }
+Result<long> Syncfs(Task& t, const SyscallArgs& a) {
+  TRY(t.fds().Get(a.Int32(0)));
+  return 0;
+}
+Result<long> Sync(Task&, const SyscallArgs&) { return 0; }
+
+// chroot(2)
+Result<long> Chroot(Task& t, const SyscallArgs& a) {
+  if (!t.creds()->HasCap(CAP_SYS_CHROOT)) return Errno(EPERM);
+  Path p = TRY(ResolveUserPath(t, AT_FDCWD, a.Addr(0), 0, true));
+  vfs::Stat st = TRY(StatOf(p));
+  if (!S_ISDIR(st.mode)) return Errno(ENOTDIR);
+  TRY(vfs::CheckPermission(*t.creds(), st, X_OK));
+  t.fs().set_root(p);
+  return 0;
+}
+
+// pipe(2), pipe2(2)
+Result<long> Pipe(Task& t, const SyscallArgs& a) { return Pipe2(t, SyscallArgs{a.nr, {a.a[0], 0}}); }
+Result<long> Pipe2(Task& t, const SyscallArgs& a) {
+  int flags = a.Int32(1);
+  if (flags & ~(O_CLOEXEC | O_NONBLOCK | O_DIRECT)) return Errno(EINVAL);
+  auto [r, w] = fsimpl::NewPipe(flags);
+  bool cloexec = flags & O_CLOEXEC;
+  int fds[2];
+  fds[0] = TRY(t.fds().Add(r, cloexec, 0, FdLimit(t)));
+  Result<int> wfd = t.fds().Add(w, cloexec, 0, FdLimit(t));
+  if (!wfd.ok()) {
+    (void)t.fds().Remove(fds[0]);
+    return wfd.error();
+  }
+  fds[1] = *wfd;
+  Result<void> out = t.CopyOut(a.Addr(0), fds, sizeof(fds));
+  if (!out.ok()) {
+    (void)t.fds().Remove(fds[0]);
+    (void)t.fds().Remove(fds[1]);
+    return out.error();
+  }
+  return 0;
+}
+
+// flock(2)
+Result<long> Flock(Task& t, const SyscallArgs& a) {
+  TRY(t.fds().Get(a.Int32(0)));
+  int op = a.Int32(1) & ~LOCK_NB;
+  if (op != LOCK_SH && op != LOCK_EX && op != LOCK_UN) return Errno(EINVAL);
+  return 0;  // TODO(#3): flock locks that exclude each other.
+}
+
+}  // namespace moat::syscalls

@@ -1,0 +1,121 @@
+// Syscall handlers: one file per family, one signature for all. Handlers are thin: they decode
+// the arguments, call into sentry/, and encode the result. Each names the syscall it implements.
+#ifndef MOAT_SYSCALLS_SYSCALLS_H_
+#define MOAT_SYSCALLS_SYSCALLS_H_
+
+#include <string>
+
+#include "base/errno.h"
+#include "base/user_addr.h"
+#include "sentry/kernel/kernel.h"
+#include "sentry/kernel/syscall_table.h"
+#include "sentry/kernel/task.h"
+#include "sentry/vfs/fd_table.h"
+#include "sentry/vfs/vfs.h"
+
+namespace moat::syscalls {
+
+using kernel::SyscallArgs;
+using kernel::Task;
+
+// The table of every x86-64 syscall (table.cc).
+const kernel::SyscallTable& Table();
+
+// ---- Helpers shared by the handlers (helpers.cc) ----
+
+vfs::ResolveContext ResolveCtx(Task& t);
+// Where a relative path given with `dirfd` starts: the cwd for AT_FDCWD, else the directory
+// open at dirfd (EBADF, ENOTDIR).
+Result<vfs::Path> StartAt(Task& t, int dirfd, const std::string& path);
+// Resolves (dirfd, path) with AT_SYMLINK_NOFOLLOW and AT_EMPTY_PATH in `at_flags`.
+Result<vfs::Path> ResolveAt(Task& t, int dirfd, const std::string& path, int at_flags,
+                            bool must_be_dir = false);
+// Copies the path in, then resolves it; ENOENT for "" unless AT_EMPTY_PATH.
+Result<vfs::Path> ResolveUserPath(Task& t, int dirfd, UserAddr path, int at_flags,
+                                  bool must_be_dir = false);
+Result<vfs::ParentAndName> ResolveParentAt(Task& t, int dirfd, const std::string& path);
+// The RLIMIT_NOFILE soft limit of the task's process.
+uint64_t FdLimit(Task& t);
+// Queues SIGPIPE for the calling thread (a write to a pipe or socket without a reader).
+void SendSigpipe(Task& t);
+
+// ---- Handlers ----
+#define MOAT_SYSCALL(name) Result<long> name(Task& t, const SyscallArgs& a)
+
+// process.cc
+MOAT_SYSCALL(Getpid); MOAT_SYSCALL(Gettid); MOAT_SYSCALL(Getppid); MOAT_SYSCALL(Fork);
+MOAT_SYSCALL(Vfork); MOAT_SYSCALL(Clone); MOAT_SYSCALL(Clone3); MOAT_SYSCALL(Execve);
+MOAT_SYSCALL(Execveat); MOAT_SYSCALL(Exit); MOAT_SYSCALL(ExitGroup); MOAT_SYSCALL(Wait4);
+MOAT_SYSCALL(Waitid); MOAT_SYSCALL(SetTidAddress); MOAT_SYSCALL(Setpgid); MOAT_SYSCALL(Getpgid);
+MOAT_SYSCALL(Getpgrp); MOAT_SYSCALL(Setsid); MOAT_SYSCALL(Getsid); MOAT_SYSCALL(Prctl);
+MOAT_SYSCALL(ArchPrctl); MOAT_SYSCALL(SetRobustList); MOAT_SYSCALL(GetRobustList);
+MOAT_SYSCALL(Unshare);
+
+// signal.cc
+MOAT_SYSCALL(RtSigaction); MOAT_SYSCALL(RtSigprocmask); MOAT_SYSCALL(RtSigreturn);
+MOAT_SYSCALL(RtSigpending); MOAT_SYSCALL(RtSigsuspend); MOAT_SYSCALL(RtSigtimedwait);
+MOAT_SYSCALL(RtSigqueueinfo); MOAT_SYSCALL(RtTgsigqueueinfo); MOAT_SYSCALL(Kill);
+MOAT_SYSCALL(Tkill); MOAT_SYSCALL(Tgkill); MOAT_SYSCALL(Sigaltstack); MOAT_SYSCALL(Pause);
+
+// time.cc
+MOAT_SYSCALL(Nanosleep); MOAT_SYSCALL(ClockNanosleep); MOAT_SYSCALL(ClockGettime);
+MOAT_SYSCALL(ClockGetres); MOAT_SYSCALL(ClockSettime); MOAT_SYSCALL(Gettimeofday);
+MOAT_SYSCALL(Settimeofday); MOAT_SYSCALL(Time); MOAT_SYSCALL(Alarm); MOAT_SYSCALL(Setitimer);
+MOAT_SYSCALL(Getitimer); MOAT_SYSCALL(TimerCreate); MOAT_SYSCALL(TimerSettime);
+MOAT_SYSCALL(TimerGettime); MOAT_SYSCALL(TimerGetoverrun); MOAT_SYSCALL(TimerDelete);
+MOAT_SYSCALL(Times); MOAT_SYSCALL(RestartSyscall); MOAT_SYSCALL(Adjtimex);
+
+// identity.cc
+MOAT_SYSCALL(Getuid); MOAT_SYSCALL(Geteuid); MOAT_SYSCALL(Getgid); MOAT_SYSCALL(Getegid);
+MOAT_SYSCALL(Getresuid); MOAT_SYSCALL(Getresgid); MOAT_SYSCALL(Setuid); MOAT_SYSCALL(Setgid);
+MOAT_SYSCALL(Setreuid); MOAT_SYSCALL(Setregid); MOAT_SYSCALL(Setresuid); MOAT_SYSCALL(Setresgid);
+MOAT_SYSCALL(Setfsuid); MOAT_SYSCALL(Setfsgid); MOAT_SYSCALL(Getgroups); MOAT_SYSCALL(Setgroups);
+MOAT_SYSCALL(Capget); MOAT_SYSCALL(Capset);
+
+// misc.cc
+MOAT_SYSCALL(Uname); MOAT_SYSCALL(Sethostname); MOAT_SYSCALL(Setdomainname);
+MOAT_SYSCALL(Getrandom); MOAT_SYSCALL(Sysinfo); MOAT_SYSCALL(Getrlimit); MOAT_SYSCALL(Setrlimit);
+MOAT_SYSCALL(Prlimit64); MOAT_SYSCALL(Getrusage); MOAT_SYSCALL(Umask); MOAT_SYSCALL(Personality);
+MOAT_SYSCALL(SchedGetaffinity); MOAT_SYSCALL(SchedSetaffinity); MOAT_SYSCALL(SchedGetscheduler);
+MOAT_SYSCALL(SchedSetscheduler); MOAT_SYSCALL(SchedGetparam); MOAT_SYSCALL(SchedSetparam);
+MOAT_SYSCALL(SchedGetPriorityMax); MOAT_SYSCALL(SchedGetPriorityMin);
+MOAT_SYSCALL(SchedRrGetInterval); MOAT_SYSCALL(Getpriority); MOAT_SYSCALL(Setpriority);
+MOAT_SYSCALL(Membarrier);
+
+// mm.cc
+MOAT_SYSCALL(Brk); MOAT_SYSCALL(Mmap);
+
+// file.cc
+MOAT_SYSCALL(Open); MOAT_SYSCALL(Openat); MOAT_SYSCALL(Creat); MOAT_SYSCALL(Close);
+MOAT_SYSCALL(CloseRange); MOAT_SYSCALL(Dup); MOAT_SYSCALL(Dup2); MOAT_SYSCALL(Dup3);
+MOAT_SYSCALL(Fcntl); MOAT_SYSCALL(Mkdir); MOAT_SYSCALL(Mkdirat); MOAT_SYSCALL(Rmdir);
+MOAT_SYSCALL(Unlink); MOAT_SYSCALL(Unlinkat); MOAT_SYSCALL(Rename); MOAT_SYSCALL(Renameat);
+MOAT_SYSCALL(Renameat2); MOAT_SYSCALL(Link); MOAT_SYSCALL(Linkat); MOAT_SYSCALL(Symlink);
+MOAT_SYSCALL(Symlinkat); MOAT_SYSCALL(Readlink); MOAT_SYSCALL(Readlinkat); MOAT_SYSCALL(Chdir);
+MOAT_SYSCALL(Fchdir); MOAT_SYSCALL(Getcwd); MOAT_SYSCALL(Access); MOAT_SYSCALL(Faccessat);
+MOAT_SYSCALL(Faccessat2); MOAT_SYSCALL(Chmod); MOAT_SYSCALL(Fchmod); MOAT_SYSCALL(Fchmodat);
+MOAT_SYSCALL(Chown); MOAT_SYSCALL(Fchown); MOAT_SYSCALL(Lchown); MOAT_SYSCALL(Fchownat);
+MOAT_SYSCALL(Truncate); MOAT_SYSCALL(Ftruncate); MOAT_SYSCALL(Mknod); MOAT_SYSCALL(Mknodat);
+MOAT_SYSCALL(Utimensat); MOAT_SYSCALL(Utimes); MOAT_SYSCALL(Utime); MOAT_SYSCALL(Futimesat);
+MOAT_SYSCALL(Statfs); MOAT_SYSCALL(Fstatfs); MOAT_SYSCALL(Fsync); MOAT_SYSCALL(Fdatasync);
+MOAT_SYSCALL(Sync); MOAT_SYSCALL(Syncfs); MOAT_SYSCALL(Chroot); MOAT_SYSCALL(Pipe);
+MOAT_SYSCALL(Pipe2); MOAT_SYSCALL(Flock);
+
+// read_write.cc
+MOAT_SYSCALL(Read); MOAT_SYSCALL(Write); MOAT_SYSCALL(Pread64); MOAT_SYSCALL(Pwrite64);
+MOAT_SYSCALL(Readv); MOAT_SYSCALL(Writev); MOAT_SYSCALL(Preadv); MOAT_SYSCALL(Pwritev);
+MOAT_SYSCALL(Preadv2); MOAT_SYSCALL(Pwritev2); MOAT_SYSCALL(Lseek); MOAT_SYSCALL(Getdents64);
+MOAT_SYSCALL(Getdents); MOAT_SYSCALL(Ioctl);
+
+// stat.cc
+MOAT_SYSCALL(Stat); MOAT_SYSCALL(Fstat); MOAT_SYSCALL(Lstat); MOAT_SYSCALL(Newfstatat);
+MOAT_SYSCALL(Statx);
+
+// poll.cc
+MOAT_SYSCALL(Poll); MOAT_SYSCALL(Ppoll); MOAT_SYSCALL(Select); MOAT_SYSCALL(Pselect6);
+
+#undef MOAT_SYSCALL
+
+}  // namespace moat::syscalls
+
+#endif  // MOAT_SYSCALLS_SYSCALLS_H_

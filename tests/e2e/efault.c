@@ -1,0 +1,25 @@
+// Passes bad pointers to read, write and stat: each must fail with EFAULT, not crash anything.
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int check(const char* what, long r) {
+  if (r == -1 && errno == EFAULT) return 0;
+  printf("%s: got %ld errno %d, want EFAULT\n", what, r, errno);
+  return 1;
+}
+
+int main(void) {
+  int fd = open("/dev/zero", O_RDONLY);
+  int bad = 0;
+  bad |= check("read", read(fd, (void*)8, 16));
+  bad |= check("write", write(1, (void*)8, 16));
+  bad |= check("stat", stat((const char*)8, (struct stat*)0));
+  struct stat st;
+  bad |= check("stat buffer", stat("/", (struct stat*)8));
+  (void)st;
+  if (!bad) printf("all EFAULT\n");
+  return bad;
+}

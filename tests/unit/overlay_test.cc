@@ -1,0 +1,235 @@
+// The overlay root: a tmpfs upper layer over a hostfs lower layer. Every test ends by checking
+// that the host directory is exactly as it was: writes in the sandbox never reach the host.
+#include <sys/sysmacros.h>
+
+#include "sentry/fsimpl/hostfs.h"
+#include "sentry/fsimpl/overlay.h"
+#include "sentry/fsimpl/tmpfs.h"
+#include "tests/unit/vfs_test_util.h"
+
+namespace moat::vfs {
+namespace {
+
+using fsimpl::NewHostFilesystem;
+using fsimpl::NewOverlay;
+using fsimpl::NewTmpfs;
+using testing::HostTempDir;
+using testing::NoTask;
+using testing::TestFs;
+using testing::User;
+
+class OverlayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    host_.WriteFile("a.txt", "hello");
+    host_.WriteFile("exec.sh", "#!/bin/sh\n", 0750);
+    host_.Mkdir("d");
+    host_.WriteFile("d/x", "x");
+    host_.WriteFile("d/y", "y");
+    host_.Mkdir("e");
+    host_.Mkdir("e/f");
+    host_.WriteFile("e/f/g.txt", "g");
+    host_.Mkdir("empty");
+    host_.Symlink("a.txt", "link");
+    before_ = host_.Snapshot();
+    RefPtr<Dentry> lower = ASSERT_OK_AND_GET(NewHostFilesystem(host_.path()));
+    fs_ = std::make_unique<TestFs>(NewOverlay(lower, NewTmpfs(0755, 0, 0, 0)), MountFlags{},
+                                   "overlay");
+  }
+
+  void TearDown() override {
+    fs_.reset();
+    EXPECT_EQ(host_.Snapshot(), before_) << "the host directory changed";
+  }
+
+  Stat St(std::string_view path, bool follow = true) {
+    return ASSERT_OK_AND_GET(fs_->StatOf(path, follow));
+  }
+  std::vector<std::string> Names(std::string_view dir) {
+    std::vector<std::string> names = ASSERT_OK_AND_GET(fs_->List(dir));
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+  uint64_t HostIno(std::string_view rel) {
+    struct stat st;
+    lstat((host_ / rel).c_str(), &st);
+    return st.st_ino;
+  }
+
+  HostTempDir host_;
+  std::string before_;
+  std::unique_ptr<TestFs> fs_;
+};
+
+TEST_F(OverlayTest, ShowsTheLowerLayer) {
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->ReadFile("/a.txt")), "hello");
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->ReadFile("/link")), "hello");
+  EXPECT_EQ(Names("/"), (std::vector<std::string>{".", "..", "a.txt", "d", "e", "empty",
+                                                   "exec.sh", "link"}));
+  EXPECT_EQ(St("/a.txt").ino, HostIno("a.txt"));
+  EXPECT_EQ(St("/").ino, HostIno(""));
+  EXPECT_EQ(St("/exec.sh").mode, S_IFREG | 0750);
+  EXPECT_TRUE(S_ISLNK(St("/link", false).mode));
+  // One device for the whole overlay.
+  EXPECT_EQ(St("/d/x").dev, St("/").dev);
+}
+
+TEST_F(OverlayTest, WritesCopyUpAndKeepTheInodeNumber) {
+  const uint64_t ino = St("/a.txt").ino;
+  RefPtr<FileDescription> ro = ASSERT_OK_AND_GET(fs_->Open("/a.txt", O_RDONLY));
+  // Opening for writing copies up, data included.
+  RefPtr<FileDescription> f = ASSERT_OK_AND_GET(fs_->Open("/a.txt", O_RDWR));
+  EXPECT_EQ(ASSERT_OK_AND_GET(TestFs::ReadAll(*f)), "hello");
+  ASSERT_EQ(ASSERT_OK_AND_GET(TestFs::Write(*f, " world")), 6u);
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->ReadFile("/a.txt")), "hello world");
+  EXPECT_EQ(St("/a.txt").ino, ino);
+  EXPECT_EQ(St("/a.txt").size, 11);
+  // A descriptor opened before the copy-up reads the copy.
+  EXPECT_EQ(ASSERT_OK_AND_GET(TestFs::ReadAll(*ro)), "hello world");
+  // The copy is what gets mapped.
+  int fd = ASSERT_OK_AND_GET(f->HostMapFd());
+  char buf[16] = {};
+  EXPECT_EQ(pread(fd, buf, sizeof(buf), 0), 11);
+}
+
+TEST_F(OverlayTest, TruncateAndAppend) {
+  ASSERT_OK(fs_->WriteFile("/a.txt", "new"));
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->ReadFile("/a.txt")), "new");
+  RefPtr<FileDescription> f = ASSERT_OK_AND_GET(fs_->Open("/d/x", O_WRONLY | O_APPEND));
+  ASSERT_OK(TestFs::Write(*f, "+"));
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->ReadFile("/d/x")), "x+");
+}
+
+TEST_F(OverlayTest, AttributesCopyUp) {
+  SetStatRequest req;
+  req.mode = 0600;
+  ASSERT_OK(ASSERT_OK_AND_GET(fs_->Lookup("/exec.sh")).dentry->inode()->SetStat(req));
+  EXPECT_EQ(St("/exec.sh").mode, S_IFREG | 0600);
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->ReadFile("/exec.sh")), "#!/bin/sh\n");
+  // Copy-up preserves the owner and the modification time of the lower file.
+  struct stat host;
+  lstat((host_ / "d/y").c_str(), &host);
+  RefPtr<FileDescription> y = ASSERT_OK_AND_GET(fs_->Open("/d/y", O_RDWR));
+  Stat st = St("/d/y");
+  EXPECT_EQ(st.uid, host.st_uid);
+  EXPECT_EQ(st.mtime.tv_sec, host.st_mtim.tv_sec);
+  EXPECT_EQ(st.mtime.tv_nsec, host.st_mtim.tv_nsec);
+  EXPECT_EQ(st.mode, host.st_mode);
+}
+
+TEST_F(OverlayTest, UnlinkLeavesAWhiteout) {
+  ASSERT_OK(fs_->Unlink("/d/x"));
+  EXPECT_ERRNO(fs_->Lookup("/d/x"), ENOENT);
+  EXPECT_EQ(Names("/d"), (std::vector<std::string>{".", "..", "y"}));
+  EXPECT_ERRNO(fs_->Unlink("/d/x"), ENOENT);
+  // The name can be used again, for a new file.
+  ASSERT_OK(fs_->WriteFile("/d/x", "again"));
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->ReadFile("/d/x")), "again");
+  EXPECT_NE(St("/d/x").ino, HostIno("d/x"));
+  ASSERT_OK(fs_->Unlink("/d/x"));
+  EXPECT_ERRNO(fs_->Lookup("/d/x"), ENOENT);
+  ASSERT_OK(fs_->Unlink("/link"));
+  EXPECT_ERRNO(fs_->Lookup("/link", false), ENOENT);
+  ASSERT_OK(fs_->Lookup("/a.txt"));
+}
+
+TEST_F(OverlayTest, RmdirChecksTheMergedView) {
+  EXPECT_ERRNO(fs_->Rmdir("/d"), ENOTEMPTY);
+  ASSERT_OK(fs_->Unlink("/d/x"));
+  ASSERT_OK(fs_->Unlink("/d/y"));
+  EXPECT_EQ(Names("/d"), (std::vector<std::string>{".", ".."}));
+  ASSERT_OK(fs_->Rmdir("/d"));
+  EXPECT_ERRNO(fs_->Lookup("/d"), ENOENT);
+  ASSERT_OK(fs_->Rmdir("/empty"));
+  EXPECT_EQ(Names("/"), (std::vector<std::string>{".", "..", "a.txt", "e", "exec.sh", "link"}));
+
+  // mkdir where a whiteout is makes an opaque directory: the lower one stays hidden.
+  ASSERT_OK(fs_->Mkdir("/d"));
+  EXPECT_EQ(Names("/d"), (std::vector<std::string>{".", ".."}));
+  EXPECT_ERRNO(fs_->Lookup("/d/x"), ENOENT);
+  ASSERT_OK(fs_->WriteFile("/d/z", "z"));
+  EXPECT_EQ(Names("/d"), (std::vector<std::string>{".", "..", "z"}));
+  ASSERT_OK(fs_->Unlink("/d/z"));
+  ASSERT_OK(fs_->Rmdir("/d"));
+  EXPECT_ERRNO(fs_->Lookup("/d"), ENOENT);
+}
+
+TEST_F(OverlayTest, CreatingCopiesUpTheParents) {
+  const uint64_t f_ino = St("/e/f").ino;
+  ASSERT_OK(fs_->WriteFile("/e/f/new", "fresh"));
+  EXPECT_EQ(Names("/e/f"), (std::vector<std::string>{".", "..", "g.txt", "new"}));
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->ReadFile("/e/f/g.txt")), "g");
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->ReadFile("/e/f/new")), "fresh");
+  EXPECT_EQ(St("/e/f").ino, f_ino);
+  EXPECT_EQ(St("/e/f").nlink, 1u);  // a merged directory, as overlayfs reports it
+  ASSERT_OK(fs_->Mkdir("/e/f/sub"));
+  ASSERT_OK(fs_->Symlink("g.txt", "/e/f/sl"));
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->ReadFile("/e/f/sl")), "g");
+  ASSERT_OK(fs_->Mknod("/e/f/fifo", S_IFIFO | 0600));
+  EXPECT_ERRNO(fs_->Mknod("/e/f/wh", S_IFCHR | 0600, makedev(0, 0)), EPERM);
+  EXPECT_ERRNO(fs_->Mkdir("/e/f/g.txt"), EEXIST);
+  EXPECT_ERRNO(fs_->Open("/e/f/g.txt", O_CREAT | O_EXCL | O_WRONLY), EEXIST);
+  // Upper-only files get inode numbers that cannot collide with the lower layer's.
+  EXPECT_NE(St("/e/f/new").ino & (uint64_t{1} << 63), 0u);
+  // getdents agrees with stat about inode numbers.
+  RefPtr<FileDescription> d = ASSERT_OK_AND_GET(fs_->Open("/e/f", O_RDONLY));
+  ASSERT_OK(d->ReadDir([&](const DirEntry& e, int64_t) {
+    if (e.name != "..") {
+      EXPECT_EQ(e.ino, St("/e/f/" + e.name, false).ino) << e.name;
+    }
+    return true;
+  }));
+}
+
+TEST_F(OverlayTest, Rename) {
+  // A regular file: copied up, and a whiteout left behind.
+  ASSERT_OK(fs_->Rename("/a.txt", "/b.txt"));
+  EXPECT_ERRNO(fs_->Lookup("/a.txt"), ENOENT);
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->ReadFile("/b.txt")), "hello");
+  EXPECT_EQ(St("/b.txt").ino, HostIno("a.txt"));
+  // A symlink, into a lower-only directory, over a lower file.
+  ASSERT_OK(fs_->Rename("/link", "/e/f/g.txt"));
+  EXPECT_TRUE(S_ISLNK(St("/e/f/g.txt", false).mode));
+  EXPECT_ERRNO(fs_->ReadFile("/e/f/g.txt"), ENOENT);  // "a.txt" relative to /e/f
+  EXPECT_EQ(Names("/e/f"), (std::vector<std::string>{".", "..", "g.txt"}));
+  // And back over the whiteout it left.
+  ASSERT_OK(fs_->Rename("/b.txt", "/a.txt"));
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->ReadFile("/a.txt")), "hello");
+  EXPECT_ERRNO(fs_->Lookup("/b.txt"), ENOENT);
+
+  // Directories with lower content cannot move; directories born above can.
+  EXPECT_ERRNO(fs_->Rename("/e", "/e2"), EXDEV);
+  EXPECT_ERRNO(fs_->Rename("/empty", "/empty2"), EXDEV);
+  ASSERT_OK(fs_->Mkdir("/new"));
+  ASSERT_OK(fs_->WriteFile("/new/file", "n"));
+  ASSERT_OK(fs_->Rename("/new", "/e/moved"));
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->ReadFile("/e/moved/file")), "n");
+  EXPECT_ERRNO(fs_->Lookup("/new"), ENOENT);
+  // Over an empty lower directory, and onto a non-empty one.
+  ASSERT_OK(fs_->Rename("/e/moved", "/empty"));
+  EXPECT_EQ(Names("/empty"), (std::vector<std::string>{".", "..", "file"}));
+  EXPECT_ERRNO(fs_->Rename("/empty", "/d"), ENOTEMPTY);
+  EXPECT_ERRNO(fs_->Rename("/a.txt", "/d"), EISDIR);
+}
+
+TEST_F(OverlayTest, HardLinks) {
+  ASSERT_OK(fs_->Link("/a.txt", "/d/a2"));
+  EXPECT_EQ(St("/d/a2").ino, St("/a.txt").ino);
+  EXPECT_EQ(St("/a.txt").nlink, 2u);
+  ASSERT_OK(fs_->WriteFile("/d/a2", "changed"));
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->ReadFile("/a.txt")), "changed");
+  ASSERT_OK(fs_->Unlink("/a.txt"));
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->ReadFile("/d/a2")), "changed");
+  EXPECT_ERRNO(fs_->Lookup("/a.txt"), ENOENT);
+  EXPECT_ERRNO(fs_->Link("/d", "/d2"), EPERM);
+}
+
+TEST_F(OverlayTest, PermissionsApplyToTheMergedView) {
+  auto user = User(4242, 4242);
+  EXPECT_ERRNO(fs_->Open("/a.txt", O_WRONLY, 0, user.get()), EACCES);
+  EXPECT_ERRNO(fs_->Unlink("/d/x", user.get()), EACCES);
+  ASSERT_OK(fs_->ReadFile("/a.txt"));
+}
+
+}  // namespace
+}  // namespace moat::vfs
