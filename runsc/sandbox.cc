@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -55,12 +56,11 @@ Result<RefPtr<vfs::Dentry>> EnsureDir(const RefPtr<vfs::Dentry>& dir, const std:
 Result<void> AddFile(const RefPtr<vfs::Dentry>& dir, const std::string& name,
                      const std::string& content, const kernel::Credentials& creds) {
   RefPtr<vfs::Inode> inode = TRY(dir->inode()->Create(name, S_IFREG | 0444, creds));
-  RefPtr<vfs::Dentry> d = dir->AddChild(name, inode);
-  RefPtr<vfs::FileDescription> f = TRY(inode->Open(O_WRONLY, vfs::Path{nullptr, d}));
-  // Writing needs no task: tmpfs files are plain memory.
-  std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(content.data()), content.size());
-  TRY(f->PWrite(*static_cast<kernel::Task*>(nullptr), bytes, 0));
-  return Ok();
+  dir->AddChild(name, inode);
+  FileDescriptor src(memfd_create("moat-sysfs", MFD_CLOEXEC));
+  if (!src || write(src.get(), content.data(), content.size()) != static_cast<ssize_t>(content.size()))
+    return LastErrno();
+  return fsimpl::TmpfsCopyFromHost(*inode, src.get(), content.size());
 }
 
 // /dev: the devices every program expects, on a tmpfs.
@@ -119,8 +119,6 @@ absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const std::string& root_
   RETURN_IF_ERROR(MountAt(*ns, *root_creds, "/dev",
                           MakeRef<vfs::Mount>(ns->NextMountId(), "tmpfs", "dev", *dev,
                                               vfs::MountFlags{.nosuid = true})));
-  Result<RefPtr<vfs::Dentry>> shm_at = (*dev)->Child("shm");
-  (void)shm_at;
   RETURN_IF_ERROR(MountAt(*ns, *root_creds, "/dev/shm",
                           MakeRef<vfs::Mount>(ns->NextMountId(), "tmpfs", "shm",
                                               fsimpl::NewTmpfs(01777, 0, 0, 0),

@@ -20,38 +20,7 @@ using vfs::Path;
 
 namespace {
 
-bool IsDir(const Path& p) {
-  Result<vfs::Stat> st = p.dentry->inode()->GetStat();
-  return st.ok() && S_ISDIR(st->mode);
-}
-
 Result<vfs::Stat> StatOf(const Path& p) { return p.dentry->inode()->GetStat(); }
-
-// Whether the caller may add or remove entries in directory `dir`.
-Result<void> MayModifyDir(Task& t, const Path& dir) {
-  if (dir.mount->flags().readonly) return Errno(EROFS);
-  vfs::Stat st = TRY(StatOf(dir));
-  return vfs::CheckPermission(*t.creds(), st, W_OK | X_OK);
-}
-
-// The sticky-bit rule: in a sticky directory only the owner of the entry or of the directory (or
-// CAP_FOWNER) may remove or rename it.
-Result<void> CheckSticky(Task& t, const Path& dir, const vfs::Stat& victim) {
-  vfs::Stat st = TRY(StatOf(dir));
-  if (!(st.mode & S_ISVTX)) return Ok();
-  RefPtr<kernel::Credentials> c = t.creds();
-  if (c->fsuid == st.uid || c->fsuid == victim.uid || c->HasCap(CAP_FOWNER)) return Ok();
-  return Errno(EPERM);
-}
-
-// The existing child `name` of `dir`, crossing no mount and following nothing.
-Result<RefPtr<vfs::Dentry>> ChildOf(const Path& dir, const std::string& name) {
-  return dir.dentry->Child(name);
-}
-
-bool IsMountpoint(Task& t, const Path& dir, vfs::Dentry* d) {
-  return bool(t.mount_ns().MountAt(dir.mount.get(), d));
-}
 
 Result<long> InstallFile(Task& t, RefPtr<FileDescription> f, bool cloexec) {
   return TRY(t.fds().Add(std::move(f), cloexec, 0, FdLimit(t)));
@@ -61,40 +30,13 @@ Result<long> DoOpen(Task& t, int dirfd, UserAddr upath, int flags, uint32_t mode
   std::string path = TRY(t.CopyInPath(upath));
   if (path.empty()) return Errno(ENOENT);
   flags |= O_LARGEFILE;  // implied on 64-bit, and reported by F_GETFL
-  if (flags & O_PATH) flags &= O_PATH | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW | O_LARGEFILE;
   if ((flags & __O_TMPFILE) == __O_TMPFILE) return Errno(EOPNOTSUPP);  // TODO(#3): O_TMPFILE
-  if ((flags & O_CREAT) && (flags & O_DIRECTORY)) return Errno(EINVAL);
-  bool cloexec = flags & O_CLOEXEC;
-  RefPtr<kernel::Credentials> creds = t.creds();
-
-  if (flags & O_CREAT) {
-    bool follow = !(flags & (O_NOFOLLOW | O_EXCL));
-    Result<Path> existing = ResolveAt(t, dirfd, path, follow ? 0 : AT_SYMLINK_NOFOLLOW);
-    if (existing.ok()) {
-      if (flags & O_EXCL) return Errno(EEXIST);
-      vfs::Stat st = TRY(StatOf(*existing));
-      if (S_ISDIR(st.mode)) return Errno(EISDIR);
-      if (S_ISLNK(st.mode)) return Errno(ELOOP);
-      return InstallFile(t, TRY(vfs::OpenPath(*creds, *existing, flags)), cloexec);
-    }
-    if (existing.error().value() != ENOENT) return existing.error();
-    vfs::ParentAndName pn = TRY(ResolveParentAt(t, dirfd, path));
-    if (pn.name.empty() || pn.trailing_slash) return Errno(EISDIR);
-    if (pn.name == "." || pn.name == "..") return Errno(EISDIR);
-    TRY(MayModifyDir(t, pn.parent));
-    uint32_t perm = mode & 07777 & ~t.fs().umask();
-    RefPtr<vfs::Inode> inode = TRY(pn.parent.dentry->inode()->Create(pn.name, S_IFREG | perm, *creds));
-    RefPtr<vfs::Dentry> d = pn.parent.dentry->AddChild(pn.name, inode);
-    // The creator may use the access mode it asked for, whatever the new file's mode says.
-    Path p{pn.parent.mount, d};
-    return InstallFile(t, TRY(inode->Open(flags & ~O_TRUNC, p)), cloexec);
-  }
-
-  Path p = TRY(ResolveAt(t, dirfd, path, (flags & O_NOFOLLOW) ? AT_SYMLINK_NOFOLLOW : 0,
-                         flags & O_DIRECTORY));
-  vfs::Stat st = TRY(StatOf(p));
-  if (S_ISLNK(st.mode) && !(flags & O_PATH)) return Errno(ELOOP);
-  return InstallFile(t, TRY(vfs::OpenPath(*creds, p, flags)), cloexec);
+  vfs::Path start = TRY(StartAt(t, dirfd, path));
+  RefPtr<FileDescription> f =
+      TRY(vfs::OpenAt(ResolveCtx(t), start, path, flags, mode & 07777 & ~t.fs().umask()));
+  // A FIFO opened without O_NONBLOCK waits here for its other end.
+  TRY(f->WaitOpen(t));
+  return InstallFile(t, std::move(f), flags & O_CLOEXEC);
 }
 
 // Credentials for access(2): the real ids, and capabilities only if the real uid is root.
@@ -124,49 +66,8 @@ Result<long> DoAccess(Task& t, int dirfd, UserAddr upath, int mode, int flags) {
 
 Result<long> DoMkdir(Task& t, int dirfd, UserAddr upath, uint32_t mode) {
   std::string path = TRY(t.CopyInPath(upath));
-  vfs::ParentAndName pn = TRY(ResolveParentAt(t, dirfd, path));
-  if (pn.name.empty() || pn.name == "." || pn.name == "..") return Errno(EEXIST);
-  if (ChildOf(pn.parent, pn.name).ok()) return Errno(EEXIST);
-  TRY(MayModifyDir(t, pn.parent));
-  uint32_t perm = mode & 07777 & ~t.fs().umask();
-  RefPtr<vfs::Inode> inode =
-      TRY(pn.parent.dentry->inode()->MakeDir(pn.name, S_IFDIR | perm, *t.creds()));
-  pn.parent.dentry->AddChild(pn.name, inode);
-  return 0;
-}
-
-Result<long> DoRmdir(Task& t, int dirfd, const std::string& path) {
-  vfs::ParentAndName pn = TRY(ResolveParentAt(t, dirfd, path));
-  if (pn.name.empty()) return Errno(EBUSY);
-  if (pn.name == ".") return Errno(EINVAL);
-  if (pn.name == "..") return Errno(ENOTEMPTY);
-  RefPtr<vfs::Dentry> d = TRY(ChildOf(pn.parent, pn.name));
-  vfs::Stat st = TRY(d->inode()->GetStat());
-  if (!S_ISDIR(st.mode)) return Errno(ENOTDIR);
-  TRY(MayModifyDir(t, pn.parent));
-  TRY(CheckSticky(t, pn.parent, st));
-  if (IsMountpoint(t, pn.parent, d.get())) return Errno(EBUSY);
-  Path root = t.fs().root();
-  if (d == root.dentry) return Errno(EBUSY);
-  TRY(pn.parent.dentry->inode()->RemoveDir(pn.name));
-  d->set_deleted();
-  pn.parent.dentry->DropChild(pn.name);
-  return 0;
-}
-
-Result<long> DoUnlink(Task& t, int dirfd, const std::string& path) {
-  vfs::ParentAndName pn = TRY(ResolveParentAt(t, dirfd, path));
-  if (pn.name.empty() || pn.name == "." || pn.name == "..") return Errno(EISDIR);
-  RefPtr<vfs::Dentry> d = TRY(ChildOf(pn.parent, pn.name));
-  vfs::Stat st = TRY(d->inode()->GetStat());
-  if (S_ISDIR(st.mode)) return Errno(EISDIR);
-  if (pn.trailing_slash) return Errno(ENOTDIR);
-  TRY(MayModifyDir(t, pn.parent));
-  TRY(CheckSticky(t, pn.parent, st));
-  if (IsMountpoint(t, pn.parent, d.get())) return Errno(EBUSY);
-  TRY(pn.parent.dentry->inode()->Unlink(pn.name));
-  d->set_deleted();
-  pn.parent.dentry->DropChild(pn.name);
+  vfs::ParentAndName at = TRY(ResolveParentAt(t, dirfd, path));
+  TRY(vfs::MakeDirAt(ResolveCtx(t), at, mode & 07777 & ~t.fs().umask()));
   return 0;
 }
 
@@ -175,46 +76,11 @@ Result<long> DoRename(Task& t, int olddirfd, UserAddr oldp, int newdirfd, UserAd
   if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) return Errno(EINVAL);
   if ((flags & RENAME_EXCHANGE) && (flags & (RENAME_NOREPLACE | RENAME_WHITEOUT)))
     return Errno(EINVAL);
-  if (flags & (RENAME_EXCHANGE | RENAME_WHITEOUT)) return Errno(EINVAL);  // TODO(#3)
   std::string op = TRY(t.CopyInPath(oldp));
   std::string np = TRY(t.CopyInPath(newp));
   vfs::ParentAndName from = TRY(ResolveParentAt(t, olddirfd, op));
   vfs::ParentAndName to = TRY(ResolveParentAt(t, newdirfd, np));
-  if (from.name.empty() || from.name == "." || from.name == "..") return Errno(EBUSY);
-  if (to.name.empty() || to.name == "." || to.name == "..") return Errno(EBUSY);
-  if (from.parent.mount != to.parent.mount) return Errno(EXDEV);
-  RefPtr<vfs::Dentry> src = TRY(ChildOf(from.parent, from.name));
-  vfs::Stat sst = TRY(src->inode()->GetStat());
-  if ((from.trailing_slash || to.trailing_slash) && !S_ISDIR(sst.mode)) return Errno(ENOTDIR);
-  Result<RefPtr<vfs::Dentry>> dst = ChildOf(to.parent, to.name);
-  if (dst.ok()) {
-    if (flags & RENAME_NOREPLACE) return Errno(EEXIST);
-    if (dst->get() == src.get()) return 0;  // the same link: nothing to do
-    vfs::Stat dstat = TRY((*dst)->inode()->GetStat());
-    if (S_ISDIR(sst.mode) && !S_ISDIR(dstat.mode)) return Errno(ENOTDIR);
-    if (!S_ISDIR(sst.mode) && S_ISDIR(dstat.mode)) return Errno(EISDIR);
-    if (IsMountpoint(t, to.parent, dst->get())) return Errno(EBUSY);
-    TRY(CheckSticky(t, to.parent, dstat));
-  } else if (dst.error().value() != ENOENT) {
-    return dst.error();
-  }
-  if (IsMountpoint(t, from.parent, src.get())) return Errno(EBUSY);
-  // A directory cannot move into its own subtree.
-  for (RefPtr<vfs::Dentry> a = to.parent.dentry; a; a = a->parent()) {
-    if (a == src) return Errno(EINVAL);
-  }
-  TRY(MayModifyDir(t, from.parent));
-  TRY(MayModifyDir(t, to.parent));
-  TRY(CheckSticky(t, from.parent, sst));
-  if (S_ISDIR(sst.mode) && to.parent.dentry != from.parent.dentry) {
-    TRY(vfs::CheckPermission(*t.creds(), sst, W_OK));  // its ".." changes
-  }
-  TRY(from.parent.dentry->inode()->Rename(from.name, *to.parent.dentry->inode(), to.name));
-  if (dst.ok()) {
-    (*dst)->set_deleted();
-    to.parent.dentry->DropChild(to.name);
-  }
-  vfs::Dentry::Move(src, to.parent.dentry, to.name);
+  TRY(vfs::RenameAt(ResolveCtx(t), from, to, flags));
   return 0;
 }
 
@@ -225,28 +91,15 @@ Result<long> DoLink(Task& t, int olddirfd, UserAddr oldp, int newdirfd, UserAddr
                                      (flags & AT_EMPTY_PATH)));
   std::string np = TRY(t.CopyInPath(newp));
   vfs::ParentAndName to = TRY(ResolveParentAt(t, newdirfd, np));
-  if (to.name.empty() || to.name == "." || to.name == "..") return Errno(EEXIST);
-  vfs::Stat st = TRY(StatOf(old));
-  if (S_ISDIR(st.mode)) return Errno(EPERM);
-  if (ChildOf(to.parent, to.name).ok()) return Errno(EEXIST);
-  if (to.trailing_slash) return Errno(ENOENT);
-  if (old.mount != to.parent.mount) return Errno(EXDEV);
-  TRY(MayModifyDir(t, to.parent));
-  TRY(to.parent.dentry->inode()->Link(to.name, old.dentry->inode()));
-  to.parent.dentry->AddChild(to.name, old.dentry->inode());
+  TRY(vfs::LinkAt(ResolveCtx(t), old, to));
   return 0;
 }
 
 Result<long> DoSymlink(Task& t, UserAddr target, int newdirfd, UserAddr linkpath) {
   std::string tgt = TRY(t.CopyInPath(target));
   std::string lp = TRY(t.CopyInPath(linkpath));
-  if (tgt.empty()) return Errno(ENOENT);
   vfs::ParentAndName to = TRY(ResolveParentAt(t, newdirfd, lp));
-  if (to.name.empty() || to.name == "." || to.name == "..") return Errno(EEXIST);
-  if (ChildOf(to.parent, to.name).ok()) return Errno(EEXIST);
-  TRY(MayModifyDir(t, to.parent));
-  RefPtr<vfs::Inode> inode = TRY(to.parent.dentry->inode()->MakeSymlink(to.name, tgt, *t.creds()));
-  to.parent.dentry->AddChild(to.name, inode);
+  TRY(vfs::SymlinkAt(ResolveCtx(t), to, tgt));
   return 0;
 }
 
@@ -359,29 +212,9 @@ Result<long> UtimesFromTimevals(Task& t, int dirfd, UserAddr upath, UserAddr tv)
 
 Result<long> DoMknod(Task& t, int dirfd, UserAddr upath, uint32_t mode, uint64_t dev) {
   std::string path = TRY(t.CopyInPath(upath));
-  uint32_t type = mode & S_IFMT;
-  if (type == 0) type = S_IFREG;
-  switch (type) {
-    case S_IFREG: case S_IFCHR: case S_IFBLK: case S_IFIFO: case S_IFSOCK:
-      break;
-    case S_IFDIR:
-      return Errno(EPERM);
-    default:
-      return Errno(EINVAL);
-  }
-  if ((type == S_IFCHR || type == S_IFBLK) && !t.creds()->HasCap(CAP_MKNOD)) return Errno(EPERM);
-  vfs::ParentAndName pn = TRY(ResolveParentAt(t, dirfd, path));
-  if (pn.name.empty() || pn.name == "." || pn.name == "..") return Errno(EEXIST);
-  if (ChildOf(pn.parent, pn.name).ok()) return Errno(EEXIST);
-  TRY(MayModifyDir(t, pn.parent));
-  uint32_t perm = mode & 07777 & ~t.fs().umask();
-  RefPtr<vfs::Inode> inode;
-  if (type == S_IFREG) {
-    inode = TRY(pn.parent.dentry->inode()->Create(pn.name, S_IFREG | perm, *t.creds()));
-  } else {
-    inode = TRY(pn.parent.dentry->inode()->MakeNode(pn.name, type | perm, dev, *t.creds()));
-  }
-  pn.parent.dentry->AddChild(pn.name, inode);
+  vfs::ParentAndName at = TRY(ResolveParentAt(t, dirfd, path));
+  uint32_t applied = (mode & S_IFMT) | (mode & 07777 & ~t.fs().umask());
+  TRY(vfs::MakeNodeAt(ResolveCtx(t), at, applied, dev));
   return 0;
 }
 
@@ -499,10 +332,10 @@ Result<long> Fcntl(Task& t, const SyscallArgs& a) {
       return 0;
     case F_GETPIPE_SZ:
     case F_SETPIPE_SZ: {
-      auto* end = dynamic_cast<fsimpl::PipeEnd*>(f.get());
-      if (!end) return Errno(EBADF);
-      if (cmd == F_GETPIPE_SZ) return end->pipe().Capacity();
-      return end->pipe().SetCapacity(a.Int(2), t.creds()->HasCap(CAP_SYS_RESOURCE));
+      fsimpl::Pipe* pipe = fsimpl::PipeOf(*f);
+      if (!pipe) return Errno(EBADF);
+      if (cmd == F_GETPIPE_SZ) return pipe->Capacity();
+      return pipe->SetCapacity(a.Uint(2), t.creds()->HasCap(CAP_SYS_RESOURCE));
     }
     case F_GETLK:
     case F_SETLK:
@@ -546,13 +379,17 @@ Result<long> Mkdirat(Task& t, const SyscallArgs& a) {
 // rmdir(2)
 Result<long> Rmdir(Task& t, const SyscallArgs& a) {
   std::string path = TRY(t.CopyInPath(a.Addr(0)));
-  return DoRmdir(t, AT_FDCWD, path);
+  vfs::ParentAndName at = TRY(ResolveParentAt(t, AT_FDCWD, path));
+  TRY(vfs::RemoveDirAt(ResolveCtx(t), at));
+  return 0;
 }
 
 // unlink(2)
 Result<long> Unlink(Task& t, const SyscallArgs& a) {
   std::string path = TRY(t.CopyInPath(a.Addr(0)));
-  return DoUnlink(t, AT_FDCWD, path);
+  vfs::ParentAndName at = TRY(ResolveParentAt(t, AT_FDCWD, path));
+  TRY(vfs::UnlinkAt(ResolveCtx(t), at));
+  return 0;
 }
 
 // unlinkat(2)
@@ -560,8 +397,13 @@ Result<long> Unlinkat(Task& t, const SyscallArgs& a) {
   int flags = a.Int32(2);
   if (flags & ~AT_REMOVEDIR) return Errno(EINVAL);
   std::string path = TRY(t.CopyInPath(a.Addr(1)));
-  if (flags & AT_REMOVEDIR) return DoRmdir(t, a.Int32(0), path);
-  return DoUnlink(t, a.Int32(0), path);
+  vfs::ParentAndName at = TRY(ResolveParentAt(t, a.Int32(0), path));
+  if (flags & AT_REMOVEDIR) {
+    TRY(vfs::RemoveDirAt(ResolveCtx(t), at));
+  } else {
+    TRY(vfs::UnlinkAt(ResolveCtx(t), at));
+  }
+  return 0;
 }
 
 // rename(2), renameat(2), renameat2(2)
@@ -778,7 +620,8 @@ Result<long> Pipe(Task& t, const SyscallArgs& a) { return Pipe2(t, SyscallArgs{a
 Result<long> Pipe2(Task& t, const SyscallArgs& a) {
   int flags = a.Int32(1);
   if (flags & ~(O_CLOEXEC | O_NONBLOCK | O_DIRECT)) return Errno(EINVAL);
-  auto [r, w] = fsimpl::NewPipe(flags);
+  RefPtr<kernel::Credentials> creds = t.creds();
+  auto [r, w] = fsimpl::NewPipe(flags, creds->fsuid, creds->fsgid);
   bool cloexec = flags & O_CLOEXEC;
   int fds[2];
   fds[0] = TRY(t.fds().Add(r, cloexec, 0, FdLimit(t)));

@@ -168,6 +168,7 @@ Result<long> PtraceContext::RunGadget(const Registers& regs, pid_t* clone_child)
   if (exited_) return Errno(ESRCH);
   Registers r = regs;
   r.rip = stub::kSyscallGadget;
+  r.r12 = r.rax;  // the gadget's syscall number
   // Whatever syscall the thread was stopped in is over: no host restart logic applies.
   r.orig_rax = static_cast<uint64_t>(-1);
   if (ptrace(PTRACE_SETREGS, tid_, 0, &r) < 0) return LastErrno();
@@ -258,6 +259,7 @@ Result<void> PtraceContext::ExecStub() {
   r.rdx = stub::kArgv;
   r.r10 = stub::kEnvp;
   r.r8 = AT_EMPTY_PATH;
+  r.r12 = SYS_execveat;
   r.rip = stub::kSyscallGadget;
   r.orig_rax = static_cast<uint64_t>(-1);
   if (ptrace(PTRACE_SETREGS, tid_, 0, &r) < 0) return LastErrno();
@@ -442,6 +444,7 @@ absl::StatusOr<std::unique_ptr<Context>> PtracePlatform::SpawnInit() {
     ptrace(PTRACE_CONT, pid, 0, 0);
   }
   // The Context starts at the exec stop of the stub.
+  if (ptrace(PTRACE_GETREGS, pid, 0, &ctx->Regs()) < 0) return fail(ErrnoStatus("ptrace(PTRACE_GETREGS)"));
   Result<long> ok = ctx->Inject(SYS_getpid, {});
   if (!ok.ok() || *ok != 1)
     return fail(absl::InternalError(fmt::format(

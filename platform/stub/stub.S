@@ -11,7 +11,8 @@ _start:                         // kEntry
 
         .org 0x10
 syscall_gadget:                 // kSyscallGadget
-        syscall
+        mov %r12, %rax          // the number: rax may be overwritten when a stop inside a
+        syscall                 // syscall (an exec stop) resumes
         int3
 
         .org 0x20

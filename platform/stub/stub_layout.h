@@ -19,10 +19,12 @@ inline constexpr uint64_t kBase = 0x2000'0000'0000ULL;
 inline constexpr uint64_t kCodeSize = 0x1000;
 // `int3; jmp .`: the entry point; never reached in normal operation.
 inline constexpr uint64_t kEntry = kBase + 0x0;
-// `syscall; int3`: the injection gadget. The sentry points rip here to run a syscall in the
-// application's context and regains control at the int3.
+// `mov %r12, %rax; syscall; int3`: the injection gadget. The sentry points rip here with the
+// syscall number in r12 to run a syscall in the application's context, and regains control at the
+// int3. The number is not taken from rax because a thread stopped inside a syscall (at an exec
+// stop) gets that syscall's return value written to rax when it resumes.
 inline constexpr uint64_t kSyscallGadget = kBase + 0x10;
-inline constexpr uint64_t kSyscallGadgetTrap = kSyscallGadget + 2;  // address of the int3
+inline constexpr uint64_t kSyscallGadgetTrap = kSyscallGadget + 5;  // address of the int3
 // A loop around futex(FUTEX_WAIT_PRIVATE) on a word that is always zero. A new thread waits here,
 // untraced, until its own task thread attaches to it.
 inline constexpr uint64_t kPark = kBase + 0x20;

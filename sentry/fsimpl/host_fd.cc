@@ -106,10 +106,10 @@ Result<void> HostFile::WaitFor(kernel::Task& t, kernel::EventMask events) {
 
 Result<size_t> HostFile::Read(kernel::Task& t, std::span<uint8_t> dst) {
   if (seekable_) {
-    absl::MutexLock l(&offset_mu_);
-    ssize_t n = pread(fd_.get(), dst.data(), dst.size(), offset_);
+    // The offset is the host file description's, shared with whoever else holds it (the shell
+    // that started runsc), as it would be for a real child process.
+    ssize_t n = read(fd_.get(), dst.data(), dst.size());
     if (n < 0) return LastErrno();
-    offset_ += n;
     return static_cast<size_t>(n);
   }
   for (;;) {
@@ -122,11 +122,8 @@ Result<size_t> HostFile::Read(kernel::Task& t, std::span<uint8_t> dst) {
 
 Result<size_t> HostFile::Write(kernel::Task& t, std::span<const uint8_t> src) {
   if (seekable_) {
-    absl::MutexLock l(&offset_mu_);
-    ssize_t n = (flags() & O_APPEND) ? write(fd_.get(), src.data(), src.size())
-                                     : pwrite(fd_.get(), src.data(), src.size(), offset_);
+    ssize_t n = write(fd_.get(), src.data(), src.size());
     if (n < 0) return LastErrno();
-    offset_ = (flags() & O_APPEND) ? lseek(fd_.get(), 0, SEEK_CUR) : offset_ + n;
     return static_cast<size_t>(n);
   }
   size_t done = 0;
@@ -160,22 +157,9 @@ Result<size_t> HostFile::PWrite(kernel::Task&, std::span<const uint8_t> src, int
 
 Result<int64_t> HostFile::Seek(int64_t offset, int whence) {
   if (!seekable_) return Errno(ESPIPE);
-  absl::MutexLock l(&offset_mu_);
-  int64_t base = 0;
-  switch (whence) {
-    case SEEK_SET: base = 0; break;
-    case SEEK_CUR: base = offset_; break;
-    case SEEK_END: {
-      struct stat st;
-      if (fstat(fd_.get(), &st) < 0) return LastErrno();
-      base = st.st_size;
-      break;
-    }
-    default: return Errno(EINVAL);
-  }
-  if (base + offset < 0) return Errno(EINVAL);
-  offset_ = base + offset;
-  return offset_;
+  off_t r = lseek(fd_.get(), offset, whence);
+  if (r < 0) return LastErrno();
+  return r;
 }
 
 Result<long> HostFile::Ioctl(kernel::Task& t, uint64_t cmd, UserAddr arg) {

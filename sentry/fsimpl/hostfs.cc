@@ -239,7 +239,9 @@ class HostInode : public Inode {
   const std::string name_;
   const uint64_t host_dev_;
   const uint64_t host_ino_;
-  Stat stat_;              // taken at lookup; never changes (the tree is read-only)
+  // Taken at lookup. TODO(#3): a change made on the host afterwards (by someone else) is not
+  // seen until the dentry is looked up again.
+  Stat stat_;
   FileDescriptor dir_fd_;  // O_PATH, directories only
   absl::Mutex pipe_mu_;
   RefPtr<Pipe> pipe_ ABSL_GUARDED_BY(pipe_mu_);  // FIFOs: created on first open
@@ -247,7 +249,7 @@ class HostInode : public Inode {
 
 }  // namespace
 
-Result<RefPtr<vfs::Dentry>> NewHostTreeFilesystem(const std::string& host_path) {
+Result<RefPtr<vfs::Dentry>> NewHostFilesystem(const std::string& host_path) {
   FileDescriptor fd(open(host_path.c_str(), O_PATH | O_CLOEXEC));
   if (!fd.valid()) return LastErrno();
   struct stat st = TRY(FStat(fd.get()));

@@ -47,10 +47,11 @@ class OverlayFs : public RefCounted<OverlayFs> {
 
 class OverlayInode : public Inode {
  public:
-  OverlayInode(RefPtr<OverlayFs> fs, uint32_t type, uint64_t ino, RefPtr<Inode> lower,
-               RefPtr<Inode> upper, OverlayInode* parent, std::string name)
+  OverlayInode(RefPtr<OverlayFs> fs, uint32_t type, uint64_t dev, uint64_t ino,
+               RefPtr<Inode> lower, RefPtr<Inode> upper, OverlayInode* parent, std::string name)
       : fs_(std::move(fs)),
         type_(type),
+        dev_(dev),
         ino_(ino),
         lower_(std::move(lower)),
         upper_ref_(std::move(upper)),
@@ -69,7 +70,7 @@ class OverlayInode : public Inode {
   Result<Stat> GetStat() override {
     Inode* u = upper();
     Stat st = TRY((u ? *u : *lower_).GetStat());
-    st.dev = fs_->dev;
+    st.dev = dev_;
     st.ino = ino_;
     // Counting the subdirectories of a merged directory is not worth it; nlink 1 is what
     // overlayfs reports, and find and friends accept it.
@@ -262,8 +263,9 @@ class OverlayInode : public Inode {
     }
     if (!u && !l) return Errno(ENOENT);
     const uint32_t type = (u ? ust.mode : lst.mode) & S_IFMT;
+    const uint64_t dev = l ? lst.dev : fs_->dev;
     const uint64_t ino = l ? lst.ino : (kUpperInoBit | ust.ino);
-    auto child = MakeRef<OverlayInode>(fs_, type, ino, std::move(l), std::move(u), this,
+    auto child = MakeRef<OverlayInode>(fs_, type, dev, ino, std::move(l), std::move(u), this,
                                        std::string(name));
     children_.emplace(std::string(name), child);
     return child;
@@ -370,7 +372,9 @@ class OverlayInode : public Inode {
   }
 
   // Copies the lower file's `size` bytes into the new upper file `u` through the lower file's
-  // host descriptor.
+  // host descriptor. TODO(#3): this runs under the overlay-wide lock, so a large copy-up stalls
+  // other namespace operations of the overlay meanwhile; a lower layer without a host fd gives
+  // ENODEV.
   Result<void> CopyData(Inode& u, int64_t size) {
     RefPtr<FileDescription> lf = TRY(lower_->Open(O_RDONLY, Path{}));
     int fd = TRY(lf->HostMapFd());
@@ -401,8 +405,8 @@ class OverlayInode : public Inode {
     }
     RefPtr<Inode> u = std::move(made).value();
     const uint64_t ino = kUpperInoBit | TRY(u->GetStat()).ino;
-    auto child =
-        MakeRef<OverlayInode>(fs_, type, ino, nullptr, std::move(u), this, std::string(name));
+    auto child = MakeRef<OverlayInode>(fs_, type, fs_->dev, ino, nullptr, std::move(u), this,
+                                       std::string(name));
     children_[std::string(name)] = child;
     return RefPtr<Inode>(std::move(child));
   }
@@ -449,6 +453,7 @@ class OverlayInode : public Inode {
 
   const RefPtr<OverlayFs> fs_;
   const uint32_t type_;  // S_IFMT bits
+  const uint64_t dev_;   // what stat reports (see overlay.h)
   const uint64_t ino_;
   const RefPtr<Inode> lower_;  // null for a file born in the upper layer, or an opaque directory
   RefPtr<Inode> upper_ref_;    // owns what upper_ points to
@@ -540,8 +545,10 @@ RefPtr<vfs::Dentry> NewOverlay(RefPtr<vfs::Dentry> lower_root, RefPtr<vfs::Dentr
   auto fs = MakeRef<OverlayFs>();
   const RefPtr<Inode>& lower = lower_root->inode();
   const RefPtr<Inode>& upper = upper_root->inode();
+  uint64_t dev = fs->dev;
   uint64_t ino = 1;
   if (Result<Stat> st = lower->GetStat(); st.ok()) {
+    dev = st->dev;
     ino = st->ino;
     SetStatRequest attrs;
     attrs.mode = st->mode & 07777;
@@ -551,7 +558,7 @@ RefPtr<vfs::Dentry> NewOverlay(RefPtr<vfs::Dentry> lower_root, RefPtr<vfs::Dentr
     attrs.mtime = st->mtime;
     (void)upper->SetStat(attrs);
   }
-  auto root = MakeRef<OverlayInode>(fs, S_IFDIR, ino, lower, upper, nullptr, "");
+  auto root = MakeRef<OverlayInode>(fs, S_IFDIR, dev, ino, lower, upper, nullptr, "");
   return MakeRef<vfs::Dentry>(nullptr, "", std::move(root));
 }
 

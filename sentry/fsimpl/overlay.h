@@ -8,9 +8,12 @@
 //     was made over a whiteout (opaque: the lower one stays hidden). ReadDir merges likewise.
 //   - Copy-up: opening a regular file for writing or with O_TRUNC, changing attributes, linking
 //     it, renaming it, or creating inside a directory that exists only below copies the file (and
-//     its missing parents) up: data, mode, owner and times. Inode numbers are the lower layer's,
-//     so they survive copy-up; files born in the upper layer get the upper number with bit 63
-//     set, so the two ranges never collide (like overlayfs' xino).
+//     its missing parents) up: data, mode, owner and times.
+//   - stat: a file that exists in the lower layer reports the lower layer's st_dev and st_ino,
+//     before and after copy-up (hostfs gives each host device its own st_dev, so a lower tree
+//     spanning several host filesystems keeps (st_dev, st_ino) unique and `find` sees no loops);
+//     a file born in the upper layer reports the overlay's own st_dev and the upper inode number
+//     with bit 63 set, so the two ranges never collide (like overlayfs' xino).
 //   - unlink/rmdir of something the lower layer has leaves a whiteout; rmdir checks that the
 //     merged directory is empty. Renaming a regular file or symlink works (copy-up, then a
 //     whiteout at the old name); renaming a directory that has lower content is EXDEV, which

@@ -237,6 +237,8 @@ Result<size_t> PipeEnd::Write(Task& task, std::span<const uint8_t> src) {
     {
       absl::MutexLock l(&p.mu_);
       if (p.readers_ == 0) {
+        // TODO(#3): Linux also raises SIGPIPE when some bytes went in before the readers left;
+        // the syscall layer only sees the count then.
         if (done) return done;
         return Errno(EPIPE);
       }

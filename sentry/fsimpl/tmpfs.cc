@@ -253,6 +253,10 @@ class TmpfsFile : public TmpfsInode {
   }
 
   // pwrite, or an append when `append` (O_APPEND applies to pwrite too on Linux).
+  // TODO(#3): a write by a writer without CAP_FSETID should clear S_ISUID (and S_ISGID with
+  // S_IXGRP) like file_remove_privs(); the writer's credentials do not reach this layer yet.
+  // TODO(#3): the size limit charges every page up to the furthest write, so a sparse write far
+  // into a file on a size-limited tmpfs can fail with ENOSPC where Linux would not.
   Result<size_t> WriteAt(std::span<const uint8_t> src, int64_t offset, bool append) {
     if (offset < 0) return Errno(EINVAL);
     absl::MutexLock l(&mu_);

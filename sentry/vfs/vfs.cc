@@ -98,6 +98,8 @@ RefPtr<Dentry> Dentry::CachedChild(std::string_view name) {
   return it == children_.end() ? nullptr : it->second;
 }
 
+// TODO(#3): the cache is never evicted while a tree is in use, so it grows with every name
+// looked up (and hostfs keeps one O_PATH fd per cached directory).
 Result<RefPtr<Dentry>> Dentry::Child(std::string_view name) {
   // The lookup may do host I/O (hostfs, overlay), so it runs without the dentry lock. If the
   // children changed meanwhile (an unlink or rename of this very name may have raced with it),
@@ -194,12 +196,37 @@ void Dentry::set_deleted() {
   deleted_ = true;
 }
 
+void Dentry::PruneTree() {
+  // Iterative, so that a deep tree does not exhaust the stack.
+  std::vector<RefPtr<Dentry>> pending{RefPtr<Dentry>(this)};
+  while (!pending.empty()) {
+    RefPtr<Dentry> d = std::move(pending.back());
+    pending.pop_back();
+    std::map<std::string, RefPtr<Dentry>, std::less<>> children;
+    {
+      absl::MutexLock l(&d->mu_);
+      ++d->generation_;
+      children.swap(d->children_);
+    }
+    for (auto& [name, child] : children) pending.push_back(std::move(child));
+  }
+}
+
 // ---- Mounts ----
 
 MountNamespace::MountNamespace(RefPtr<Mount> root) : root_(std::move(root)) {
   absl::MutexLock l(&mu_);
   mounts_.push_back(root_);
   next_id_ = root_->id() + 1;
+}
+
+MountNamespace::~MountNamespace() {
+  std::vector<RefPtr<Mount>> mounts;
+  {
+    absl::MutexLock l(&mu_);
+    mounts.swap(mounts_);
+  }
+  for (const RefPtr<Mount>& m : mounts) m->root()->PruneTree();
 }
 
 Path MountNamespace::Root() const { return Path{root_, root_->root()}; }

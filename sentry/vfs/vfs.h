@@ -166,6 +166,11 @@ class Dentry : public RefCounted<Dentry> {
   // Whether the name was removed (unlinked, or replaced by rename).
   bool deleted() const;
   void set_deleted();
+  // Empties the child cache of this dentry and of everything below it. Children hold their
+  // parent and the cache holds the children, so a tree nobody uses any more (an unmounted
+  // filesystem) is only freed once its caches are emptied. Dentries still in use elsewhere
+  // survive; lookups simply fill the cache again.
+  void PruneTree();
 
  private:
   mutable absl::Mutex mu_;
@@ -229,6 +234,8 @@ uint64_t NewAnonDev();
 class MountNamespace : public RefCounted<MountNamespace> {
  public:
   explicit MountNamespace(RefPtr<Mount> root);
+  // Prunes the dentry caches of its mounts (Dentry::PruneTree) so that their trees can go.
+  ~MountNamespace();
   Path Root() const;
   // Mounts `m` on `at`: a directory on a directory, or a file on a file (ENOTDIR otherwise).
   Result<void> AddMount(const Path& at, RefPtr<Mount> m);

@@ -2,6 +2,8 @@
 // that the host directory is exactly as it was: writes in the sandbox never reach the host.
 #include <sys/sysmacros.h>
 
+#include <thread>
+
 #include "sentry/fsimpl/hostfs.h"
 #include "sentry/fsimpl/overlay.h"
 #include "sentry/fsimpl/tmpfs.h"
@@ -76,6 +78,7 @@ TEST_F(OverlayTest, ShowsTheLowerLayer) {
 
 TEST_F(OverlayTest, WritesCopyUpAndKeepTheInodeNumber) {
   const uint64_t ino = St("/a.txt").ino;
+  const uint64_t dev = St("/a.txt").dev;
   RefPtr<FileDescription> ro = ASSERT_OK_AND_GET(fs_->Open("/a.txt", O_RDONLY));
   // Opening for writing copies up, data included.
   RefPtr<FileDescription> f = ASSERT_OK_AND_GET(fs_->Open("/a.txt", O_RDWR));
@@ -83,7 +86,11 @@ TEST_F(OverlayTest, WritesCopyUpAndKeepTheInodeNumber) {
   ASSERT_EQ(ASSERT_OK_AND_GET(TestFs::Write(*f, " world")), 6u);
   EXPECT_EQ(ASSERT_OK_AND_GET(fs_->ReadFile("/a.txt")), "hello world");
   EXPECT_EQ(St("/a.txt").ino, ino);
+  EXPECT_EQ(St("/a.txt").dev, dev);
   EXPECT_EQ(St("/a.txt").size, 11);
+  // A file born in the upper layer is on the overlay's own device.
+  ASSERT_OK(fs_->WriteFile("/born", ""));
+  EXPECT_NE(St("/born").dev, dev);
   // A descriptor opened before the copy-up reads the copy.
   EXPECT_EQ(ASSERT_OK_AND_GET(TestFs::ReadAll(*ro)), "hello world");
   // The copy is what gets mapped.
@@ -229,6 +236,52 @@ TEST_F(OverlayTest, PermissionsApplyToTheMergedView) {
   EXPECT_ERRNO(fs_->Open("/a.txt", O_WRONLY, 0, user.get()), EACCES);
   EXPECT_ERRNO(fs_->Unlink("/d/x", user.get()), EACCES);
   ASSERT_OK(fs_->ReadFile("/a.txt"));
+}
+
+}  // namespace
+}  // namespace moat::vfs
+
+namespace moat::vfs {
+namespace {
+
+// Namespace operations, copy-ups and lookups from several threads at once: nothing deadlocks,
+// and what each thread leaves behind is consistent.
+TEST(OverlayConcurrencyTest, ParallelOperations) {
+  testing::HostTempDir host;
+  for (int i = 0; i < 8; ++i) host.WriteFile("f" + std::to_string(i), "lower data");
+  host.Mkdir("d");
+  const std::string before = host.Snapshot();
+  {
+    TestFs fs(NewOverlay(ASSERT_OK_AND_GET(NewHostFilesystem(host.path())),
+                         NewTmpfs(0755, 0, 0, 0)));
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&fs, t] {
+        for (int i = 0; i < 200; ++i) {
+          std::string mine = "/d/t" + std::to_string(t) + "_" + std::to_string(i % 5);
+          std::string shared = "/f" + std::to_string(i % 8);
+          EXPECT_TRUE(fs.WriteFile(mine, "x").ok());
+          EXPECT_TRUE(fs.Rename(mine, mine + ".moved").ok());
+          EXPECT_TRUE(fs.Lookup(mine + ".moved").ok());
+          EXPECT_TRUE(fs.Unlink(mine + ".moved").ok());
+          Result<RefPtr<FileDescription>> f = fs.Open(shared, O_RDWR);
+          EXPECT_TRUE(f.ok());
+          if (f.ok()) {
+            EXPECT_EQ(TestFs::ReadAll(**f).value_or(""), "lower data");
+          }
+          EXPECT_TRUE(fs.List("/d").ok());
+          EXPECT_TRUE(fs.Mkdir("/d/dir" + std::to_string(t)).ok());
+          EXPECT_TRUE(fs.Rmdir("/d/dir" + std::to_string(t)).ok());
+        }
+      });
+    }
+    for (std::thread& th : threads) th.join();
+    EXPECT_EQ(ASSERT_OK_AND_GET(fs.List("/d")), (std::vector<std::string>{".", ".."}));
+    for (int i = 0; i < 8; ++i) {
+      EXPECT_EQ(ASSERT_OK_AND_GET(fs.ReadFile("/f" + std::to_string(i))), "lower data");
+    }
+  }
+  EXPECT_EQ(host.Snapshot(), before);
 }
 
 }  // namespace
