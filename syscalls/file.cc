@@ -11,6 +11,7 @@
 #include <utime.h>
 
 #include "sentry/fsimpl/pipe.h"
+#include "sentry/kernel/thread_group.h"
 #include "syscalls/syscalls.h"
 
 namespace moat::syscalls {
@@ -20,7 +21,22 @@ using vfs::Path;
 
 namespace {
 
+// The kernel's O_LARGEFILE (glibc defines O_LARGEFILE as 0 on x86-64).
+constexpr int kKernelOLargefile = 0100000;
+
 Result<vfs::Stat> StatOf(const Path& p) { return p.dentry->inode()->GetStat(); }
+
+// A new size past RLIMIT_FSIZE: SIGXFSZ and EFBIG (inode_newsize_ok).
+Result<void> CheckNewSize(Task& t, int64_t size) {
+  rlimit lim = t.thread_group().GetRlimit(RLIMIT_FSIZE);
+  if (lim.rlim_cur == RLIM_INFINITY || static_cast<uint64_t>(size) <= lim.rlim_cur) return Ok();
+  siginfo_t info{};
+  info.si_signo = SIGXFSZ;
+  info.si_code = SI_KERNEL;
+  absl::MutexLock l(&t.kernel().mu_);
+  (void)t.kernel().SendThreadSignal(&t, info);
+  return Errno(EFBIG);
+}
 
 Result<long> InstallFile(Task& t, RefPtr<FileDescription> f, bool cloexec) {
   return TRY(t.fds().Add(std::move(f), cloexec, 0, FdLimit(t)));
@@ -29,7 +45,7 @@ Result<long> InstallFile(Task& t, RefPtr<FileDescription> f, bool cloexec) {
 Result<long> DoOpen(Task& t, int dirfd, UserAddr upath, int flags, uint32_t mode) {
   std::string path = TRY(t.CopyInPath(upath));
   if (path.empty()) return Errno(ENOENT);
-  flags |= O_LARGEFILE;  // implied on 64-bit, and reported by F_GETFL
+  flags |= kKernelOLargefile;  // implied on 64-bit, and reported by F_GETFL
   if ((flags & __O_TMPFILE) == __O_TMPFILE) return Errno(EOPNOTSUPP);  // TODO(#3): O_TMPFILE
   vfs::Path start = TRY(StartAt(t, dirfd, path));
   RefPtr<FileDescription> f =
@@ -165,6 +181,8 @@ Result<long> DoTruncate(Task& t, const Path& p, int64_t len) {
   if (!S_ISREG(st.mode)) return Errno(EINVAL);
   if (p.mount->flags().readonly) return Errno(EROFS);
   TRY(vfs::CheckPermission(*t.creds(), st, W_OK));
+  if (p.dentry->inode()->IsExecuting()) return Errno(ETXTBSY);
+  TRY(CheckNewSize(t, len));
   vfs::SetStatRequest req;
   req.size = len;
   TRY(p.dentry->inode()->SetStat(req));
@@ -526,6 +544,7 @@ Result<long> Ftruncate(Task& t, const SyscallArgs& a) {
   if (!f->writable()) return Errno(EINVAL);
   vfs::Stat st = TRY(f->GetStat());
   if (!S_ISREG(st.mode)) return Errno(EINVAL);
+  TRY(CheckNewSize(t, a.Int(1)));
   vfs::SetStatRequest req;
   req.size = a.Int(1);
   TRY(f->SetStat(req));

@@ -6,6 +6,7 @@
 #include <climits>
 #include <cstring>
 
+#include "sentry/kernel/thread_group.h"
 #include "syscalls/syscalls.h"
 
 namespace moat::syscalls {
@@ -16,6 +17,27 @@ namespace {
 
 constexpr size_t kMaxRw = INT_MAX & ~(kPageSize - 1);  // Linux's MAX_RW_COUNT
 constexpr size_t kChunk = 8 << 20;  // the most one sentry buffer holds
+
+// RLIMIT_FSIZE: how much of a write of `len` bytes at `offset` (the file offset if unset) a
+// regular file takes. At or past the limit: SIGXFSZ and EFBIG, as Linux's generic_write_checks.
+Result<size_t> FileSizeLimit(Task& t, FileDescription& f, std::optional<int64_t> offset,
+                             size_t len) {
+  rlimit lim = t.thread_group().GetRlimit(RLIMIT_FSIZE);
+  if (lim.rlim_cur == RLIM_INFINITY || len == 0) return len;
+  vfs::Stat st = TRY(f.GetStat());
+  if (!S_ISREG(st.mode)) return len;
+  int64_t pos = offset ? *offset
+                       : ((f.flags() & O_APPEND) ? st.size : TRY(f.Seek(0, SEEK_CUR)));
+  if (static_cast<uint64_t>(pos) >= lim.rlim_cur) {
+    siginfo_t info{};
+    info.si_signo = SIGXFSZ;
+    info.si_code = SI_KERNEL;
+    absl::MutexLock l(&t.kernel().mu_);
+    (void)t.kernel().SendThreadSignal(&t, info);
+    return Errno(EFBIG);
+  }
+  return std::min<size_t>(len, lim.rlim_cur - pos);
+}
 
 Result<RefPtr<FileDescription>> ReadableFile(Task& t, int fd) {
   RefPtr<FileDescription> f = TRY(t.fds().Get(fd));
@@ -29,8 +51,20 @@ Result<RefPtr<FileDescription>> WritableFile(Task& t, int fd) {
   return f;
 }
 
-// Reads into a sentry buffer and copies to the application; keeps reading a seekable file while
-// whole chunks come back, so a large read of a regular file is not cut short.
+// Copies what a read returned to the application. Linux consumes only what reached user memory:
+// the rest is given back to the file. EFAULT if nothing could be copied.
+Result<size_t> DeliverRead(Task& t, FileDescription& f, UserAddr buf, std::span<const uint8_t> data,
+                           bool positional) {
+  size_t copied = data.empty() ? 0 : TRY(t.CopyOutPartial(buf, data.data(), data.size()));
+  if (copied < data.size()) {
+    if (!positional) f.Unread(data.subspan(copied));
+    if (copied == 0) return Errno(EFAULT);
+  }
+  return copied;
+}
+
+// Reads into a sentry buffer and copies to the application; keeps reading a regular file while
+// whole chunks come back, so a large read is not cut short.
 Result<long> ReadInto(Task& t, FileDescription& f, UserAddr buf, size_t count,
                       std::optional<int64_t> offset) {
   count = std::min(count, kMaxRw);
@@ -44,18 +78,17 @@ Result<long> ReadInto(Task& t, FileDescription& f, UserAddr buf, size_t count,
       if (done > 0) break;
       return r.error();
     }
-    if (*r > 0) {
-      Result<void> out = t.CopyOut(buf + done, data.data(), *r);
-      if (!out.ok()) return done > 0 ? Result<long>(done) : Result<long>(out.error());
-    }
-    done += *r;
-    if (*r < want) break;
-    bool seekable = S_ISREG(f.GetStat().value_or(vfs::Stat{}).mode);
-    if (!seekable) break;
+    Result<size_t> copied = DeliverRead(t, f, buf + done, dst.first(*r), offset.has_value());
+    if (!copied.ok()) return done > 0 ? Result<long>(done) : Result<long>(copied.error());
+    done += *copied;
+    if (*copied < want) break;
+    if (!S_ISREG(f.GetStat().value_or(vfs::Stat{}).mode)) break;
   }
   return done;
 }
 
+// Writes from the application's buffer; a buffer that runs into unmapped memory writes what
+// could be copied (EFAULT if nothing). Regular files stop at RLIMIT_FSIZE.
 Result<long> WriteFrom(Task& t, FileDescription& f, UserAddr buf, size_t count,
                        std::optional<int64_t> offset) {
   count = std::min(count, kMaxRw);
@@ -63,12 +96,14 @@ Result<long> WriteFrom(Task& t, FileDescription& f, UserAddr buf, size_t count,
   std::vector<uint8_t> data(std::min(count, kChunk));
   do {
     size_t want = std::min(data.size(), count - done);
-    Result<void> in = t.CopyIn(buf + done, data.data(), want);
-    if (!in.ok()) return done > 0 ? Result<long>(done) : Result<long>(in.error());
-    std::span<const uint8_t> src(data.data(), want);
+    size_t got = TRY(t.CopyInPartial(buf + done, data.data(), want));
+    if (got == 0 && want > 0) return done > 0 ? Result<long>(done) : Result<long>(Errno(EFAULT));
+    Result<size_t> allowed = FileSizeLimit(t, f, offset ? std::optional(*offset + done) : std::nullopt, got);
+    if (!allowed.ok()) return done > 0 ? Result<long>(done) : Result<long>(allowed.error());
+    std::span<const uint8_t> src(data.data(), *allowed);
     Result<size_t> r = offset ? f.PWrite(t, src, *offset + done) : f.Write(t, src);
     if (!r.ok()) {
-      if (r.error().value() == EPIPE) SendSigpipe(t);
+      if (r.error().value() == EPIPE && f.SendsSigpipe()) SendSigpipe(t);
       if (done > 0) break;
       return r.error();
     }
@@ -92,10 +127,16 @@ Result<long> DoReadv(Task& t, FileDescription& f, UserAddr iovp, int64_t cnt,
   for (auto& v : iov) {
     if (off >= n) break;
     size_t part = std::min(v.iov_len, n - off);
-    TRY(t.CopyOut(UserAddr(reinterpret_cast<uint64_t>(v.iov_base)), data.data() + off, part));
-    off += part;
+    UserAddr to(reinterpret_cast<uint64_t>(v.iov_base));
+    size_t copied = TRY(t.CopyOutPartial(to, data.data() + off, part));
+    off += copied;
+    if (copied < part) break;
   }
-  return n;
+  if (off < n) {
+    if (!offset) f.Unread(std::span<const uint8_t>(data.data() + off, n - off));
+    if (off == 0) return Errno(EFAULT);
+  }
+  return off;
 }
 
 Result<long> DoWritev(Task& t, FileDescription& f, UserAddr iovp, int64_t cnt,
@@ -106,11 +147,19 @@ Result<long> DoWritev(Task& t, FileDescription& f, UserAddr iovp, int64_t cnt,
     size_t part = std::min(v.iov_len, kMaxRw - data.size());
     size_t at = data.size();
     data.resize(at + part);
-    TRY(t.CopyIn(UserAddr(reinterpret_cast<uint64_t>(v.iov_base)), data.data() + at, part));
+    size_t got = TRY(t.CopyInPartial(UserAddr(reinterpret_cast<uint64_t>(v.iov_base)),
+                                     data.data() + at, part));
+    if (got < part) {
+      data.resize(at + got);
+      if (data.empty()) return Errno(EFAULT);
+      break;
+    }
   }
   if (data.empty()) return 0;  // Linux returns before touching the file, pipes included
-  Result<size_t> r = offset ? f.PWrite(t, data, *offset) : f.Write(t, data);
-  if (!r.ok() && r.error().value() == EPIPE) SendSigpipe(t);
+  size_t allowed = TRY(FileSizeLimit(t, f, offset, data.size()));
+  std::span<const uint8_t> src(data.data(), allowed);
+  Result<size_t> r = offset ? f.PWrite(t, src, *offset) : f.Write(t, src);
+  if (!r.ok() && r.error().value() == EPIPE && f.SendsSigpipe()) SendSigpipe(t);
   return TRY(std::move(r));
 }
 

@@ -35,9 +35,12 @@ bool MaySignal(Task& sender, ThreadGroup* target, int sig) ABSL_NO_THREAD_SAFETY
 }
 
 // The init process of the sandbox only gets signals it has a handler for from inside its PID
-// namespace (SIGNAL_UNKILLABLE), SIGKILL and SIGSTOP included.
+// namespace (SIGNAL_UNKILLABLE), SIGKILL and SIGSTOP included; a blocked signal is queued all the
+// same, since the handler may change before it is unblocked.
 bool InitIgnores(ThreadGroup* tg, int sig) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   if (tg->pid() != 1) return false;
+  Task* main = tg->leader ? tg->leader : (tg->tasks.empty() ? nullptr : tg->tasks.front());
+  if (main && main->signal_mask().Has(sig)) return false;
   uint64_t h = tg->handlers->actions[sig].handler;
   return h == kernel::kSigDfl || h == kernel::kSigIgn || sig == SIGKILL || sig == SIGSTOP;
 }

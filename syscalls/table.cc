@@ -34,7 +34,7 @@ class Builder {
       if (e.name && e.support == Support::kUnknown) {
         e.support = Support::kError;
         e.err = ENOSYS;
-        e.note = "not implemented";
+        e.note = kernel::kNotImplemented;
       }
     }
     return t_;

@@ -149,6 +149,8 @@ Result<long> Time(Task&, const SyscallArgs&) { return Errno(kEHOSTSYSCALL); }
 
 // clock_settime(2), settimeofday(2): the sandbox cannot set the host's clock.
 Result<long> ClockSettime(Task& t, const SyscallArgs& a) {
+  // Only CLOCK_REALTIME can be set at all; it is the host's, which the sandbox may not change.
+  if (a.Int32(0) != CLOCK_REALTIME) return Errno(EINVAL);
   TRY(CopyInTimespec(t, a.Addr(1)));
   return Errno(EPERM);
 }

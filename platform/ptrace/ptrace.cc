@@ -80,9 +80,11 @@ Result<void> PtraceContext::Adopt() {
 }
 
 Result<int> PtraceContext::Wait() {
+  // __WNOTHREAD: only this thread's tracee. Without it waitpid also collects the tracees of the
+  // sentry's other threads, and after an exec by a non-leader the tid names another thread.
   for (;;) {
     int status;
-    pid_t r = waitpid(tid_, &status, __WALL);
+    pid_t r = waitpid(tid_, &status, __WALL | __WNOTHREAD);
     if (r == tid_) {
       if (WIFEXITED(status) || WIFSIGNALED(status)) exited_ = true;
       return status;
@@ -233,7 +235,7 @@ Result<CloneResult> PtraceContext::Clone(uint64_t flags, uint64_t newsp, uint64_
   // and let go, so that its own task thread can attach.
   for (;;) {
     int status;
-    pid_t w = waitpid(child, &status, __WALL);
+    pid_t w = waitpid(child, &status, __WALL | __WNOTHREAD);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0) return LastErrno();
     if (WIFEXITED(status) || WIFSIGNALED(status)) return Errno(EAGAIN);
@@ -265,8 +267,16 @@ Result<void> PtraceContext::ExecStub() {
   if (ptrace(PTRACE_SETREGS, tid_, 0, &r) < 0) return LastErrno();
   if (ptrace(PTRACE_CONT, tid_, 0, 0) < 0) return LastErrno();
   for (;;) {
-    int status = TRY(Wait());
-    if (WIFEXITED(status) || WIFSIGNALED(status)) return Errno(ESRCH);
+    // A non-leader that execs comes back with the leader's tid: wait for whichever tracee of this
+    // thread (it has only this one) reports, not for the old tid.
+    int status;
+    pid_t w = waitpid(-1, &status, __WALL | __WNOTHREAD);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return LastErrno();
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      exited_ = true;
+      return Errno(ESRCH);
+    }
     int event = StopEvent(status);
     if (event == PTRACE_EVENT_EXEC) {
       // A non-leader thread that execs takes over the leader's tid.
@@ -420,7 +430,7 @@ absl::StatusOr<std::unique_ptr<Context>> PtracePlatform::SpawnInit() {
   }
   auto fail = [&](absl::Status s) {
     kill(pid, SIGKILL);
-    waitpid(pid, nullptr, __WALL);
+    waitpid(pid, nullptr, __WALL | __WNOTHREAD);
     return s;
   };
   if (ptrace(PTRACE_SEIZE, pid, 0, PtraceOptions()) < 0)
@@ -430,7 +440,7 @@ absl::StatusOr<std::unique_ptr<Context>> PtracePlatform::SpawnInit() {
   // The child installs its filter and execs the stub; its execveat traps first.
   for (;;) {
     int status;
-    pid_t w = waitpid(pid, &status, __WALL);
+    pid_t w = waitpid(pid, &status, __WALL | __WNOTHREAD);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0) return fail(ErrnoStatus("waitpid(init)"));
     if (WIFEXITED(status))

@@ -229,6 +229,11 @@ Result<long> HostFile::Ioctl(kernel::Task& t, uint64_t cmd, UserAddr arg) {
   }
 }
 
+Result<void> HostFile::Sync() {
+  if (fsync(fd_.get()) < 0) return LastErrno();
+  return Ok();
+}
+
 Result<vfs::Stat> HostFile::GetStat() {
   struct stat st;
   if (fstat(fd_.get(), &st) < 0) return LastErrno();

@@ -23,6 +23,9 @@ class HostFile final : public vfs::FileDescription {
   Result<int64_t> Seek(int64_t offset, int whence) override;
   Result<long> Ioctl(kernel::Task& t, uint64_t cmd, UserAddr arg) override;
   Result<vfs::Stat> GetStat() override;
+  Result<void> Sync() override;
+  // A host pipe or socket without a reader raises SIGPIPE, as it would for a real process.
+  bool SendsSigpipe() const override { return pollable_; }
   kernel::EventMask Readiness(kernel::EventMask mask) override;
   kernel::WaitQueue* Queue() override { return pollable_ ? &queue_ : nullptr; }
   std::optional<std::string> AnonymousName() override;

@@ -173,6 +173,30 @@ size_t Pipe::ReadLocked(std::span<uint8_t> dst, bool packet) {
   return done;
 }
 
+void Pipe::UnreadLocked(std::span<const uint8_t> data) {
+  // Page-sized buffers in front, last chunk first, so the bytes come back in order. The ring may
+  // briefly hold more than its slots; writers wait until it drains.
+  size_t end = data.size();
+  while (end > 0) {
+    size_t n = std::min(end, kPipePage);
+    Buffer b;
+    b.page = std::make_unique<uint8_t[]>(kPipePage);
+    std::memcpy(b.page.get(), data.data() + end - n, n);
+    b.len = static_cast<uint32_t>(n);
+    b.can_merge = false;
+    bufs_.push_front(std::move(b));
+    bytes_ += n;
+    end -= n;
+  }
+}
+
+void PipeEnd::Unread(std::span<const uint8_t> data) {
+  if (data.empty()) return;
+  absl::MutexLock l(&pipe_->mu_);
+  pipe_->UnreadLocked(data);
+  pipe_->queue_.Notify(kEventIn | kEventRdNorm);
+}
+
 void Pipe::ResetIfUnusedLocked() {
   if (readers_ || writers_) return;
   bufs_.clear();

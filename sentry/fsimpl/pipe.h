@@ -69,6 +69,8 @@ class Pipe : public RefCounted<Pipe> {
   size_t PushLocked(std::span<const uint8_t> src, bool packet) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Copies out what is there (one buffer at most in packet mode).
   size_t ReadLocked(std::span<uint8_t> dst, bool packet) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Puts `data` back in front of the pipe, as if it had not been read.
+  void UnreadLocked(std::span<const uint8_t> data) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Both ends closed: a FIFO's data and size do not outlive its last opener.
   void ResetIfUnusedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -96,6 +98,7 @@ class PipeEnd : public vfs::FileDescription {
   EventMask Readiness(EventMask mask) override;
   kernel::WaitQueue* Queue() override { return &pipe_->queue(); }
   bool SendsSigpipe() const override { return true; }
+  void Unread(std::span<const uint8_t> data) override;
   // A FIFO opened without O_NONBLOCK waits here for its other end (fifo_open's
   // wait_for_partner).
   Result<void> WaitOpen(Task& task) override;

@@ -28,6 +28,9 @@ struct SyscallEntry {
   const char* note = "";
 };
 
+// The note of a syscall that is simply not implemented yet (logged once when used).
+inline constexpr char kNotImplemented[] = "not implemented";
+
 inline constexpr int kMaxSyscall = 512;
 using SyscallTable = std::array<SyscallEntry, kMaxSyscall>;
 

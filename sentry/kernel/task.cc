@@ -150,8 +150,9 @@ void Task::Kick() {
 
 Result<void> Task::Block(std::optional<absl::Time> deadline) {
   absl::MutexLock l(&wake_mu_);
+  // A task that is being killed never sleeps again: its host thread is going away.
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(wake_mu_) {
-    return woken_ || interrupted_.load();
+    return woken_ || interrupted_.load() || killed_.load();
   };
   absl::Condition cond(&ready);
   if (deadline) {
@@ -159,7 +160,7 @@ Result<void> Task::Block(std::optional<absl::Time> deadline) {
   } else {
     wake_mu_.Await(cond);
   }
-  if (woken_) {
+  if (woken_ && !killed_.load()) {
     woken_ = false;
     return Ok();
   }
@@ -255,7 +256,7 @@ void Task::HandleSyscall() {
     res = entry->fn(*this, args);
   } else if (entry && entry->support == Support::kError) {
     res = Errno(entry->err);
-    if (entry->err == ENOSYS) kernel_->ReportUnimplemented(args.nr);
+    if (entry->note == kNotImplemented) kernel_->ReportUnimplemented(args.nr);
   } else {
     kernel_->ReportUnimplemented(args.nr);
   }

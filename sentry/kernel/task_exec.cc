@@ -46,10 +46,12 @@ struct ExecPlan {
 // Opens `p` for execution: a regular file with execute permission on an exec-allowed mount.
 Result<ExecFile> OpenExecutable(const Credentials& creds, const vfs::Path& p) {
   vfs::Stat st = TRY(p.dentry->inode()->GetStat());
+  if (S_ISLNK(st.mode)) return Errno(ELOOP);  // AT_SYMLINK_NOFOLLOW on a symbolic link
   if (S_ISDIR(st.mode)) return Errno(EACCES);
   if (!S_ISREG(st.mode)) return Errno(EACCES);
   if (p.mount->flags().noexec) return Errno(EACCES);
   TRY(vfs::CheckPermission(creds, st, X_OK));
+  if (p.dentry->inode()->HasWriters()) return Errno(ETXTBSY);
   // The kernel reads an executable even without read permission.
   RefPtr<vfs::FileDescription> f = TRY(p.dentry->inode()->Open(O_RDONLY, p));
   return ExecFile{std::move(f), p, st};
@@ -301,6 +303,7 @@ static Result<void> LoadImage(Task& t, ExecPlan& plan, std::vector<std::string> 
   t.mm().SetArgEnv(st.arg_start, st.arg_end, st.env_start, st.env_end);
   t.mm().SetAuxv(st.auxv_bytes);
   t.mm().SetExecutable(vfs::PathString(t.fs().root(), plan.exe.path));
+  t.mm().SetExecutableInode(plan.exe.path.dentry->inode());
 
   platform::Registers& r = t.context().Regs();
   platform::Registers fresh{};
@@ -327,7 +330,11 @@ Result<long> Task::Execve(int dirfd, const std::string& path, std::vector<std::s
   {
     absl::MutexLock l(&kernel_->mu_);
     for (Task* other : tg_->tasks) {
-      if (other != this) other->detached_ = true;
+      if (other == this) continue;
+      other->detached_ = true;
+      // Its task thread must leave any wait in the sentry and reap its dying host thread: the
+      // host's exec waits until every other thread of the process is gone.
+      other->Kill();
     }
     std::erase_if(tg_->tasks, [this](Task* o) { return o != this; });
     if (tid_ != pid()) {

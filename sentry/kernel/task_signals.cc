@@ -268,7 +268,9 @@ void Task::HandleSignals() {
     SigSet old_mask;
     {
       absl::MutexLock l(&kernel_->mu_);
-      if (tg_->exiting) break;  // the host process is being killed; Switch() sees the exit
+      // The host thread is being killed (group exit, or exec in another thread): Switch() sees
+      // its exit next.
+      if (tg_->exiting || killed_.load()) break;
       if (tg_->stop_signal != 0) {
         DoGroupStop();
         continue;

@@ -5,8 +5,20 @@
 
 #include "sentry/kernel/task.h"
 #include "sentry/kernel/thread_group.h"
+#include "sentry/vfs/vfs.h"
 
 namespace moat::mm {
+
+MemoryManager::~MemoryManager() {
+  if (exe_inode_) exe_inode_->RemoveExecutor();
+}
+
+void MemoryManager::SetExecutableInode(RefPtr<vfs::Inode> inode) {
+  absl::MutexLock l(&mu_);
+  if (inode) inode->AddExecutor();
+  if (exe_inode_) exe_inode_->RemoveExecutor();
+  exe_inode_ = std::move(inode);
+}
 
 RefPtr<MemoryManager> MemoryManager::Fork() {
   auto m = MakeRef<MemoryManager>();
@@ -18,6 +30,8 @@ RefPtr<MemoryManager> MemoryManager::Fork() {
   m->argenv_ = argenv_;
   m->executable_ = executable_;
   m->auxv_ = auxv_;
+  if (exe_inode_) exe_inode_->AddExecutor();
+  m->exe_inode_ = exe_inode_;
   return m;
 }
 

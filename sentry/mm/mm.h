@@ -19,6 +19,9 @@
 namespace moat::kernel {
 class Task;
 }
+namespace moat::vfs {
+class Inode;
+}
 
 namespace moat::mm {
 
@@ -56,6 +59,9 @@ class MemoryManager : public RefCounted<MemoryManager> {
     uint64_t arg_start = 0, arg_end = 0, env_start = 0, env_end = 0;
   };
   ArgEnv GetArgEnv();
+  ~MemoryManager();
+  // The program mapped here: it cannot be opened for writing while mapped (ETXTBSY).
+  void SetExecutableInode(RefPtr<vfs::Inode> inode);
   // The path of the executable (/proc/pid/exe) and the auxv the program got.
   void SetExecutable(std::string path);
   std::string executable();
@@ -75,6 +81,7 @@ class MemoryManager : public RefCounted<MemoryManager> {
   ArgEnv argenv_ ABSL_GUARDED_BY(mu_);
   std::string executable_ ABSL_GUARDED_BY(mu_);
   std::string auxv_ ABSL_GUARDED_BY(mu_);
+  RefPtr<vfs::Inode> exe_inode_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace moat::mm

@@ -288,6 +288,7 @@ Result<RefPtr<FileDescription>> DoOpen(const Credentials& creds, const Path& p, 
   if (writing && ReadOnlyMount(p) && (type == S_IFREG || type == S_IFDIR || type == S_IFLNK)) {
     return Errno(EROFS);
   }
+  if ((writing || truncate) && type == S_IFREG && inode.IsExecuting()) return Errno(ETXTBSY);
 
   RefPtr<FileDescription> file;
   if (type == S_IFDIR) {

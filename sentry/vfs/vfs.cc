@@ -276,7 +276,13 @@ constexpr int kSettableFlags = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NO
 }  // namespace
 
 FileDescription::FileDescription(int flags, Path path)
-    : flags_(flags & ~kOpenOnlyFlags), path_(std::move(path)) {}
+    : flags_(flags & ~kOpenOnlyFlags), path_(std::move(path)) {
+  if (writable() && path_.dentry) path_.dentry->inode()->AddWriter();
+}
+
+FileDescription::~FileDescription() {
+  if (writable() && path_.dentry) path_.dentry->inode()->RemoveWriter();
+}
 
 Result<size_t> FileDescription::Read(Task&, std::span<uint8_t>) { return Errno(EINVAL); }
 Result<size_t> FileDescription::Write(Task&, std::span<const uint8_t>) { return Errno(EINVAL); }
@@ -337,6 +343,11 @@ Result<size_t> SeekableFile::Write(Task& task, std::span<const uint8_t> src) {
   size_t n = TRY(PWrite(task, src, offset));
   offset_ = offset + static_cast<int64_t>(n);
   return n;
+}
+
+void SeekableFile::Unread(std::span<const uint8_t> data) {
+  absl::MutexLock l(&offset_mu_);
+  offset_ = std::max<int64_t>(0, offset_ - static_cast<int64_t>(data.size()));
 }
 
 Result<int64_t> SeekableFile::Seek(int64_t offset, int whence) {

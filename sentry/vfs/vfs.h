@@ -134,6 +134,16 @@ class Inode : public RefCounted<Inode> {
   // `path` is what it was opened by.
   virtual Result<RefPtr<FileDescription>> Open(int flags, const Path& path) = 0;
 
+  // Linux's i_writecount: a file open for writing cannot be executed, and a file being executed
+  // cannot be opened for writing (ETXTBSY). Writers are counted by FileDescription; executions by
+  // the memory manager that maps the program.
+  void AddWriter() { writers_.fetch_add(1); }
+  void RemoveWriter() { writers_.fetch_sub(1); }
+  bool HasWriters() const { return writers_.load() > 0; }
+  void AddExecutor() { executors_.fetch_add(1); }
+  void RemoveExecutor() { executors_.fetch_sub(1); }
+  bool IsExecuting() const { return executors_.load() > 0; }
+
   // For /proc/self/fd and readlink of special files: a name that is not a path ("pipe:[123]").
   virtual std::optional<std::string> AnonymousName() { return std::nullopt; }
 
@@ -141,6 +151,9 @@ class Inode : public RefCounted<Inode> {
   // the link stands for. A path walk that follows such a symlink jumps there instead of reading
   // the link (which may be "pipe:[123]"). Default: none, an ordinary symlink.
   virtual std::optional<Path> JumpLink();
+ private:
+  std::atomic<int> writers_{0};
+  std::atomic<int> executors_{0};
 };
 
 class Dentry : public RefCounted<Dentry> {
@@ -257,7 +270,7 @@ class MountNamespace : public RefCounted<MountNamespace> {
 class FileDescription : public RefCounted<FileDescription> {
  public:
   FileDescription(int flags, Path path);
-  virtual ~FileDescription() = default;
+  virtual ~FileDescription();
 
   // Sequential I/O at the file offset (or ignoring it, for streams). May block (pipes, ttys).
   virtual Result<size_t> Read(Task& task, std::span<uint8_t> dst);
@@ -273,7 +286,8 @@ class FileDescription : public RefCounted<FileDescription> {
   virtual Result<long> Ioctl(Task& task, uint64_t cmd, UserAddr arg);
   virtual Result<Stat> GetStat();
   virtual Result<void> SetStat(const SetStatRequest& req);
-  virtual Result<void> Sync() { return Ok(); }
+  // fsync(2). Default: EINVAL, as for a file without an fsync operation (pipes, devices).
+  virtual Result<void> Sync() { return Errno(EINVAL); }
   // poll(2) readiness and the queue that announces changes to it.
   virtual EventMask Readiness(EventMask mask) { return mask & (kernel::kEventIn | kernel::kEventOut); }
   virtual kernel::WaitQueue* Queue() { return nullptr; }
@@ -281,6 +295,10 @@ class FileDescription : public RefCounted<FileDescription> {
   virtual Result<int> HostMapFd() { return Errno(ENODEV); }
   // Whether a write that fails with EPIPE also raises SIGPIPE (pipes, sockets).
   virtual bool SendsSigpipe() const { return false; }
+  // Gives back the last `data.size()` bytes a Read returned, which the application could not
+  // receive (its buffer faulted): Linux consumes only what reached user memory. Regular files
+  // move the offset back; pipes put the bytes back in front. Default: the bytes are lost.
+  virtual void Unread(std::span<const uint8_t> data) { (void)data; }
   // Finishes an open that must wait for something (a FIFO waits for its other end). open(2)
   // calls it with the opening task right after OpenPath/OpenAt; it may block and return
   // ERESTARTSYS, in which case the open fails and the description is dropped.
@@ -315,6 +333,8 @@ class SeekableFile : public FileDescription {
   Result<size_t> Read(Task& task, std::span<uint8_t> dst) override;
   Result<size_t> Write(Task& task, std::span<const uint8_t> src) override;
   Result<int64_t> Seek(int64_t offset, int whence) override;
+  void Unread(std::span<const uint8_t> data) override;
+  Result<void> Sync() override { return Ok(); }
 };
 
 // A FileDescription over a directory inode: getdents from Inode::ReadDir with "." and "..".
@@ -323,6 +343,7 @@ class DirectoryFile : public FileDescription {
   using FileDescription::FileDescription;
   Result<void> ReadDir(const std::function<bool(const DirEntry&, int64_t)>& emit) override;
   Result<int64_t> Seek(int64_t offset, int whence) override;
+  Result<void> Sync() override { return Ok(); }
   Result<size_t> Read(Task&, std::span<uint8_t>) override { return Errno(EISDIR); }
   Result<size_t> PRead(Task&, std::span<uint8_t>, int64_t) override { return Errno(EISDIR); }
 
