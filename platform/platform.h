@@ -13,6 +13,7 @@
 
 #include <linux/filter.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/user.h>
 
@@ -42,6 +43,9 @@ struct Event {
   EventType type;
   siginfo_t siginfo{};  // kFault
   int wait_status = 0;  // kExit: the host wait status of the thread
+  // kExit: what the host reports for the thread's process (its own CPU times and peak RSS; the
+  // sentry accounts for children itself).
+  struct rusage usage {};
 };
 
 // What a successful Clone() produced.
@@ -93,6 +97,11 @@ class Context {
 
   // Kills the whole host process (every thread) right away.
   virtual void KillProcess() = 0;
+
+  // The host thread was taken over by another thread's exec (it was the leader of a process in
+  // which a non-leader exec'd): stop waiting for it. The next or current Switch() returns kExit.
+  // Any thread may call it.
+  virtual void Abandon() = 0;
 
   virtual pid_t host_tid() const = 0;
   virtual pid_t host_pid() const = 0;

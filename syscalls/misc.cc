@@ -7,7 +7,10 @@
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
 
+#include <cstdio>
 #include <cstring>
+
+#include <fmt/format.h>
 
 #include "sentry/kernel/thread_group.h"
 #include "sentry/kernel/timers.h"
@@ -173,28 +176,53 @@ Result<long> Prlimit64(Task& t, const SyscallArgs& a) {
   return 0;
 }
 
-// getrusage(2): CPU times from the host's clocks of the process or thread.
+namespace {
+
+// The peak resident set of a host process in KiB (VmHWM), what ru_maxrss reports.
+long HostMaxRss(pid_t host_pid) {
+  FILE* f = fopen(fmt::format("/proc/{}/status", host_pid).c_str(), "re");
+  if (!f) return 0;
+  char line[256];
+  long kb = 0;
+  while (fgets(line, sizeof(line), f)) {
+    if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
+  }
+  fclose(f);
+  return kb;
+}
+
+timeval NanosToTimeval(int64_t ns) {
+  return timeval{static_cast<time_t>(ns / 1'000'000'000), static_cast<suseconds_t>((ns / 1000) % 1'000'000)};
+}
+
+}  // namespace
+
+// getrusage(2): CPU times from the host's clocks of the process or thread, the peak RSS from the
+// host, and the children's totals from the sentry's accounting of reaped children.
 Result<long> Getrusage(Task& t, const SyscallArgs& a) {
   int who = a.Int32(0);
   rusage ru{};
-  auto fill = [&ru](clockid_t user_clock, clockid_t total_clock) {
-    int64_t user = kernel::ClockNow(user_clock), total = kernel::ClockNow(total_clock);
-    ru.ru_utime = timeval{user / 1'000'000'000, (user / 1000) % 1'000'000};
-    int64_t sys = std::max<int64_t>(total - user, 0);
-    ru.ru_stime = timeval{sys / 1'000'000'000, (sys / 1000) % 1'000'000};
-  };
   pid_t hp = t.context().host_pid(), ht = t.context().host_tid();
+  auto cpu = [&ru](pid_t id, bool thread) {
+    clockid_t base = static_cast<clockid_t>(~static_cast<unsigned>(id) << 3) | (thread ? 4 : 0);
+    int64_t user = kernel::ClockNow(base | 1), total = kernel::ClockNow(base | 0);
+    ru.ru_utime = NanosToTimeval(user);
+    ru.ru_stime = NanosToTimeval(std::max<int64_t>(total - user, 0));
+  };
   switch (who) {
     case RUSAGE_SELF:
-      fill(static_cast<clockid_t>((~static_cast<unsigned>(hp) << 3) | 1),
-           static_cast<clockid_t>((~static_cast<unsigned>(hp) << 3) | 0));
+      cpu(hp, false);
+      ru.ru_maxrss = HostMaxRss(hp);
       break;
     case RUSAGE_THREAD:
-      fill(static_cast<clockid_t>((~static_cast<unsigned>(ht) << 3) | 1 | 4),
-           static_cast<clockid_t>((~static_cast<unsigned>(ht) << 3) | 0 | 4));
+      cpu(ht, true);
+      ru.ru_maxrss = HostMaxRss(hp);
       break;
-    case RUSAGE_CHILDREN:
-      break;  // TODO(#3): resource usage of reaped children.
+    case RUSAGE_CHILDREN: {
+      absl::MutexLock l(&t.kernel().mu_);
+      ru = t.thread_group().children_usage;
+      break;
+    }
     default:
       return Errno(EINVAL);
   }

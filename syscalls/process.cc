@@ -97,10 +97,7 @@ Result<long> Wait4(Task& t, const SyscallArgs& a) {
   }
   Task::WaitResult r = TRY(t.WaitChild(req));
   if (r.pid > 0 && !a.Addr(1).IsNull()) TRY(t.CopyOutObj(a.Addr(1), r.status));
-  if (r.pid > 0 && !a.Addr(3).IsNull()) {
-    rusage ru{};  // TODO(#3): resource usage of reaped children.
-    TRY(t.CopyOutObj(a.Addr(3), ru));
-  }
+  if (r.pid > 0 && !a.Addr(3).IsNull()) TRY(t.CopyOutObj(a.Addr(3), r.usage));
   return r.pid;
 }
 
@@ -147,10 +144,7 @@ Result<long> Waitid(Task& t, const SyscallArgs& a) {
     }
     TRY(t.CopyOutObj(a.Addr(2), info));
   }
-  if (!a.Addr(4).IsNull()) {
-    rusage ru{};  // TODO(#3): resource usage of reaped children.
-    TRY(t.CopyOutObj(a.Addr(4), ru));
-  }
+  if (!a.Addr(4).IsNull()) TRY(t.CopyOutObj(a.Addr(4), r.pid > 0 ? r.usage : rusage{}));
   return 0;
 }
 

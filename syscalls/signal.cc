@@ -40,7 +40,7 @@ bool MaySignal(Task& sender, ThreadGroup* target, int sig) ABSL_NO_THREAD_SAFETY
 bool InitIgnores(ThreadGroup* tg, int sig) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   if (tg->pid() != 1) return false;
   Task* main = tg->leader ? tg->leader : (tg->tasks.empty() ? nullptr : tg->tasks.front());
-  if (main && main->signal_mask().Has(sig)) return false;
+  if (main && main->RealBlocked().Has(sig)) return false;
   uint64_t h = tg->handlers->actions[sig].handler;
   return h == kernel::kSigDfl || h == kernel::kSigIgn || sig == SIGKILL || sig == SIGSTOP;
 }
@@ -86,7 +86,7 @@ Result<long> RtSigaction(Task& t, const SyscallArgs& a) {
                       kernel::DefaultActionOf(sig) == kernel::DefaultAction::kIgnore);
       if (ignored) {
         tg.pending.Discard(SigSet::Of(sig));
-        for (Task* other : tg.tasks) other->pending_for_discard().Discard(SigSet::Of(sig));
+        for (Task* other : tg.tasks) other->pending_signals().Discard(SigSet::Of(sig));
       }
     }
   }
@@ -162,23 +162,21 @@ Result<long> RtSigtimedwait(Task& t, const SyscallArgs& a) {
   }
   kernel::Kernel& k = t.kernel();
   std::optional<siginfo_t> got;
-  SigSet saved;
   {
     absl::MutexLock l(&k.mu_);
     got = t.DequeueSignal(set);
-    saved = t.signal_mask();
   }
   if (!got) {
     // While waiting, the awaited signals are unblocked so that sending one wakes this thread;
     // they are taken here, not delivered to a handler.
-    t.SetSignalMask(saved & ~set);
+    t.BeginSigwait(set);
     for (;;) {
       Result<void> b = t.Block(deadline);
       absl::MutexLock l(&k.mu_);
       got = t.DequeueSignal(set);
       if (got || !b.ok()) break;
     }
-    t.SetSignalMask(saved);
+    t.EndSigwait();
     if (!got) {
       absl::MutexLock l(&k.mu_);
       bool timed_out = deadline && absl::Now() >= *deadline;

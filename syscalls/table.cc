@@ -143,8 +143,8 @@ SyscallTable Build() {
   b.Supported(SYS_execveat, Execveat);
   b.Supported(SYS_exit, Exit);
   b.Supported(SYS_exit_group, ExitGroup);
-  b.Partial(SYS_wait4, Wait4, "rusage is reported as zeros");
-  b.Partial(SYS_waitid, Waitid, "no P_PIDFD; rusage is reported as zeros");
+  b.Supported(SYS_wait4, Wait4);
+  b.Partial(SYS_waitid, Waitid, "no P_PIDFD");
   b.Supported(SYS_set_tid_address, SetTidAddress);
   b.Supported(SYS_set_robust_list, SetRobustList);
   b.Supported(SYS_get_robust_list, GetRobustList);
@@ -191,7 +191,7 @@ SyscallTable Build() {
   b.Supported(SYS_timer_gettime, TimerGettime);
   b.Supported(SYS_timer_getoverrun, TimerGetoverrun);
   b.Supported(SYS_timer_delete, TimerDelete);
-  b.Partial(SYS_times, Times, "children's times are zero");
+  b.Supported(SYS_times, Times);
   b.Supported(SYS_restart_syscall, RestartSyscall);
 
   // Identity.
@@ -223,7 +223,7 @@ SyscallTable Build() {
   b.Supported(SYS_getrlimit, Getrlimit);
   b.Supported(SYS_setrlimit, Setrlimit);
   b.Supported(SYS_prlimit64, Prlimit64);
-  b.Partial(SYS_getrusage, Getrusage, "CPU times only; children's usage is zero");
+  b.Partial(SYS_getrusage, Getrusage, "self: CPU times and peak RSS only");
   b.Partial(SYS_personality, Personality, "recorded, not acted on");
   b.Supported(SYS_sched_getaffinity, SchedGetaffinity);
   b.Supported(SYS_sched_setaffinity, SchedSetaffinity);

@@ -79,17 +79,29 @@ timeval NanosTimeval(int64_t ns) {
   return timeval{static_cast<time_t>(us / 1'000'000), static_cast<suseconds_t>(us % 1'000'000)};
 }
 
-// Sends `sig` to thread group `tg` (or thread `tid` if nonzero) from a timer.
-void TimerSignal(kernel::Kernel* k, RefPtr<ThreadGroup> tg, pid_t tid, const siginfo_t& info) {
+// Sends `sig` to thread group `tg` (or thread `tid` if nonzero) from a timer. A POSIX timer whose
+// last signal is still pending gets its overrun count raised instead (Linux's SIGQUEUE_PREALLOC
+// semantics); returns the overrun the pending or new signal carries.
+int TimerSignal(kernel::Kernel* k, RefPtr<ThreadGroup> tg, pid_t tid, const siginfo_t& info) {
   absl::MutexLock l(&k->mu_);
-  if (tg->zombie) return;
+  if (tg->zombie) return info.si_code == SI_TIMER ? info.si_overrun : 0;
+  Task* target = nullptr;
   if (tid != 0) {
-    if (Task* t = k->TaskByTid(tid); t && &t->thread_group() == tg.get()) {
-      (void)k->SendThreadSignal(t, info);
-      return;
+    if (Task* t = k->TaskByTid(tid); t && &t->thread_group() == tg.get()) target = t;
+  }
+  if (info.si_code == SI_TIMER) {
+    kernel::PendingSignals& q = target ? target->pending_signals() : tg->pending;
+    if (siginfo_t* pending = q.FindTimerSignal(info.si_timerid)) {
+      pending->si_overrun += info.si_overrun + 1;
+      return pending->si_overrun;
     }
   }
-  (void)k->SendGroupSignal(tg.get(), info);
+  if (target) {
+    (void)k->SendThreadSignal(target, info);
+  } else {
+    (void)k->SendGroupSignal(tg.get(), info);
+  }
+  return info.si_code == SI_TIMER ? info.si_overrun : 0;
 }
 
 // The interval timers of a process: ITIMER_REAL on the monotonic clock, ITIMER_VIRTUAL and
@@ -257,8 +269,7 @@ Result<long> TimerCreate(Task& t, const SyscallArgs& a) {
     info.si_timerid = id;
     info.si_overrun = static_cast<int>(overruns - 1);
     info.si_value = value;
-    overrun->store(static_cast<int>(overruns - 1));
-    TimerSignal(k, ref, target_tid, info);
+    overrun->store(TimerSignal(k, ref, target_tid, info));
   });
   {
     absl::MutexLock l(&tg.timer_mu);
@@ -337,7 +348,12 @@ Result<long> Times(Task& t, const SyscallArgs& a) {
     tms buf{};
     buf.tms_utime = user / kTick;
     buf.tms_stime = std::max<int64_t>(total - user, 0) / kTick;
-    // TODO(#3): CPU time of reaped children.
+    {
+      absl::MutexLock l(&t.kernel().mu_);
+      const rusage& c = t.thread_group().children_usage;
+      buf.tms_cutime = (c.ru_utime.tv_sec * 1'000'000'000LL + c.ru_utime.tv_usec * 1000LL) / kTick;
+      buf.tms_cstime = (c.ru_stime.tv_sec * 1'000'000'000LL + c.ru_stime.tv_usec * 1000LL) / kTick;
+    }
     TRY(t.CopyOutObj(a.Addr(0), buf));
   }
   return ClockNow(CLOCK_MONOTONIC) / 10'000'000;

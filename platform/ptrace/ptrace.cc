@@ -28,6 +28,21 @@ namespace {
 // delivered; under ptrace every host signal stops the thread first and the sentry drops it.
 constexpr int kInterruptSignal = SIGURG;
 
+// The signal that interrupts a tracer thread's waitpid for an abandoned tracee. Its handler does
+// nothing; it is installed without SA_RESTART so the wait returns EINTR.
+int WakeSignal() { return SIGRTMIN; }
+
+void InstallWakeHandler() {
+  static const bool installed = [] {
+    struct sigaction sa {};
+    sa.sa_handler = [](int) {};
+    sigemptyset(&sa.sa_mask);
+    sigaction(WakeSignal(), &sa, nullptr);
+    return true;
+  }();
+  (void)installed;
+}
+
 bool IsSyncFault(const siginfo_t& si) {
   if (si.si_code <= 0) return false;  // sent by a process (SI_USER, SI_TKILL, SI_QUEUE)
   switch (si.si_signo) {
@@ -54,6 +69,8 @@ long PtraceOptions() {
 PtraceContext::PtraceContext(pid_t tid, pid_t pid, std::shared_ptr<Channel> channel,
                              const Registers* adopt_regs)
     : tid_(tid), pid_(pid), channel_(std::move(channel)) {
+  InstallWakeHandler();
+  if (!adopt_regs) tracer_tid_ = static_cast<pid_t>(syscall(SYS_gettid));
   if (adopt_regs) {
     regs_ = *adopt_regs;
     needs_adopt_ = true;
@@ -64,6 +81,7 @@ PtraceContext::~PtraceContext() = default;
 
 Result<void> PtraceContext::Adopt() {
   if (!needs_adopt_) return Ok();
+  tracer_tid_ = static_cast<pid_t>(syscall(SYS_gettid));
   Registers regs = regs_;
   if (ptrace(PTRACE_SEIZE, tid_, 0, PtraceOptions()) < 0) return LastErrno();
   if (ptrace(PTRACE_INTERRUPT, tid_, 0, 0) < 0) return LastErrno();
@@ -84,14 +102,27 @@ Result<int> PtraceContext::Wait() {
   // sentry's other threads, and after an exec by a non-leader the tid names another thread.
   for (;;) {
     int status;
-    pid_t r = waitpid(tid_, &status, __WALL | __WNOTHREAD);
+    struct rusage ru;
+    pid_t r = wait4(tid_, &status, __WALL | __WNOTHREAD, &ru);
     if (r == tid_) {
-      if (WIFEXITED(status) || WIFSIGNALED(status)) exited_ = true;
+      if (WIFEXITED(status) || WIFSIGNALED(status)) {
+        exited_ = true;
+        exit_usage_ = ru;
+      }
       return status;
     }
-    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && errno == EINTR) {
+      if (abandoned_.load()) return Errno(ESRCH);
+      continue;
+    }
     if (r < 0) return LastErrno();
   }
+}
+
+void PtraceContext::Abandon() {
+  abandoned_.store(true);
+  pid_t tracer = tracer_tid_.load();
+  if (tracer > 0) syscall(SYS_tgkill, getpid(), tracer, WakeSignal());
 }
 
 Result<void> PtraceContext::LoadRegs() {
@@ -106,6 +137,7 @@ Result<void> PtraceContext::Resume() {
 }
 
 Event PtraceContext::Switch() {
+  if (abandoned_.load()) return Event{.type = EventType::kExit, .wait_status = 0};
   if (!exited_ && !Resume().ok()) {
     // The thread was killed while stopped; its exit is waiting to be collected.
     LOG_DEBUG("resume of tid {} failed: {}", tid_, LastErrno().Name());
@@ -115,7 +147,7 @@ Event PtraceContext::Switch() {
     if (!st.ok()) return Event{.type = EventType::kExit, .wait_status = 0};
     int status = *st;
     if (WIFEXITED(status) || WIFSIGNALED(status))
-      return Event{.type = EventType::kExit, .wait_status = status};
+      return Event{.type = EventType::kExit, .wait_status = status, .usage = exit_usage_};
     int event = StopEvent(status);
     if (!LoadRegs().ok()) continue;  // killed meanwhile; the exit comes next
     if (event == PTRACE_EVENT_SECCOMP) return Event{.type = EventType::kSyscall};

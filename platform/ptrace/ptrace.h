@@ -10,6 +10,7 @@
 #ifndef MOAT_PLATFORM_PTRACE_PTRACE_H_
 #define MOAT_PLATFORM_PTRACE_PTRACE_H_
 
+#include <atomic>
 #include <memory>
 
 #include "absl/synchronization/mutex.h"
@@ -47,6 +48,7 @@ class PtraceContext final : public Context {
   Result<int> InstallFd(int fd) override;
   void Interrupt() override;
   void KillProcess() override;
+  void Abandon() override;
   pid_t host_tid() const override { return tid_; }
   pid_t host_pid() const override { return pid_; }
 
@@ -66,6 +68,10 @@ class PtraceContext final : public Context {
   Registers regs_{};
   bool needs_adopt_ = false;
   bool exited_ = false;
+  // The sentry thread that traces this thread (it alone may wait for it).
+  std::atomic<pid_t> tracer_tid_{0};
+  std::atomic<bool> abandoned_{false};
+  struct rusage exit_usage_ {};  // from wait4, when the thread exited
 };
 
 // The ptrace options every tracee gets.

@@ -174,6 +174,9 @@ class HostInode : public Inode {
   Result<void> Rename(std::string_view, Inode&, std::string_view) override {
     return Errno(EROFS);
   }
+  Result<void> Exchange(std::string_view, Inode&, std::string_view) override {
+    return Errno(EROFS);
+  }
 
   Result<std::string> ReadLink() override {
     if (!S_ISLNK(stat_.mode)) return Errno(EINVAL);

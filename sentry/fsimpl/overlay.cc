@@ -226,6 +226,39 @@ class OverlayInode : public Inode {
     return Ok();
   }
 
+  // Implements Inode::Exchange, as overlayfs' ovl_rename does for RENAME_EXCHANGE: both entries
+  // are copied up and swapped in the upper layer. Both names stay occupied in the upper layer,
+  // so whatever the lower layer has under them stays hidden without any whiteout.
+  Result<void> Exchange(std::string_view name, Inode& other_dir,
+                        std::string_view other_name) override {
+    auto* od = dynamic_cast<OverlayInode*>(&other_dir);
+    if (!od || od->fs_ != fs_) return Errno(EXDEV);
+    if (od->type_ != S_IFDIR) return Errno(ENOTDIR);
+    absl::MutexLock l(&fs_->mu);
+    RefPtr<OverlayInode> a = TRY(LookupLocked(name));
+    RefPtr<OverlayInode> b = TRY(od->LookupLocked(other_name));
+    if (a == b) return Ok();
+    // Without redirect_dir a directory with lower content cannot take another name, even in
+    // the same parent: its lower part would have to be found under the new name (overlayfs'
+    // ovl_can_move). Checked before any copy-up, as overlayfs does.
+    if ((a->type_ == S_IFDIR && a->lower_) || (b->type_ == S_IFDIR && b->lower_)) {
+      return Errno(EXDEV);
+    }
+    RETURN_IF_ERRNO(IgnoreValue(a->CopyUpLocked(false)));
+    RETURN_IF_ERRNO(IgnoreValue(b->CopyUpLocked(false)));
+    Inode* up = TRY(CopyUpLocked(false));
+    Inode* oup = TRY(od->CopyUpLocked(false));
+    RETURN_IF_ERRNO(up->Exchange(name, *oup, other_name));
+
+    // Each overlay inode keeps its own lower part and opacity wherever it goes: a directory
+    // born in the upper layer stays opaque under a name that has a lower directory.
+    children_[std::string(name)] = b;
+    od->children_[std::string(other_name)] = a;
+    a->MovedLocked(this, name, od, other_name);
+    b->MovedLocked(od, other_name, this, name);
+    return Ok();
+  }
+
   Result<std::string> ReadLink() override { return real().ReadLink(); }
 
   Result<RefPtr<FileDescription>> Open(int flags, const Path& path) override;
@@ -444,6 +477,16 @@ class OverlayInode : public Inode {
       RETURN_IF_ERRNO(dir.Unlink(e.name));
     }
     return Ok();
+  }
+
+  // Records that this inode, found as `old_name` in `old_dir`, is now `new_name` in `new_dir`.
+  // A file with several hard links keeps its copy-up location if that was another of its
+  // names, which still exists.
+  void MovedLocked(OverlayInode* old_dir, std::string_view old_name, OverlayInode* new_dir,
+                   std::string_view new_name) {
+    if (parent_ != old_dir || name_ != old_name) return;
+    parent_ = new_dir;
+    name_ = std::string(new_name);
   }
 
   void ForgetChildLocked(std::string_view name, const RefPtr<OverlayInode>& child) {

@@ -17,7 +17,9 @@
 //   - unlink/rmdir of something the lower layer has leaves a whiteout; rmdir checks that the
 //     merged directory is empty. Renaming a regular file or symlink works (copy-up, then a
 //     whiteout at the old name); renaming a directory that has lower content is EXDEV, which
-//     tools such as mv handle by copying.
+//     tools such as mv handle by copying. RENAME_EXCHANGE copies both entries up and swaps them
+//     in the upper layer (no whiteouts needed: both names stay); a directory with lower content
+//     is EXDEV there too.
 //   - A regular file opened for reading before a copy-up reads the copy after it (as newer Linux
 //     overlayfs does).
 //

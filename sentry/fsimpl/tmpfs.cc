@@ -595,6 +595,40 @@ class TmpfsDir : public TmpfsInode {
     return Ok();
   }
 
+  // Implements Inode::Exchange (Linux's simple_rename_exchange, which shmem uses).
+  Result<void> Exchange(std::string_view name, Inode& other_dir,
+                        std::string_view other_name) override {
+    auto* od = dynamic_cast<TmpfsDir*>(&other_dir);
+    if (!od || od->fs_ != fs_) return Errno(EXDEV);
+    absl::MutexLock l(&fs_->mu);
+    auto it = entries_.find(name);
+    if (it == entries_.end()) return Errno(ENOENT);
+    auto oit = od->entries_.find(other_name);
+    if (oit == od->entries_.end()) return Errno(ENOENT);
+    if (it->second == oit->second) return Ok();
+    // Both names stay, so the directories keep their entry counts (and sizes); only what the
+    // names point to changes.
+    std::swap(it->second, oit->second);
+    const RefPtr<TmpfsInode>& moved_here = it->second;    // was other_dir/other_name
+    const RefPtr<TmpfsInode>& moved_there = oit->second;  // was this/name
+    // A subdirectory's ".." is a link to its parent. When a directory trades places with a
+    // non-directory across two parents, one parent loses that link and the other gains it;
+    // two directories (or two non-directories) leave the counts as they were.
+    const bool here_dir = moved_here->type() == S_IFDIR;
+    const bool there_dir = moved_there->type() == S_IFDIR;
+    if (od != this && here_dir != there_dir) {
+      const int delta = there_dir ? 1 : -1;
+      od->AddLinks(delta);
+      AddLinks(-delta);
+    }
+    const timespec now = vfs::Now();
+    moved_here->TouchCtime(now);
+    moved_there->TouchCtime(now);
+    TouchModified(now);
+    if (od != this) od->TouchModified(now);
+    return Ok();
+  }
+
   Result<RefPtr<FileDescription>> Open(int flags, const Path& path) override {
     return RefPtr<FileDescription>(MakeRef<vfs::DirectoryFile>(flags, path));
   }

@@ -13,6 +13,44 @@ namespace moat::kernel {
 
 ThreadGroup::~ThreadGroup() = default;
 
+namespace {
+
+timeval AddTimeval(timeval a, timeval b) {
+  a.tv_sec += b.tv_sec;
+  a.tv_usec += b.tv_usec;
+  if (a.tv_usec >= 1'000'000) {
+    a.tv_sec++;
+    a.tv_usec -= 1'000'000;
+  }
+  return a;
+}
+
+}  // namespace
+
+struct rusage ThreadGroup::TotalUsage() const {
+  struct rusage r = exit_usage;
+  r.ru_utime = AddTimeval(r.ru_utime, children_usage.ru_utime);
+  r.ru_stime = AddTimeval(r.ru_stime, children_usage.ru_stime);
+  r.ru_maxrss = std::max(r.ru_maxrss, children_usage.ru_maxrss);
+  r.ru_minflt += children_usage.ru_minflt;
+  r.ru_majflt += children_usage.ru_majflt;
+  r.ru_nvcsw += children_usage.ru_nvcsw;
+  r.ru_nivcsw += children_usage.ru_nivcsw;
+  return r;
+}
+
+void AccumulateChild(ThreadGroup& parent, const ThreadGroup& child) {
+  struct rusage c = child.TotalUsage();
+  struct rusage& p = parent.children_usage;
+  p.ru_utime = AddTimeval(p.ru_utime, c.ru_utime);
+  p.ru_stime = AddTimeval(p.ru_stime, c.ru_stime);
+  p.ru_maxrss = std::max(p.ru_maxrss, c.ru_maxrss);
+  p.ru_minflt += c.ru_minflt;
+  p.ru_majflt += c.ru_majflt;
+  p.ru_nvcsw += c.ru_nvcsw;
+  p.ru_nivcsw += c.ru_nivcsw;
+}
+
 Kernel::Kernel(std::unique_ptr<platform::Platform> platform, RefPtr<vfs::MountNamespace> mounts)
     : platform_(std::move(platform)), mounts_(std::move(mounts)), boot_time_(absl::Now()) {}
 
@@ -131,7 +169,7 @@ absl::Status Kernel::Start(InitProcess init) {
       do {
         e = task->context().Switch();
       } while (e.type != platform::EventType::kExit);
-      task->Exited(e.wait_status);
+      task->Exited(e.wait_status, e.usage);
       return;
     }
     started.set_value(absl::OkStatus());

@@ -66,6 +66,13 @@ std::optional<siginfo_t> PendingSignals::Dequeue(int sig) {
   return out;
 }
 
+siginfo_t* PendingSignals::FindTimerSignal(int timer_id) {
+  for (siginfo_t& info : queue_) {
+    if (info.si_code == SI_TIMER && info.si_timerid == timer_id) return &info;
+  }
+  return nullptr;
+}
+
 void PendingSignals::Discard(SigSet set) {
   for (auto it = queue_.begin(); it != queue_.end();) {
     if (set.Has(it->si_signo)) {

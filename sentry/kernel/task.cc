@@ -193,7 +193,7 @@ void Task::Start() {
     Result<void> r = self->ctx_->Adopt();
     if (!r.ok()) {
       LOG_WARNING("task {}: attaching its thread failed: {}", self->tid_, r.error().Name());
-      self->Exited(SIGKILL);
+      self->Exited(SIGKILL, {});
       return;
     }
     self->Run();
@@ -221,7 +221,7 @@ void Task::Run() {
         HandleSignals();
         break;
       case platform::EventType::kExit:
-        Exited(e.wait_status);
+        Exited(e.wait_status, e.usage);
         return;
     }
   }

@@ -147,10 +147,16 @@ class Task final : public RefCounted<Task>, public Wakeable {
   Result<void> SetAltStack(const stack_t& ss, uint64_t sp);
   stack_t ReportedAltStack(uint64_t sp) const;
   bool OnAltStack(uint64_t sp) const;
-  // This task's own pending signals, for discarding (Kernel::mu_ held).
-  PendingSignals& pending_for_discard();
+  // This task's own pending signals (Kernel::mu_ held).
+  PendingSignals& pending_signals();
   // Pending for this thread only, and for the whole group.
   SigSet PendingSet() const;
+  // sigtimedwait: while waiting, the signals in `set` are unblocked so that they wake the task,
+  // but they still count as blocked for being ignored or fatal (Linux's real_blocked).
+  void BeginSigwait(SigSet set);
+  void EndSigwait();
+  // The signals that count as blocked when deciding whether a signal is ignored or fatal.
+  SigSet RealBlocked() const { return mask_ | real_blocked_; }
   // Removes and returns a pending signal in `set` (sigtimedwait, signalfd).
   std::optional<siginfo_t> DequeueSignal(SigSet set);
   // rt_sigreturn: restores the registers, FPU state, mask and alt stack saved in the frame.
@@ -194,6 +200,7 @@ class Task final : public RefCounted<Task>, public Wakeable {
   };
   struct WaitResult {
     pid_t pid = 0;      // 0: WNOHANG and nothing to report
+    struct rusage usage {};  // of a reaped child
     int status = 0;     // as wait4 reports it
     int code = 0;       // CLD_* for waitid
     int child_status = 0;  // exit code or signal, for waitid
@@ -218,7 +225,7 @@ class Task final : public RefCounted<Task>, public Wakeable {
   void FixupInterruptedSyscall(bool handler, bool sa_restart);
   // Waits in a group stop until continued or killed.
   void DoGroupStop();
-  void Exited(int wait_status);
+  void Exited(int wait_status, const struct rusage& usage);
 
   Kernel* kernel_;
   RefPtr<ThreadGroup> tg_;
@@ -237,6 +244,7 @@ class Task final : public RefCounted<Task>, public Wakeable {
   // Signal state, guarded by Kernel::mu_.
   SigSet mask_;
   std::optional<SigSet> saved_mask_;  // set by SetTemporaryMask
+  SigSet real_blocked_;                // the mask before sigtimedwait unblocked its set
   PendingSignals pending_;
   // As sigaltstack(2) stored it: size 0 means none. Never called: all zero.
   stack_t altstack_{};

@@ -327,8 +327,10 @@ Result<long> Task::Execve(int dirfd, const std::string& path, std::vector<std::s
 
   // The point of no return. Other threads die with the host exec; their tasks leave the group
   // quietly. A non-leader that execs takes over the leader's tid, as in Linux.
+  RefPtr<Task> old_leader;
   {
     absl::MutexLock l(&kernel_->mu_);
+    if (tid_ != pid() && tg_->leader) old_leader = RefPtr<Task>(tg_->leader);
     for (Task* other : tg_->tasks) {
       if (other == this) continue;
       other->detached_ = true;
@@ -347,6 +349,9 @@ Result<long> Task::Execve(int dirfd, const std::string& path, std::vector<std::s
     tg_->execed = true;
   }
   Result<void> stub = ctx_->ExecStub();
+  // The old leader's host thread is gone and its tid is now this thread's: its task thread must
+  // not wait for it any longer.
+  if (old_leader) old_leader->context().Abandon();
   if (stub.ok()) {
     set_mm(MakeRef<mm::MemoryManager>());
     stub = LoadImage(*this, plan, std::move(envp));

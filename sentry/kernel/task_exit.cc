@@ -14,7 +14,7 @@ void Task::RecordExit(int code) {
   exit_code_ = code & 0xff;
 }
 
-void Task::Exited(int wait_status) {
+void Task::Exited(int wait_status, const struct rusage& usage) {
   RefPtr<Task> self(this);  // the pid table's reference goes away below
   {
     absl::MutexLock l(&kernel_->mu_);
@@ -24,6 +24,10 @@ void Task::Exited(int wait_status) {
       kernel_->RemoveTask(this);
     } else {
       ThreadGroup* tg = tg_.get();
+      // The host reports the whole process's usage at each thread's exit; the last is the total.
+      if (usage.ru_maxrss || usage.ru_utime.tv_sec || usage.ru_utime.tv_usec ||
+          usage.ru_stime.tv_sec || usage.ru_stime.tv_usec)
+        tg->exit_usage = usage;
       std::erase(tg->tasks, this);
       if (tg->leader == this) {
         tg->leader = nullptr;
@@ -132,6 +136,7 @@ void Kernel::GroupExited(ThreadGroup* tg) {
     (void)SendGroupSignal(parent, info);
   }
   if (autoreap) {
+    // An auto-reaped child's times are not added to its parent's (as in Linux).
     std::erase_if(parent->children, [tg](const RefPtr<ThreadGroup>& c) { return c.get() == tg; });
     RemoveGroup(tg);
   }

@@ -35,7 +35,7 @@ size_t RtQueueLimit(ThreadGroup* tg) {
 
 void DiscardEverywhere(ThreadGroup* tg, SigSet set) {
   tg->pending.Discard(set);
-  for (Task* t : tg->tasks) t->pending_for_discard().Discard(set);
+  for (Task* t : tg->tasks) t->pending_signals().Discard(set);
 }
 
 }  // namespace
@@ -79,7 +79,7 @@ static void CompleteSignal(Kernel& k, ThreadGroup* tg, Task* target, int sig)
     }
   }
   if (!t || t->signal_mask().Has(sig)) return;  // stays pending until unblocked
-  if (IsFatal(tg, sig)) {
+  if (IsFatal(tg, sig) && !t->RealBlocked().Has(sig)) {
     k.StartGroupExit(tg, sig);
     return;
   }
@@ -89,7 +89,7 @@ static void CompleteSignal(Kernel& k, ThreadGroup* tg, Task* target, int sig)
 Result<void> Kernel::SendGroupSignal(ThreadGroup* tg, const siginfo_t& info) {
   int sig = info.si_signo;
   if (tg->zombie || tg->exiting || tg->tasks.empty()) return Ok();
-  SigSet blocked = tg->leader ? tg->leader->signal_mask() : tg->tasks.front()->signal_mask();
+  SigSet blocked = tg->leader ? tg->leader->RealBlocked() : tg->tasks.front()->RealBlocked();
   if (!PrepareSignal(*this, tg, sig, blocked)) return Ok();
   if (sig == SIGKILL) {
     StartGroupExit(tg, SIGKILL);
@@ -106,7 +106,7 @@ Result<void> Kernel::SendThreadSignal(Task* t, const siginfo_t& info) {
   int sig = info.si_signo;
   ThreadGroup* tg = &t->thread_group();
   if (t->exited_ || tg->exiting) return Ok();
-  if (!PrepareSignal(*this, tg, sig, t->signal_mask())) return Ok();
+  if (!PrepareSignal(*this, tg, sig, t->RealBlocked())) return Ok();
   if (sig == SIGKILL) {
     StartGroupExit(tg, SIGKILL);
     return Ok();
@@ -151,7 +151,7 @@ void Kernel::NotifyParentOfStop(ThreadGroup* tg, ChildEvent ev, int sig) {
 
 SigSet Task::signal_mask() const { return mask_; }
 
-PendingSignals& Task::pending_for_discard() { return pending_; }
+PendingSignals& Task::pending_signals() { return pending_; }
 
 void Task::SetSignalMask(SigSet mask) {
   absl::MutexLock l(&kernel_->mu_);
@@ -163,6 +163,19 @@ void Task::SetTemporaryMask(SigSet mask) {
   absl::MutexLock l(&kernel_->mu_);
   if (!saved_mask_) saved_mask_ = mask_;
   mask_ = mask & ~kUnblockable;
+  if (NextSignal(pending_.set() | tg_->pending.set(), mask_) != 0) interrupted_.store(true);
+}
+
+void Task::BeginSigwait(SigSet set) {
+  absl::MutexLock l(&kernel_->mu_);
+  real_blocked_ = mask_;
+  mask_ = mask_ & ~(set & ~kUnblockable);
+}
+
+void Task::EndSigwait() {
+  absl::MutexLock l(&kernel_->mu_);
+  mask_ = real_blocked_;
+  real_blocked_ = SigSet();
   if (NextSignal(pending_.set() | tg_->pending.set(), mask_) != 0) interrupted_.store(true);
 }
 

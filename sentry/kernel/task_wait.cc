@@ -52,7 +52,9 @@ Result<Task::WaitResult> Task::WaitChild(const WaitRequest& req) {
             r.code = CLD_EXITED;
             r.child_status = WEXITSTATUS(st);
           }
+          r.usage = c->TotalUsage();
           if (!(req.options & WNOWAIT)) {
+            AccumulateChild(*tg_, *c);
             kernel_->RemoveGroup(c);
             tg_->children.erase(tg_->children.begin() + i);
           }

@@ -66,9 +66,12 @@ class ThreadGroup : public RefCounted<ThreadGroup> {
   uid_t uid_at_exit = 0;         // the real uid its parent's waitid reports
   absl::CondVar stop_cv;      // signalled on SIGCONT and SIGKILL
 
-  // CPU time of exited threads and of reaped children (wait4's rusage, times(2)).
-  timeval utime{}, stime{}, child_utime{}, child_stime{};
-  long maxrss_kb = 0, child_maxrss_kb = 0;
+  // Resource usage: the group's own as the host reported it when it exited, and the sum of its
+  // reaped children's totals (getrusage(RUSAGE_CHILDREN), times(2)).
+  struct rusage exit_usage {};
+  struct rusage children_usage {};
+  // What wait4 reports for this group once it is a zombie: its own usage plus its children's.
+  struct rusage TotalUsage() const;
 
   // Notified when a child changes state (wait4, waitid).
   WaitQueue child_wq;
@@ -93,6 +96,9 @@ class ThreadGroup : public RefCounted<ThreadGroup> {
  private:
   pid_t pid_;
 };
+
+// Adds a reaped child's total usage to its parent's children usage (Kernel::mu_ held).
+void AccumulateChild(ThreadGroup& parent, const ThreadGroup& child);
 
 }  // namespace moat::kernel
 

@@ -513,9 +513,10 @@ Result<void> RenameAt(const ResolveContext& ctx, const ParentAndName& from,
   // do_renameat2() -> vfs_rename().
   const Credentials& creds = *ctx.creds;
   if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) return Errno(EINVAL);
-  if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)) return Errno(EINVAL);
-  // TODO(#3): RENAME_EXCHANGE and RENAME_WHITEOUT need a flags argument on Inode::Rename.
-  if (flags & (RENAME_EXCHANGE | RENAME_WHITEOUT)) return Errno(EINVAL);
+  const bool exchange = flags & RENAME_EXCHANGE;
+  if (exchange && (flags & (RENAME_NOREPLACE | RENAME_WHITEOUT))) return Errno(EINVAL);
+  // TODO(#3): RENAME_WHITEOUT needs a whiteout-making rename in the filesystems.
+  if (flags & RENAME_WHITEOUT) return Errno(EINVAL);
 
   if (from.parent.mount != to.parent.mount) return Errno(EXDEV);
   if (IsDotOrEmpty(from.name)) return Errno(EBUSY);
@@ -526,30 +527,54 @@ Result<void> RenameAt(const ResolveContext& ctx, const ParentAndName& from,
   RefPtr<Dentry> old = TRY(from.parent.dentry->Child(from.name));
   RefPtr<Dentry> target = TRY(LookupIfExists(to.parent, to.name));
   if ((flags & RENAME_NOREPLACE) && target) return Errno(EEXIST);
+  // An exchange needs both names, and judges the target's trailing slash by its own type.
+  Stat target_st;
+  bool target_is_dir = false;
+  if (exchange) {
+    if (!target) return Errno(ENOENT);
+    target_st = TRY(target->inode()->GetStat());
+    target_is_dir = S_ISDIR(target_st.mode);
+    if (!target_is_dir && to.trailing_slash) return Errno(ENOTDIR);
+  }
   Stat old_st = TRY(old->inode()->GetStat());
   const bool is_dir = S_ISDIR(old_st.mode);
   // Unless the source is a directory, trailing slashes give ENOTDIR.
-  if (!is_dir && (from.trailing_slash || to.trailing_slash)) return Errno(ENOTDIR);
-  if (from.parent.dentry != to.parent.dentry) {
-    // The source may not be an ancestor of the target, nor the target of the source.
-    if (IsAncestorOrSelf(old.get(), to.parent.dentry)) return Errno(EINVAL);
-    if (target && IsAncestorOrSelf(target.get(), from.parent.dentry)) return Errno(ENOTEMPTY);
+  if (!is_dir && (from.trailing_slash || (!exchange && to.trailing_slash))) {
+    return Errno(ENOTDIR);
   }
-  // Two names of one inode: rename does nothing and succeeds.
+  if (from.parent.dentry != to.parent.dentry) {
+    // The source may not be an ancestor of the target, nor the target of the source. Linux
+    // calls the second ENOTEMPTY for a rename (the target directory would have to be removed)
+    // but EINVAL for an exchange (nothing is removed; the tree would form a loop).
+    if (IsAncestorOrSelf(old.get(), to.parent.dentry)) return Errno(EINVAL);
+    if (target && IsAncestorOrSelf(target.get(), from.parent.dentry)) {
+      return Errno(exchange ? EINVAL : ENOTEMPTY);
+    }
+  }
+  // Two names of one inode (or one name twice): rename and exchange do nothing and succeed.
   if (target && target->inode() == old->inode()) return Ok();
 
   RETURN_IF_ERRNO(MayDelete(creds, from.parent, old, is_dir));
   if (target) {
-    RETURN_IF_ERRNO(MayDelete(creds, to.parent, target, is_dir));
+    // An exchange removes neither entry, so each is checked against its own type.
+    RETURN_IF_ERRNO(MayDelete(creds, to.parent, target, exchange ? target_is_dir : is_dir));
   } else {
     RETURN_IF_ERRNO(MayCreate(creds, to.parent));
   }
-  // A directory that changes parent has its ".." rewritten: it must be writable.
-  if (is_dir && from.parent.dentry != to.parent.dentry) {
-    RETURN_IF_ERRNO(CheckPermission(creds, old_st, W_OK));
+  // A directory that changes parent has its ".." rewritten: it must be writable. In an
+  // exchange the target moves too.
+  if (from.parent.dentry != to.parent.dentry) {
+    if (is_dir) RETURN_IF_ERRNO(CheckPermission(creds, old_st, W_OK));
+    if (exchange && target_is_dir) RETURN_IF_ERRNO(CheckPermission(creds, target_st, W_OK));
   }
   if (IsMountpoint(ctx, from.parent, old) || (target && IsMountpoint(ctx, to.parent, target))) {
     return Errno(EBUSY);
+  }
+  if (exchange) {
+    RETURN_IF_ERRNO(
+        from.parent.dentry->inode()->Exchange(from.name, *to.parent.dentry->inode(), to.name));
+    Dentry::Exchange(old, target);
+    return Ok();
   }
   RETURN_IF_ERRNO(
       from.parent.dentry->inode()->Rename(from.name, *to.parent.dentry->inode(), to.name));

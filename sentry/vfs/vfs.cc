@@ -74,6 +74,7 @@ Result<void> Inode::Link(std::string_view, const RefPtr<Inode>&) { return Errno(
 Result<void> Inode::Unlink(std::string_view) { return Errno(ENOTDIR); }
 Result<void> Inode::RemoveDir(std::string_view) { return Errno(ENOTDIR); }
 Result<void> Inode::Rename(std::string_view, Inode&, std::string_view) { return Errno(ENOTDIR); }
+Result<void> Inode::Exchange(std::string_view, Inode&, std::string_view) { return Errno(EINVAL); }
 Result<std::string> Inode::ReadLink() { return Errno(EINVAL); }
 std::optional<Path> Inode::JumpLink() { return std::nullopt; }
 
@@ -183,6 +184,62 @@ void Dentry::Move(const RefPtr<Dentry>& d, const RefPtr<Dentry>& new_parent,
     absl::MutexLock l(&d->mu_);
     d->parent_.swap(old_parent);  // the old parent reference now drops outside the lock
     d->name_ = std::string(new_name);
+  }
+}
+
+void Dentry::Exchange(const RefPtr<Dentry>& a, const RefPtr<Dentry>& b) {
+  // Serialized by the VFS rename lock like Move, so each lock is again taken alone.
+  RefPtr<Dentry> a_parent, b_parent;
+  std::string a_name, b_name;
+  {
+    absl::MutexLock l(&a->mu_);
+    a_parent = a->parent_;
+    a_name = a->name_;
+  }
+  {
+    absl::MutexLock l(&b->mu_);
+    b_parent = b->parent_;
+    b_name = b->name_;
+  }
+  // Both names exist after an exchange, so each parent's entry is set outright rather than
+  // conditionally as in Move: whatever was cached there (normally the other dentry itself)
+  // no longer describes that name. Replaced dentries drop after the locks.
+  RefPtr<Dentry> replaced_a, replaced_b;
+  // The caller holds parent.mu_; the assertion tells the thread-safety analysis so, which it
+  // cannot see through a lambda.
+  auto put = [](Dentry& parent, const std::string& name, const RefPtr<Dentry>& d,
+                RefPtr<Dentry>* replaced) {
+    parent.mu_.AssertHeld();
+    ++parent.generation_;
+    auto [it, inserted] = parent.children_.try_emplace(name, d);
+    if (!inserted) {
+      *replaced = std::move(it->second);
+      it->second = d;
+    }
+  };
+  if (a_parent && a_parent == b_parent) {
+    absl::MutexLock l(&a_parent->mu_);
+    put(*a_parent, a_name, b, &replaced_a);
+    put(*a_parent, b_name, a, &replaced_b);
+  } else {
+    if (a_parent) {
+      absl::MutexLock l(&a_parent->mu_);
+      put(*a_parent, a_name, b, &replaced_a);
+    }
+    if (b_parent) {
+      absl::MutexLock l(&b_parent->mu_);
+      put(*b_parent, b_name, a, &replaced_b);
+    }
+  }
+  {
+    absl::MutexLock l(&a->mu_);
+    a->parent_ = b_parent;
+    a->name_ = b_name;
+  }
+  {
+    absl::MutexLock l(&b->mu_);
+    b->parent_ = a_parent;
+    b->name_ = a_name;
   }
 }
 

@@ -125,6 +125,13 @@ class Inode : public RefCounted<Inode> {
   virtual Result<void> RemoveDir(std::string_view name);
   // Moves `name` to `new_dir`/`new_name` within one filesystem; replaces a compatible target.
   virtual Result<void> Rename(std::string_view name, Inode& new_dir, std::string_view new_name);
+  // renameat2's RENAME_EXCHANGE: atomically swaps what `name` here and `other_name` in
+  // `other_dir` (of the same filesystem) refer to. Both must exist; they may be of different
+  // types. The VFS has done the permission, ancestry and mountpoint checks and handles the
+  // dentry cache. Default: EINVAL, what Linux's rename returns for a filesystem that does not
+  // support the flag.
+  virtual Result<void> Exchange(std::string_view name, Inode& other_dir,
+                                std::string_view other_name);
 
   // Symlinks. Default: EINVAL.
   virtual Result<std::string> ReadLink();
@@ -176,6 +183,9 @@ class Dentry : public RefCounted<Dentry> {
   // Moves this dentry under `new_parent` as `new_name` (after a rename).
   static void Move(const RefPtr<Dentry>& d, const RefPtr<Dentry>& new_parent,
                    std::string_view new_name);
+  // Swaps the places of `a` and `b` in the tree: each takes the other's parent and name (after
+  // a RENAME_EXCHANGE, like Linux's d_exchange). A directory's ".." follows its new parent.
+  static void Exchange(const RefPtr<Dentry>& a, const RefPtr<Dentry>& b);
   // Whether the name was removed (unlinked, or replaced by rename).
   bool deleted() const;
   void set_deleted();
@@ -460,8 +470,9 @@ Result<void> LinkAt(const ResolveContext& ctx, const Path& old_path, const Paren
 Result<void> UnlinkAt(const ResolveContext& ctx, const ParentAndName& at);
 // rmdir(2).
 Result<void> RemoveDirAt(const ResolveContext& ctx, const ParentAndName& at);
-// renameat2(2). `flags`: RENAME_NOREPLACE; RENAME_EXCHANGE and RENAME_WHITEOUT give EINVAL
-// (TODO(#3)).
+// renameat2(2). `flags`: RENAME_NOREPLACE, or RENAME_EXCHANGE (both names must exist, EINVAL
+// if one is an ancestor of the other, and the filesystem's Inode::Exchange does the swap);
+// RENAME_WHITEOUT gives EINVAL (TODO(#3)).
 Result<void> RenameAt(const ResolveContext& ctx, const ParentAndName& from,
                       const ParentAndName& to, unsigned flags);
 

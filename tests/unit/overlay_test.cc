@@ -219,6 +219,95 @@ TEST_F(OverlayTest, Rename) {
   EXPECT_ERRNO(fs_->Rename("/a.txt", "/d"), EISDIR);
 }
 
+TEST_F(OverlayTest, RenameExchange) {
+  // Two lower files in different directories: both are copied up and swapped above, keeping
+  // their inode numbers; the host directory stays as it was (TearDown checks it).
+  const uint64_t a_ino = HostIno("a.txt");
+  const uint64_t g_ino = HostIno("e/f/g.txt");
+  ASSERT_OK(fs_->Rename("/a.txt", "/e/f/g.txt", RENAME_EXCHANGE));
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->ReadFile("/a.txt")), "g");
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->ReadFile("/e/f/g.txt")), "hello");
+  EXPECT_EQ(St("/a.txt").ino, g_ino);
+  EXPECT_EQ(St("/e/f/g.txt").ino, a_ino);
+  EXPECT_EQ(Names("/e/f"), (std::vector<std::string>{".", "..", "g.txt"}));
+  // A symlink and a file in one directory.
+  ASSERT_OK(fs_->Rename("/link", "/exec.sh", RENAME_EXCHANGE));
+  EXPECT_TRUE(S_ISLNK(St("/exec.sh", false).mode));
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->ReadFile("/exec.sh")), "g");  // "a.txt", now holding "g"
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->ReadFile("/link")), "#!/bin/sh\n");
+  EXPECT_EQ(St("/link").mode, S_IFREG | 0750);
+  // Self-exchange, and the errors of the VFS.
+  ASSERT_OK(fs_->Rename("/a.txt", "/a.txt", RENAME_EXCHANGE));
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->ReadFile("/a.txt")), "g");
+  EXPECT_ERRNO(fs_->Rename("/a.txt", "/missing", RENAME_EXCHANGE), ENOENT);
+  EXPECT_ERRNO(fs_->Rename("/e", "/e/f", RENAME_EXCHANGE), EINVAL);
+
+  // Without redirect_dir, a directory with lower content cannot take another name, even within
+  // its parent, on either side of the exchange.
+  EXPECT_ERRNO(fs_->Rename("/d", "/a.txt", RENAME_EXCHANGE), EXDEV);
+  EXPECT_ERRNO(fs_->Rename("/a.txt", "/empty", RENAME_EXCHANGE), EXDEV);
+  EXPECT_ERRNO(fs_->Rename("/d", "/e", RENAME_EXCHANGE), EXDEV);
+  EXPECT_EQ(Names("/d"), (std::vector<std::string>{".", "..", "x", "y"}));
+
+  // A directory born in the upper layer can trade places with a file across parents, and its
+  // ".." follows it.
+  ASSERT_OK(fs_->Mkdir("/new"));
+  ASSERT_OK(fs_->WriteFile("/new/file", "n"));
+  ASSERT_OK(fs_->Rename("/new", "/e/f/g.txt", RENAME_EXCHANGE));
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->ReadFile("/e/f/g.txt/file")), "n");
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->ReadFile("/new")), "hello");
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->Lookup("/e/f/g.txt/..")).dentry,
+            ASSERT_OK_AND_GET(fs_->Lookup("/e/f")).dentry);
+  EXPECT_EQ(Names("/"), (std::vector<std::string>{".", "..", "a.txt", "d", "e", "empty",
+                                                  "exec.sh", "link", "new"}));
+  // It can be removed where it went, which leaves a whiteout for the lower g.txt.
+  ASSERT_OK(fs_->Unlink("/e/f/g.txt/file"));
+  ASSERT_OK(fs_->Rmdir("/e/f/g.txt"));
+  EXPECT_EQ(Names("/e/f"), (std::vector<std::string>{".", ".."}));
+}
+
+// An upper-layer directory moved by an exchange onto a name whose lower directory was removed
+// stays opaque: the lower directory's entries do not come back.
+TEST_F(OverlayTest, RenameExchangeKeepsDirectoriesOpaque) {
+  ASSERT_OK(fs_->Unlink("/d/x"));
+  ASSERT_OK(fs_->Unlink("/d/y"));
+  ASSERT_OK(fs_->Rmdir("/d"));
+  ASSERT_OK(fs_->WriteFile("/d", "file over a whiteout"));
+  ASSERT_OK(fs_->Mkdir("/fresh"));
+  ASSERT_OK(fs_->Rename("/d", "/fresh", RENAME_EXCHANGE));
+  EXPECT_TRUE(S_ISDIR(St("/d").mode));
+  EXPECT_EQ(Names("/d"), (std::vector<std::string>{".", ".."}));
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->ReadFile("/fresh")), "file over a whiteout");
+  ASSERT_OK(fs_->Rmdir("/d"));
+  EXPECT_ERRNO(fs_->Lookup("/d"), ENOENT);
+}
+
+// The exchange happens in the upper layer alone, with both names present there and no
+// whiteouts; the lower (hostfs) layer refuses to change at all.
+TEST(OverlayExchangeLayersTest, UpperLayerHoldsBothNames) {
+  HostTempDir host;
+  host.WriteFile("a", "A");
+  host.Mkdir("dir");
+  host.WriteFile("dir/b", "B");
+  const std::string before = host.Snapshot();
+  {
+    RefPtr<Dentry> upper = NewTmpfs(0755, 0, 0, 0);
+    TestFs fs(NewOverlay(ASSERT_OK_AND_GET(NewHostFilesystem(host.path())), upper));
+    TestFs up(upper);
+    ASSERT_OK(fs.Rename("/a", "/dir/b", RENAME_EXCHANGE));
+    EXPECT_EQ(ASSERT_OK_AND_GET(fs.ReadFile("/a")), "B");
+    EXPECT_EQ(ASSERT_OK_AND_GET(fs.ReadFile("/dir/b")), "A");
+    EXPECT_EQ(ASSERT_OK_AND_GET(up.ReadFile("/a")), "B");
+    EXPECT_EQ(ASSERT_OK_AND_GET(up.ReadFile("/dir/b")), "A");
+    EXPECT_EQ(ASSERT_OK_AND_GET(up.List("/")), (std::vector<std::string>{".", "..", "a", "dir"}));
+    EXPECT_EQ(ASSERT_OK_AND_GET(up.List("/dir")), (std::vector<std::string>{".", "..", "b"}));
+
+    TestFs lower(ASSERT_OK_AND_GET(NewHostFilesystem(host.path())), MountFlags{}, "hostfs");
+    EXPECT_ERRNO(lower.Rename("/a", "/dir/b", RENAME_EXCHANGE), EROFS);
+  }
+  EXPECT_EQ(host.Snapshot(), before);
+}
+
 TEST_F(OverlayTest, HardLinks) {
   ASSERT_OK(fs_->Link("/a.txt", "/d/a2"));
   EXPECT_EQ(St("/d/a2").ino, St("/a.txt").ino);

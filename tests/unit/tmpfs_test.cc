@@ -217,6 +217,173 @@ TEST_F(TmpfsTest, RenameRules) {
   ASSERT_OK(fs_.Rename("/d3/sub", "/d3/sub"));
 }
 
+TEST_F(TmpfsTest, RenameExchangeFiles) {
+  ASSERT_OK(fs_.Mkdir("/d"));
+  ASSERT_OK(fs_.WriteFile("/d/f1", "one"));
+  ASSERT_OK(fs_.WriteFile("/d/f2", "two"));
+  Path p1 = ASSERT_OK_AND_GET(fs_.Lookup("/d/f1"));
+  Path p2 = ASSERT_OK_AND_GET(fs_.Lookup("/d/f2"));
+  const Stat f1 = St("/d/f1");
+  const Stat f2 = St("/d/f2");
+  const Stat d = St("/d");
+  Tick();
+
+  ASSERT_OK(fs_.Rename("/d/f1", "/d/f2", RENAME_EXCHANGE));
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_.ReadFile("/d/f1")), "two");
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_.ReadFile("/d/f2")), "one");
+  EXPECT_EQ(St("/d/f1").ino, f2.ino);
+  EXPECT_EQ(St("/d/f2").ino, f1.ino);
+  // Nothing was removed: both files keep their link counts, the directory its size.
+  EXPECT_EQ(St("/d/f1").nlink, 1u);
+  EXPECT_EQ(St("/d/f2").nlink, 1u);
+  EXPECT_EQ(St("/d").size, d.size);
+  EXPECT_EQ(St("/d").nlink, d.nlink);
+  // The dentries the names were looked up by moved with their files.
+  EXPECT_FALSE(p1.dentry->deleted());
+  EXPECT_FALSE(p2.dentry->deleted());
+  EXPECT_EQ(PathString(fs_.root(), p1), "/d/f2");
+  EXPECT_EQ(PathString(fs_.root(), p2), "/d/f1");
+  // ctime changes on both files; mtime and ctime on the directory.
+  EXPECT_TRUE(Later(St("/d/f1").ctime, f2.ctime));
+  EXPECT_TRUE(Later(St("/d/f2").ctime, f1.ctime));
+  EXPECT_EQ(St("/d/f1").mtime.tv_nsec, f2.mtime.tv_nsec);
+  EXPECT_TRUE(Later(St("/d").mtime, d.mtime));
+  EXPECT_TRUE(Later(St("/d").ctime, d.ctime));
+
+  // And back again.
+  ASSERT_OK(fs_.Rename("/d/f2", "/d/f1", RENAME_EXCHANGE));
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_.ReadFile("/d/f1")), "one");
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_.ReadFile("/d/f2")), "two");
+  EXPECT_EQ(PathString(fs_.root(), p1), "/d/f1");
+}
+
+TEST_F(TmpfsTest, RenameExchangeFileAndDirectoryAcrossParents) {
+  ASSERT_OK(fs_.Mkdir("/p1"));
+  ASSERT_OK(fs_.Mkdir("/p2"));
+  ASSERT_OK(fs_.WriteFile("/p1/file", "data"));
+  ASSERT_OK(fs_.Mkdir("/p2/dir"));
+  ASSERT_OK(fs_.Mkdir("/p2/dir/sub"));
+  ASSERT_OK(fs_.WriteFile("/p2/dir/sub/inner", "inner"));
+  Path sub = ASSERT_OK_AND_GET(fs_.Lookup("/p2/dir/sub"));
+  const uint64_t p1_ino = St("/p1").ino;
+  const uint64_t dir_ino = St("/p2/dir").ino;
+  EXPECT_EQ(St("/p1").nlink, 2u);
+  EXPECT_EQ(St("/p2").nlink, 3u);
+  EXPECT_EQ(St("/p2/dir").nlink, 3u);
+
+  ASSERT_OK(fs_.Rename("/p1/file", "/p2/dir", RENAME_EXCHANGE));
+  EXPECT_TRUE(S_ISDIR(St("/p1/file").mode));
+  EXPECT_TRUE(S_ISREG(St("/p2/dir").mode));
+  EXPECT_EQ(St("/p1/file").ino, dir_ino);
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_.ReadFile("/p2/dir")), "data");
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_.ReadFile("/p1/file/sub/inner")), "inner");
+  // The subdirectory's ".." link went from /p2 to /p1; its own count stays.
+  EXPECT_EQ(St("/p1").nlink, 3u);
+  EXPECT_EQ(St("/p2").nlink, 2u);
+  EXPECT_EQ(St("/p1/file").nlink, 3u);
+  EXPECT_EQ(St("/p2/dir").nlink, 1u);
+  // ".." of the moved directory is its new parent, for path walks and for getdents.
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_.Lookup("/p1/file/..")).dentry,
+            ASSERT_OK_AND_GET(fs_.Lookup("/p1")).dentry);
+  RefPtr<FileDescription> f = ASSERT_OK_AND_GET(fs_.Open("/p1/file", O_RDONLY | O_DIRECTORY));
+  std::map<std::string, uint64_t> inos;
+  ASSERT_OK(f->ReadDir([&](const DirEntry& e, int64_t) {
+    inos[e.name] = e.ino;
+    return true;
+  }));
+  EXPECT_EQ(inos[".."], p1_ino);
+  // A dentry cached below the moved directory follows it.
+  EXPECT_EQ(PathString(fs_.root(), sub), "/p1/file/sub");
+  // An empty directory can now be removed where it went, with the counts following.
+  ASSERT_OK(fs_.Rename("/p1/file/sub/inner", "/p2/inner"));
+  ASSERT_OK(fs_.Rmdir("/p1/file/sub"));
+  EXPECT_EQ(St("/p1/file").nlink, 2u);
+
+  // Two directories across parents: each parent trades one subdirectory for another.
+  ASSERT_OK(fs_.Mkdir("/p2/dir2"));
+  EXPECT_EQ(St("/p2").nlink, 3u);
+  ASSERT_OK(fs_.Rename("/p1/file", "/p2/dir2", RENAME_EXCHANGE));
+  EXPECT_EQ(St("/p1").nlink, 3u);
+  EXPECT_EQ(St("/p2").nlink, 3u);
+  EXPECT_EQ(St("/p2/dir2").ino, dir_ino);
+}
+
+TEST_F(TmpfsTest, RenameExchangeErrors) {
+  ASSERT_OK(fs_.Mkdir("/d"));
+  ASSERT_OK(fs_.Mkdir("/d/sub"));
+  ASSERT_OK(fs_.WriteFile("/f", "f"));
+  ASSERT_OK(fs_.Link("/f", "/hard"));
+
+  // A name exchanged with itself, or with another name of its file, stays as it is.
+  ASSERT_OK(fs_.Rename("/f", "/f", RENAME_EXCHANGE));
+  ASSERT_OK(fs_.Rename("/d", "/d/", RENAME_EXCHANGE));
+  ASSERT_OK(fs_.Rename("/f", "/hard", RENAME_EXCHANGE));
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_.ReadFile("/f")), "f");
+  EXPECT_EQ(St("/f").nlink, 2u);
+
+  // Both names must exist.
+  EXPECT_ERRNO(fs_.Rename("/f", "/missing", RENAME_EXCHANGE), ENOENT);
+  EXPECT_ERRNO(fs_.Rename("/missing", "/f", RENAME_EXCHANGE), ENOENT);
+  // RENAME_EXCHANGE excludes the other flags.
+  EXPECT_ERRNO(fs_.Rename("/f", "/d", RENAME_EXCHANGE | RENAME_NOREPLACE), EINVAL);
+  EXPECT_ERRNO(fs_.Rename("/f", "/d", RENAME_EXCHANGE | RENAME_WHITEOUT), EINVAL);
+  EXPECT_ERRNO(fs_.Rename("/f", "/missing", RENAME_EXCHANGE | RENAME_NOREPLACE), EINVAL);
+  // Neither may be an ancestor of the other: EINVAL both ways (a plain rename of the
+  // descendant over its ancestor is ENOTEMPTY instead).
+  EXPECT_ERRNO(fs_.Rename("/d", "/d/sub", RENAME_EXCHANGE), EINVAL);
+  EXPECT_ERRNO(fs_.Rename("/d/sub", "/d", RENAME_EXCHANGE), EINVAL);
+  EXPECT_ERRNO(fs_.Rename("/d/sub", "/d"), ENOTEMPTY);
+  // A trailing slash is only for a directory, on either side.
+  EXPECT_ERRNO(fs_.Rename("/f/", "/d", RENAME_EXCHANGE), ENOTDIR);
+  EXPECT_ERRNO(fs_.Rename("/d", "/f/", RENAME_EXCHANGE), ENOTDIR);
+  // ".", ".." and "/" cannot be exchanged.
+  EXPECT_ERRNO(fs_.Rename("/d/.", "/f", RENAME_EXCHANGE), EBUSY);
+  EXPECT_ERRNO(fs_.Rename("/f", "/d/..", RENAME_EXCHANGE), EBUSY);
+  // Nothing above changed anything.
+  EXPECT_TRUE(S_ISDIR(St("/d").mode));
+  EXPECT_TRUE(S_ISDIR(St("/d/sub").mode));
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_.ReadFile("/f")), "f");
+
+  // With a trailing slash on a directory, the exchange goes ahead.
+  ASSERT_OK(fs_.Rename("/d/", "/f", RENAME_EXCHANGE));
+  EXPECT_TRUE(S_ISDIR(St("/f").mode));
+  EXPECT_TRUE(S_ISREG(St("/d").mode));
+}
+
+TEST_F(TmpfsTest, RenameExchangePermissions) {
+  auto alice = User(1000, 1000);
+  auto bob = User(1001, 1001);
+  ASSERT_OK(fs_.Mkdir("/u1", 0777));
+  ASSERT_OK(fs_.Mkdir("/u2", 0777));
+  ASSERT_OK(fs_.Mkdir("/u1/locked", 0555));  // root's, not writable by alice
+  ASSERT_OK(fs_.Open("/u1/f", O_WRONLY | O_CREAT, 0644, alice.get()));
+  ASSERT_OK(fs_.Open("/u2/g", O_WRONLY | O_CREAT, 0644, alice.get()));
+  // A directory that changes parent has its ".." rewritten, so it must be writable: as the
+  // source and as the target.
+  EXPECT_ERRNO(fs_.Rename("/u1/locked", "/u2/g", RENAME_EXCHANGE, alice.get()), EACCES);
+  EXPECT_ERRNO(fs_.Rename("/u2/g", "/u1/locked", RENAME_EXCHANGE, alice.get()), EACCES);
+  // In the same parent it need not be.
+  ASSERT_OK(fs_.Rename("/u1/locked", "/u1/f", RENAME_EXCHANGE, alice.get()));
+  EXPECT_TRUE(S_ISDIR(St("/u1/f").mode));
+  // Files move freely between writable parents.
+  ASSERT_OK(fs_.Rename("/u1/locked", "/u2/g", RENAME_EXCHANGE, alice.get()));
+
+  // Both parents must be writable.
+  ASSERT_OK(fs_.Mkdir("/ro", 0755));
+  ASSERT_OK(fs_.WriteFile("/ro/x", ""));
+  EXPECT_ERRNO(fs_.Rename("/ro/x", "/u2/g", RENAME_EXCHANGE, alice.get()), EACCES);
+  EXPECT_ERRNO(fs_.Rename("/u2/g", "/ro/x", RENAME_EXCHANGE, alice.get()), EACCES);
+
+  // The sticky bit protects both entries.
+  ASSERT_OK(fs_.Mkdir("/tmp", 01777));
+  ASSERT_OK(fs_.Open("/tmp/alice", O_WRONLY | O_CREAT, 0666, alice.get()));
+  ASSERT_OK(fs_.Open("/tmp/bob", O_WRONLY | O_CREAT, 0666, bob.get()));
+  EXPECT_ERRNO(fs_.Rename("/tmp/alice", "/tmp/bob", RENAME_EXCHANGE, bob.get()), EPERM);
+  EXPECT_ERRNO(fs_.Rename("/tmp/bob", "/tmp/alice", RENAME_EXCHANGE, bob.get()), EPERM);
+  ASSERT_OK(fs_.Rename("/tmp/alice", "/tmp/bob", RENAME_EXCHANGE));
+  EXPECT_EQ(St("/tmp/bob").uid, 1000u);
+}
+
 TEST_F(TmpfsTest, DataAndTimes) {
   ASSERT_OK(fs_.Mkdir("/d"));
   Stat d0 = St("/d");

@@ -151,9 +151,15 @@ TEST_F(VfsTest, Mounts) {
   // Namespace operations across mounts.
   ASSERT_OK(fs_.WriteFile("/mnt/x", "x"));
   EXPECT_ERRNO(fs_.Rename("/mnt/x", "/a/x"), EXDEV);
+  EXPECT_ERRNO(fs_.Rename("/mnt/x", "/a/b/f", RENAME_EXCHANGE), EXDEV);
+  EXPECT_ERRNO(fs_.Rename("/a/b/f", "/mnt/x", RENAME_EXCHANGE), EXDEV);
   EXPECT_ERRNO(fs_.Link("/mnt/x", "/a/x"), EXDEV);
   EXPECT_ERRNO(fs_.Rmdir("/mnt"), EBUSY);
   EXPECT_ERRNO(fs_.Rename("/mnt", "/mnt2"), EBUSY);
+  // A mountpoint cannot be exchanged either, on either side.
+  EXPECT_ERRNO(fs_.Rename("/mnt", "/a", RENAME_EXCHANGE), EBUSY);
+  EXPECT_ERRNO(fs_.Rename("/a", "/mnt", RENAME_EXCHANGE), EBUSY);
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_.Lookup("/mnt")).mount, m2);
 }
 
 TEST_F(VfsTest, FileBindMount) {
@@ -284,6 +290,42 @@ TEST_F(VfsTest, PathString) {
   EXPECT_EQ(PathString(fs_.root(), f), "/a/c/f (deleted)");
 }
 
+// RENAME_EXCHANGE swaps the two dentries in the cache (Linux's d_exchange): each keeps its
+// inode and children and takes the other's parent and name.
+TEST_F(VfsTest, RenameExchangeSwapsDentries) {
+  ASSERT_OK(fs_.WriteFile("/x", "x"));
+  Path b = ASSERT_OK_AND_GET(fs_.Lookup("/a/b"));
+  Path f = ASSERT_OK_AND_GET(fs_.Lookup("/a/b/f"));
+  Path x = ASSERT_OK_AND_GET(fs_.Lookup("/x"));
+  Path a = ASSERT_OK_AND_GET(fs_.Lookup("/a"));
+
+  ASSERT_OK(fs_.Rename("/a/b", "/x", RENAME_EXCHANGE));
+  EXPECT_EQ(b.dentry->parent(), fs_.root().dentry);
+  EXPECT_EQ(b.dentry->name(), "x");
+  EXPECT_EQ(x.dentry->parent(), a.dentry);
+  EXPECT_EQ(x.dentry->name(), "b");
+  EXPECT_EQ(fs_.root().dentry->CachedChild("x"), b.dentry);
+  EXPECT_EQ(a.dentry->CachedChild("b"), x.dentry);
+  EXPECT_FALSE(b.dentry->deleted());
+  EXPECT_FALSE(x.dentry->deleted());
+  // Lookups through the cache find the swapped dentries; the child stays with its directory.
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_.Lookup("/x")).dentry, b.dentry);
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_.Lookup("/a/b")).dentry, x.dentry);
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_.Lookup("/x/f")).dentry, f.dentry);
+  EXPECT_EQ(PathString(fs_.root(), f), "/x/f");
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_.Lookup("/x/..")), fs_.root());
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_.ReadFile("/a/b")), "x");
+  EXPECT_ERRNO(fs_.Lookup("/a/b/f"), ENOTDIR);
+
+  // Two entries of one directory swap within it.
+  ASSERT_OK(fs_.Rename("/x", "/a", RENAME_EXCHANGE));
+  EXPECT_EQ(fs_.root().dentry->CachedChild("a"), b.dentry);
+  EXPECT_EQ(fs_.root().dentry->CachedChild("x"), a.dentry);
+  EXPECT_EQ(PathString(fs_.root(), f), "/a/f");
+  EXPECT_EQ(PathString(fs_.root(), x), "/x/b");
+  EXPECT_EQ(Ino("/a/f"), ASSERT_OK_AND_GET(f.dentry->inode()->GetStat()).ino);
+}
+
 TEST_F(VfsTest, OpenChecks) {
   auto user = User(1000, 1000);
   EXPECT_ERRNO(fs_.Open("/a", O_WRONLY), EISDIR);
@@ -325,6 +367,7 @@ TEST_F(VfsTest, ReadOnlyMount) {
   EXPECT_ERRNO(ro.Open("/", O_RDONLY | O_CREAT), EISDIR);
   EXPECT_ERRNO(ro.Unlink("/x"), EROFS);
   EXPECT_ERRNO(ro.Rmdir("/x"), EROFS);
+  EXPECT_ERRNO(ro.Rename("/x", "/y", RENAME_EXCHANGE), EROFS);
   ASSERT_OK(ro.Open("/", O_RDONLY));
 }
 
