@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
       return 1;
     }
     moat::SetLogFd(fd);
+    // A log file gets informational messages too (unsupported syscalls, for instance).
+    moat::SetLogLevel(moat::LogLevel::kInfo);
   }
   if (global.debug) moat::SetLogLevel(moat::LogLevel::kDebug);
   if (global.strace) {

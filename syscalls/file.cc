@@ -659,6 +659,18 @@ Result<long> Pipe2(Task& t, const SyscallArgs& a) {
   return 0;
 }
 
+// fadvise64(2): advice only; validated and accepted.
+Result<long> Fadvise64(Task& t, const SyscallArgs& a) {
+  RefPtr<FileDescription> f = TRY(t.fds().Get(a.Int32(0)));
+  if (f->flags() & O_PATH) return Errno(EBADF);
+  if (a.Int(2) < 0) return Errno(EINVAL);
+  int advice = a.Int32(3);
+  if (advice < POSIX_FADV_NORMAL || advice > POSIX_FADV_NOREUSE) return Errno(EINVAL);
+  vfs::Stat st = TRY(f->GetStat());
+  if (S_ISFIFO(st.mode)) return Errno(ESPIPE);
+  return 0;
+}
+
 // flock(2)
 Result<long> Flock(Task& t, const SyscallArgs& a) {
   TRY(t.fds().Get(a.Int32(0)));

@@ -99,7 +99,7 @@ MOAT_SYSCALL(Truncate); MOAT_SYSCALL(Ftruncate); MOAT_SYSCALL(Mknod); MOAT_SYSCA
 MOAT_SYSCALL(Utimensat); MOAT_SYSCALL(Utimes); MOAT_SYSCALL(Utime); MOAT_SYSCALL(Futimesat);
 MOAT_SYSCALL(Statfs); MOAT_SYSCALL(Fstatfs); MOAT_SYSCALL(Fsync); MOAT_SYSCALL(Fdatasync);
 MOAT_SYSCALL(Sync); MOAT_SYSCALL(Syncfs); MOAT_SYSCALL(Chroot); MOAT_SYSCALL(Pipe);
-MOAT_SYSCALL(Pipe2); MOAT_SYSCALL(Flock);
+MOAT_SYSCALL(Pipe2); MOAT_SYSCALL(Flock); MOAT_SYSCALL(Fadvise64);
 
 // read_write.cc
 MOAT_SYSCALL(Read); MOAT_SYSCALL(Write); MOAT_SYSCALL(Pread64); MOAT_SYSCALL(Pwrite64);
@@ -110,6 +110,12 @@ MOAT_SYSCALL(Getdents); MOAT_SYSCALL(Ioctl);
 // stat.cc
 MOAT_SYSCALL(Stat); MOAT_SYSCALL(Fstat); MOAT_SYSCALL(Lstat); MOAT_SYSCALL(Newfstatat);
 MOAT_SYSCALL(Statx);
+
+// xattr.cc
+MOAT_SYSCALL(Getxattr); MOAT_SYSCALL(Lgetxattr); MOAT_SYSCALL(Fgetxattr); MOAT_SYSCALL(Listxattr);
+MOAT_SYSCALL(Llistxattr); MOAT_SYSCALL(Flistxattr); MOAT_SYSCALL(Setxattr); MOAT_SYSCALL(Lsetxattr);
+MOAT_SYSCALL(Fsetxattr); MOAT_SYSCALL(Removexattr); MOAT_SYSCALL(Lremovexattr);
+MOAT_SYSCALL(Fremovexattr);
 
 // poll.cc
 MOAT_SYSCALL(Poll); MOAT_SYSCALL(Ppoll); MOAT_SYSCALL(Select); MOAT_SYSCALL(Pselect6);

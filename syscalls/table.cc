@@ -120,7 +120,16 @@ SyscallTable Build() {
   b.Supported(SYS_preadv, Preadv);
   b.Supported(SYS_pwritev, Pwritev);
   b.Supported(SYS_syncfs, Syncfs);
-  b.Partial(SYS_renameat2, Renameat2, "RENAME_EXCHANGE and RENAME_WHITEOUT return EINVAL");
+  b.Partial(SYS_renameat2, Renameat2, "RENAME_WHITEOUT returns EINVAL");
+  b.Supported(SYS_fadvise64, Fadvise64);
+  for (auto [nr, fn] : {std::pair<int, kernel::SyscallFn>{SYS_getxattr, Getxattr}, {SYS_lgetxattr, Lgetxattr},
+                        {SYS_fgetxattr, Fgetxattr}, {SYS_listxattr, Listxattr},
+                        {SYS_llistxattr, Llistxattr}, {SYS_flistxattr, Flistxattr},
+                        {SYS_setxattr, Setxattr}, {SYS_lsetxattr, Lsetxattr},
+                        {SYS_fsetxattr, Fsetxattr}, {SYS_removexattr, Removexattr},
+                        {SYS_lremovexattr, Lremovexattr}, {SYS_fremovexattr, Fremovexattr}}) {
+    b.Partial(nr, fn, "no file has extended attributes yet; setting them is EOPNOTSUPP");
+  }
   b.Supported(SYS_preadv2, Preadv2);
   b.Supported(SYS_pwritev2, Pwritev2);
   b.Supported(SYS_statx, Statx);
@@ -288,6 +297,7 @@ SyscallTable Build() {
   b.Error(SYS_set_mempolicy, EPERM, "no NUMA policy in the sandbox");
   b.Error(SYS_migrate_pages, EPERM, "no NUMA policy in the sandbox");
   b.Error(SYS_move_pages, EPERM, "no NUMA policy in the sandbox");
+  b.Error(SYS_get_mempolicy, ENOSYS, "no NUMA policy in the sandbox (as a kernel without NUMA)");
   b.Error(453, ENOSYS, "map_shadow_stack: no shadow stacks");
   return b.Finish();
 }

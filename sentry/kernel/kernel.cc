@@ -114,7 +114,8 @@ void Kernel::ReportUnimplemented(int nr) {
   absl::MutexLock l(&unimpl_mu_);
   if (unimplemented_[nr]++ == 0) {
     const char* name = (table_ && nr >= 0 && nr < kMaxSyscall) ? (*table_)[nr].name : nullptr;
-    LOG_WARNING("unsupported syscall {} ({}): returning ENOSYS", name ? name : "unknown", nr);
+    // Logged, not printed: the sandbox's stderr is the application's.
+    LOG_INFO("unsupported syscall {} ({}): returning ENOSYS", name ? name : "unknown", nr);
   }
 }
 

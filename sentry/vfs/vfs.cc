@@ -1,5 +1,5 @@
 // The VFS objects: dentries, mounts, file descriptions, fs contexts and permission checks. Path
-// resolution is in path_walk.cc, the namespace operations in namespace_ops.cc.
+// resolution is in namei.cc, the namespace operations in namei.cc.
 #include "sentry/vfs/vfs.h"
 
 #include <dirent.h>
