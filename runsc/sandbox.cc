@@ -206,8 +206,9 @@ absl::StatusOr<int> RunDo(const DoOptions& opts) {
                    platform::NewPlatform(opts.platform));
   ASSIGN_OR_RETURN(RefPtr<vfs::FdTable> stdio, StdioTable());
 
-  kernel::Kernel kernel(std::move(platform), mounts);
-  kernel.set_syscall_table(&syscalls::Table());
+  // The kernel lives until runsc exits: the signal-forwarding thread below keeps using it.
+  auto* kernel = new kernel::Kernel(std::move(platform), mounts);
+  kernel->set_syscall_table(&syscalls::Table());
 
   kernel::InitProcess init;
   init.argv = opts.argv;
@@ -225,17 +226,17 @@ absl::StatusOr<int> RunDo(const DoOptions& opts) {
   mode_t um = umask(022);
   umask(um);
   init.umask = um;
-  RETURN_IF_ERROR(kernel.Start(std::move(init)));
+  RETURN_IF_ERROR(kernel->Start(std::move(init)));
 
-  std::thread([&kernel, forward] {
+  std::thread([kernel, forward] {
     for (;;) {
       siginfo_t info;
       int sig = sigwaitinfo(&forward, &info);
-      if (sig > 0) kernel.SignalInit(sig);
+      if (sig > 0) kernel->SignalInit(sig);
     }
   }).detach();
 
-  int status = kernel.Wait();
+  int status = kernel->Wait();
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WEXITSTATUS(status);
 }

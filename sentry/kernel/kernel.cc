@@ -1,5 +1,7 @@
 #include "sentry/kernel/kernel.h"
 
+#include <sys/wait.h>
+
 #include <future>
 #include <thread>
 
@@ -37,6 +39,11 @@ struct rusage ThreadGroup::TotalUsage() const {
   r.ru_nvcsw += children_usage.ru_nvcsw;
   r.ru_nivcsw += children_usage.ru_nivcsw;
   return r;
+}
+
+ChildExit DecodeExitStatus(int st) {
+  if (WIFSIGNALED(st)) return {WCOREDUMP(st) ? CLD_DUMPED : CLD_KILLED, WTERMSIG(st)};
+  return {CLD_EXITED, WEXITSTATUS(st)};
 }
 
 void AccumulateChild(ThreadGroup& parent, const ThreadGroup& child) {

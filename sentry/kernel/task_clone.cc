@@ -65,8 +65,9 @@ Result<long> Task::Clone(uint64_t flags, UserAddr stack, UserAddr parent_tid, Us
     // once). Pids are allocated cyclically, so the next clone gets another one.
     LOG_INFO("clone: pid {} belongs to a zombie; cloning again", child.tid);
     if (flags & CLONE_THREAD) {
-      // TODO(#2): a thread cannot be killed alone with a host signal; let it exit through Adopt
-      // failing is not possible either. This needs 4 million clones with a zombie held.
+      // TODO(#3): a new thread cannot be killed alone with a host signal, so a thread that gets a
+      // zombie's pid is kept (and the zombie's pid is shadowed). It takes a full cycle of the
+      // pid space while the zombie is held.
       break;
     }
     kill(child.context->host_pid(), SIGKILL);

@@ -124,14 +124,9 @@ void Kernel::GroupExited(ThreadGroup* tg) {
   if (tg->exit_signal != 0) {
     siginfo_t info{};
     info.si_signo = tg->exit_signal;
-    int st = tg->exit_status;
-    if (WIFSIGNALED(st)) {
-      info.si_code = WCOREDUMP(st) ? CLD_DUMPED : CLD_KILLED;
-      info.si_status = WTERMSIG(st);
-    } else {
-      info.si_code = CLD_EXITED;
-      info.si_status = WEXITSTATUS(st);
-    }
+    ChildExit e = DecodeExitStatus(tg->exit_status);
+    info.si_code = e.code;
+    info.si_status = e.status;
     info.si_pid = tg->pid();
     (void)SendGroupSignal(parent, info);
   }

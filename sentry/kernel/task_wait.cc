@@ -42,16 +42,11 @@ Result<Task::WaitResult> Task::WaitChild(const WaitRequest& req) {
         WaitResult r;
         r.pid = c->pid();
         if (c->zombie && (req.options & WEXITED)) {
-          int st = c->exit_status;
-          r.status = st;
+          r.status = c->exit_status;
           r.uid = c->uid_at_exit;
-          if (WIFSIGNALED(st)) {
-            r.code = WCOREDUMP(st) ? CLD_DUMPED : CLD_KILLED;
-            r.child_status = WTERMSIG(st);
-          } else {
-            r.code = CLD_EXITED;
-            r.child_status = WEXITSTATUS(st);
-          }
+          ChildExit e = DecodeExitStatus(c->exit_status);
+          r.code = e.code;
+          r.child_status = e.status;
           r.usage = c->TotalUsage();
           if (!(req.options & WNOWAIT)) {
             AccumulateChild(*tg_, *c);

@@ -97,6 +97,14 @@ class ThreadGroup : public RefCounted<ThreadGroup> {
   pid_t pid_;
 };
 
+// How a wait status reads in a siginfo or waitid: CLD_EXITED with the exit code, or CLD_KILLED
+// (CLD_DUMPED) with the signal.
+struct ChildExit {
+  int code;
+  int status;
+};
+ChildExit DecodeExitStatus(int wait_status);
+
 // Adds a reaped child's total usage to its parent's children usage (Kernel::mu_ held).
 void AccumulateChild(ThreadGroup& parent, const ThreadGroup& child);
 
