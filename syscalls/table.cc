@@ -193,7 +193,7 @@ SyscallTable Build() {
   b.Partial(SYS_settimeofday, Settimeofday, "the host clock cannot be set: EPERM");
   b.Partial(SYS_adjtimex, Adjtimex, "read-only (modes 0); changes return EPERM");
   b.Supported(SYS_alarm, Alarm);
-  b.Supported(SYS_setitimer, Setitimer);
+  b.Partial(SYS_setitimer, Setitimer, "ITIMER_VIRTUAL also counts the process's (small) system time");
   b.Supported(SYS_getitimer, Getitimer);
   b.Supported(SYS_timer_create, TimerCreate);
   b.Supported(SYS_timer_settime, TimerSettime);

@@ -118,9 +118,12 @@ std::shared_ptr<Timer> GetItimer(Task& t, int which) {
   std::shared_ptr<Timer>& slot = ItimerSlot(tg, which);
   if (!slot) {
     int sig = which == ITIMER_REAL ? SIGALRM : which == ITIMER_VIRTUAL ? SIGVTALRM : SIGPROF;
-    clockid_t clock = which == ITIMER_REAL
-                          ? CLOCK_MONOTONIC
-                          : ProcessCpuClock(t.context().host_pid(), which == ITIMER_VIRTUAL ? 1 : 0);
+    // ITIMER_VIRTUAL and ITIMER_PROF both run on the process's precise scheduler clock. The
+    // host's tick-sampled VIRT and PROF clocks can run ahead of the CPU really used on a loaded
+    // machine, and the application's own system time is only trap overhead here (the sentry
+    // does its kernel work), so user time and all CPU time are the same measure.
+    clockid_t clock = which == ITIMER_REAL ? CLOCK_MONOTONIC
+                                           : ProcessCpuClock(t.context().host_pid(), 2);
     kernel::Kernel* k = &t.kernel();
     RefPtr<ThreadGroup> ref = t.thread_group_ref();
     slot = std::make_shared<Timer>(&k->timers(), clock, [k, ref, sig](uint64_t) {
