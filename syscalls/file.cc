@@ -30,11 +30,7 @@ Result<vfs::Stat> StatOf(const Path& p) { return p.dentry->inode()->GetStat(); }
 Result<void> CheckNewSize(Task& t, int64_t size) {
   rlimit lim = t.thread_group().GetRlimit(RLIMIT_FSIZE);
   if (lim.rlim_cur == RLIM_INFINITY || static_cast<uint64_t>(size) <= lim.rlim_cur) return Ok();
-  siginfo_t info{};
-  info.si_signo = SIGXFSZ;
-  info.si_code = SI_KERNEL;
-  absl::MutexLock l(&t.kernel().mu_);
-  (void)t.kernel().SendThreadSignal(&t, info);
+  SendSelfSignal(t, SIGXFSZ);
   return Errno(EFBIG);
 }
 

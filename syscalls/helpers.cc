@@ -52,12 +52,17 @@ Result<vfs::ParentAndName> ResolveParentAt(Task& t, int dirfd, const std::string
 
 uint64_t FdLimit(Task& t) { return t.thread_group().GetRlimit(RLIMIT_NOFILE).rlim_cur; }
 
-void SendSigpipe(Task& t) {
+void SendSelfSignal(Task& t, int sig) {
   siginfo_t info{};
-  info.si_signo = SIGPIPE;
-  info.si_code = SI_USER;
-  info.si_pid = t.pid();
-  info.si_uid = t.creds()->ruid;
+  info.si_signo = sig;
+  // Linux sends SIGPIPE with send_sig (SI_USER from the task itself) and SIGXFSZ from the kernel.
+  if (sig == SIGPIPE) {
+    info.si_code = SI_USER;
+    info.si_pid = t.pid();
+    info.si_uid = t.creds()->ruid;
+  } else {
+    info.si_code = SI_KERNEL;
+  }
   absl::MutexLock l(&t.kernel().mu_);
   (void)t.kernel().SendThreadSignal(&t, info);
 }

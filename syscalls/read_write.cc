@@ -29,11 +29,7 @@ Result<size_t> FileSizeLimit(Task& t, FileDescription& f, std::optional<int64_t>
   int64_t pos = offset ? *offset
                        : ((f.flags() & O_APPEND) ? st.size : TRY(f.Seek(0, SEEK_CUR)));
   if (static_cast<uint64_t>(pos) >= lim.rlim_cur) {
-    siginfo_t info{};
-    info.si_signo = SIGXFSZ;
-    info.si_code = SI_KERNEL;
-    absl::MutexLock l(&t.kernel().mu_);
-    (void)t.kernel().SendThreadSignal(&t, info);
+    SendSelfSignal(t, SIGXFSZ);
     return Errno(EFBIG);
   }
   return std::min<size_t>(len, lim.rlim_cur - pos);
@@ -103,7 +99,7 @@ Result<long> WriteFrom(Task& t, FileDescription& f, UserAddr buf, size_t count,
     std::span<const uint8_t> src(data.data(), *allowed);
     Result<size_t> r = offset ? f.PWrite(t, src, *offset + done) : f.Write(t, src);
     if (!r.ok()) {
-      if (r.error().value() == EPIPE && f.SendsSigpipe()) SendSigpipe(t);
+      if (r.error().value() == EPIPE && f.SendsSigpipe()) SendSelfSignal(t, SIGPIPE);
       if (done > 0) break;
       return r.error();
     }
@@ -159,7 +155,7 @@ Result<long> DoWritev(Task& t, FileDescription& f, UserAddr iovp, int64_t cnt,
   size_t allowed = TRY(FileSizeLimit(t, f, offset, data.size()));
   std::span<const uint8_t> src(data.data(), allowed);
   Result<size_t> r = offset ? f.PWrite(t, src, *offset) : f.Write(t, src);
-  if (!r.ok() && r.error().value() == EPIPE && f.SendsSigpipe()) SendSigpipe(t);
+  if (!r.ok() && r.error().value() == EPIPE && f.SendsSigpipe()) SendSelfSignal(t, SIGPIPE);
   return TRY(std::move(r));
 }
 

@@ -36,8 +36,9 @@ Result<vfs::Path> ResolveUserPath(Task& t, int dirfd, UserAddr path, int at_flag
 Result<vfs::ParentAndName> ResolveParentAt(Task& t, int dirfd, const std::string& path);
 // The RLIMIT_NOFILE soft limit of the task's process.
 uint64_t FdLimit(Task& t);
-// Queues SIGPIPE for the calling thread (a write to a pipe or socket without a reader).
-void SendSigpipe(Task& t);
+// Queues a signal a syscall raises for its own thread: SIGPIPE (a write to a pipe or socket
+// without a reader) or SIGXFSZ (a write past RLIMIT_FSIZE).
+void SendSelfSignal(Task& t, int sig);
 
 // ---- Handlers ----
 #define MOAT_SYSCALL(name) Result<long> name(Task& t, const SyscallArgs& a)

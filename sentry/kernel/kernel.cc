@@ -29,16 +29,29 @@ timeval AddTimeval(timeval a, timeval b) {
 
 }  // namespace
 
+namespace {
+
+// Adds the counters of `b` to `a`; the peak RSS is the larger one.
+void AddUsage(struct rusage& a, const struct rusage& b) {
+  a.ru_utime = AddTimeval(a.ru_utime, b.ru_utime);
+  a.ru_stime = AddTimeval(a.ru_stime, b.ru_stime);
+  a.ru_maxrss = std::max(a.ru_maxrss, b.ru_maxrss);
+  a.ru_minflt += b.ru_minflt;
+  a.ru_majflt += b.ru_majflt;
+  a.ru_nvcsw += b.ru_nvcsw;
+  a.ru_nivcsw += b.ru_nivcsw;
+}
+
+}  // namespace
+
 struct rusage ThreadGroup::TotalUsage() const {
   struct rusage r = exit_usage;
-  r.ru_utime = AddTimeval(r.ru_utime, children_usage.ru_utime);
-  r.ru_stime = AddTimeval(r.ru_stime, children_usage.ru_stime);
-  r.ru_maxrss = std::max(r.ru_maxrss, children_usage.ru_maxrss);
-  r.ru_minflt += children_usage.ru_minflt;
-  r.ru_majflt += children_usage.ru_majflt;
-  r.ru_nvcsw += children_usage.ru_nvcsw;
-  r.ru_nivcsw += children_usage.ru_nivcsw;
+  AddUsage(r, children_usage);
   return r;
+}
+
+void AccumulateChild(ThreadGroup& parent, const ThreadGroup& child) {
+  AddUsage(parent.children_usage, child.TotalUsage());
 }
 
 ChildExit DecodeExitStatus(int st) {
@@ -46,17 +59,6 @@ ChildExit DecodeExitStatus(int st) {
   return {CLD_EXITED, WEXITSTATUS(st)};
 }
 
-void AccumulateChild(ThreadGroup& parent, const ThreadGroup& child) {
-  struct rusage c = child.TotalUsage();
-  struct rusage& p = parent.children_usage;
-  p.ru_utime = AddTimeval(p.ru_utime, c.ru_utime);
-  p.ru_stime = AddTimeval(p.ru_stime, c.ru_stime);
-  p.ru_maxrss = std::max(p.ru_maxrss, c.ru_maxrss);
-  p.ru_minflt += c.ru_minflt;
-  p.ru_majflt += c.ru_majflt;
-  p.ru_nvcsw += c.ru_nvcsw;
-  p.ru_nivcsw += c.ru_nivcsw;
-}
 
 Kernel::Kernel(std::unique_ptr<platform::Platform> platform, RefPtr<vfs::MountNamespace> mounts)
     : platform_(std::move(platform)), mounts_(std::move(mounts)), boot_time_(absl::Now()) {}
