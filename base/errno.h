@@ -34,10 +34,6 @@ class Errno {
   std::string Name() const;
   // strerror-like description.
   std::string Describe() const;
-  constexpr bool IsRestart() const {
-    return value_ == kERESTARTSYS || value_ == kERESTARTNOINTR || value_ == kERESTARTNOHAND ||
-           value_ == kERESTART_RESTARTBLOCK;
-  }
   friend constexpr bool operator==(Errno a, Errno b) { return a.value_ == b.value_; }
 
  private:

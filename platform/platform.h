@@ -112,12 +112,6 @@ struct CloneResult {
   std::unique_ptr<Context> context;
 };
 
-// How to start the first application process of a sandbox.
-struct SpawnOptions {
-  // The sentry's end is kept by the platform; the application end is placed at stub::kChannelFd.
-  int stub_fd = -1;  // sealed memfd holding the stub image
-};
-
 class Platform {
  public:
   virtual ~Platform() = default;

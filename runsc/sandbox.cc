@@ -31,17 +31,15 @@ namespace {
 // Signals runsc passes on to the sandbox's init instead of acting on them.
 constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
 
-absl::Status ErrnoAt(std::string_view what, Errno e) { return ErrnoStatus(what, e); }
-
 // Resolves `path` in the mount namespace as root and mounts `m` there.
 absl::Status MountAt(vfs::MountNamespace& ns, const kernel::Credentials& root_creds,
                      const std::string& path, RefPtr<vfs::Mount> m) {
   vfs::Path root = ns.Root();
   vfs::ResolveContext ctx{&root_creds, root, &ns};
   Result<vfs::Path> at = vfs::Resolve(ctx, root, path, {.must_be_dir = true});
-  if (!at.ok()) return ErrnoAt(fmt::format("mountpoint {}", path), at.error());
+  if (!at.ok()) return ErrnoStatus(fmt::format("mountpoint {}", path), at.error());
   Result<void> r = ns.AddMount(*at, std::move(m));
-  if (!r.ok()) return ErrnoAt(fmt::format("mount {}", path), r.error());
+  if (!r.ok()) return ErrnoStatus(fmt::format("mount {}", path), r.error());
   return absl::OkStatus();
 }
 
@@ -101,7 +99,7 @@ Result<RefPtr<vfs::Dentry>> BuildSys(const kernel::Credentials& creds) {
 absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const std::string& root_dir) {
   auto root_creds = kernel::Credentials::New(0, 0);
   Result<RefPtr<vfs::Dentry>> lower = fsimpl::NewHostFilesystem(root_dir);
-  if (!lower.ok()) return ErrnoAt(fmt::format("root {}", root_dir), lower.error());
+  if (!lower.ok()) return ErrnoStatus(fmt::format("root {}", root_dir), lower.error());
   RefPtr<vfs::Dentry> upper = fsimpl::NewTmpfs(0755, 0, 0, 0);
   RefPtr<vfs::Dentry> root = fsimpl::NewOverlay(*lower, upper);
   auto root_mount = MakeRef<vfs::Mount>(1, "overlay", "root", root, vfs::MountFlags{});
@@ -111,11 +109,11 @@ absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const std::string& root_
   for (const char* dir : {"dev", "proc", "sys", "tmp"}) {
     if (!root->Child(dir).ok()) {
       Result<RefPtr<vfs::Dentry>> d = EnsureDir(root, dir, *root_creds);
-      if (!d.ok()) return ErrnoAt(fmt::format("mkdir /{}", dir), d.error());
+      if (!d.ok()) return ErrnoStatus(fmt::format("mkdir /{}", dir), d.error());
     }
   }
   Result<RefPtr<vfs::Dentry>> dev = BuildDev(*root_creds);
-  if (!dev.ok()) return ErrnoAt("building /dev", dev.error());
+  if (!dev.ok()) return ErrnoStatus("building /dev", dev.error());
   RETURN_IF_ERROR(MountAt(*ns, *root_creds, "/dev",
                           MakeRef<vfs::Mount>(ns->NextMountId(), "tmpfs", "dev", *dev,
                                               vfs::MountFlags{.nosuid = true})));
@@ -130,7 +128,7 @@ absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const std::string& root_
                                               vfs::MountFlags{.readonly = true, .nosuid = true,
                                                               .nodev = true, .noexec = true})));
   Result<RefPtr<vfs::Dentry>> sys = BuildSys(*root_creds);
-  if (!sys.ok()) return ErrnoAt("building /sys", sys.error());
+  if (!sys.ok()) return ErrnoStatus("building /sys", sys.error());
   RETURN_IF_ERROR(MountAt(*ns, *root_creds, "/sys",
                           MakeRef<vfs::Mount>(ns->NextMountId(), "sysfs", "sysfs", *sys,
                                               vfs::MountFlags{.readonly = true, .nosuid = true,
@@ -146,9 +144,9 @@ absl::StatusOr<RefPtr<vfs::FdTable>> StdioTable() {
     FileDescriptor copy(fcntl(fd, F_DUPFD_CLOEXEC, 3));
     if (!copy) return ErrnoStatus(fmt::format("dup({})", fd));
     Result<RefPtr<fsimpl::HostFile>> f = fsimpl::HostFile::New(std::move(copy), flags & O_ACCMODE);
-    if (!f.ok()) return ErrnoAt(fmt::format("stdio fd {}", fd), f.error());
+    if (!f.ok()) return ErrnoStatus(fmt::format("stdio fd {}", fd), f.error());
     Result<void> r = fds->Set(fd, *f, false, 1024);
-    if (!r.ok()) return ErrnoAt("installing stdio", r.error());
+    if (!r.ok()) return ErrnoStatus("installing stdio", r.error());
   }
   return fds;
 }

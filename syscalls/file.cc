@@ -43,9 +43,9 @@ Result<long> DoOpen(Task& t, int dirfd, UserAddr upath, int flags, uint32_t mode
   if (path.empty()) return Errno(ENOENT);
   flags |= kKernelOLargefile;  // implied on 64-bit, and reported by F_GETFL
   if ((flags & __O_TMPFILE) == __O_TMPFILE) return Errno(EOPNOTSUPP);  // TODO(#3): O_TMPFILE
-  vfs::Path start = TRY(StartAt(t, dirfd, path));
+  vfs::Path start = TRY(t.StartAt(dirfd, path));
   RefPtr<FileDescription> f =
-      TRY(vfs::OpenAt(ResolveCtx(t), start, path, flags, mode & 07777 & ~t.fs().umask()));
+      TRY(vfs::OpenAt(t.PathContext(), start, path, flags, mode & 07777 & ~t.fs().umask()));
   // A FIFO opened without O_NONBLOCK waits here for its other end.
   TRY(f->WaitOpen(t));
   return InstallFile(t, std::move(f), flags & O_CLOEXEC);
@@ -78,8 +78,8 @@ Result<long> DoAccess(Task& t, int dirfd, UserAddr upath, int mode, int flags) {
 
 Result<long> DoMkdir(Task& t, int dirfd, UserAddr upath, uint32_t mode) {
   std::string path = TRY(t.CopyInPath(upath));
-  vfs::ParentAndName at = TRY(ResolveParentAt(t, dirfd, path));
-  TRY(vfs::MakeDirAt(ResolveCtx(t), at, mode & 07777 & ~t.fs().umask()));
+  vfs::ParentAndName at = TRY(t.ResolveParentAt(dirfd, path));
+  TRY(vfs::MakeDirAt(t.PathContext(), at, mode & 07777 & ~t.fs().umask()));
   return 0;
 }
 
@@ -90,9 +90,9 @@ Result<long> DoRename(Task& t, int olddirfd, UserAddr oldp, int newdirfd, UserAd
     return Errno(EINVAL);
   std::string op = TRY(t.CopyInPath(oldp));
   std::string np = TRY(t.CopyInPath(newp));
-  vfs::ParentAndName from = TRY(ResolveParentAt(t, olddirfd, op));
-  vfs::ParentAndName to = TRY(ResolveParentAt(t, newdirfd, np));
-  TRY(vfs::RenameAt(ResolveCtx(t), from, to, flags));
+  vfs::ParentAndName from = TRY(t.ResolveParentAt(olddirfd, op));
+  vfs::ParentAndName to = TRY(t.ResolveParentAt(newdirfd, np));
+  TRY(vfs::RenameAt(t.PathContext(), from, to, flags));
   return 0;
 }
 
@@ -102,23 +102,23 @@ Result<long> DoLink(Task& t, int olddirfd, UserAddr oldp, int newdirfd, UserAddr
                                  (flags & AT_SYMLINK_FOLLOW ? 0 : AT_SYMLINK_NOFOLLOW) |
                                      (flags & AT_EMPTY_PATH)));
   std::string np = TRY(t.CopyInPath(newp));
-  vfs::ParentAndName to = TRY(ResolveParentAt(t, newdirfd, np));
-  TRY(vfs::LinkAt(ResolveCtx(t), old, to));
+  vfs::ParentAndName to = TRY(t.ResolveParentAt(newdirfd, np));
+  TRY(vfs::LinkAt(t.PathContext(), old, to));
   return 0;
 }
 
 Result<long> DoSymlink(Task& t, UserAddr target, int newdirfd, UserAddr linkpath) {
   std::string tgt = TRY(t.CopyInPath(target));
   std::string lp = TRY(t.CopyInPath(linkpath));
-  vfs::ParentAndName to = TRY(ResolveParentAt(t, newdirfd, lp));
-  TRY(vfs::SymlinkAt(ResolveCtx(t), to, tgt));
+  vfs::ParentAndName to = TRY(t.ResolveParentAt(newdirfd, lp));
+  TRY(vfs::SymlinkAt(t.PathContext(), to, tgt));
   return 0;
 }
 
 Result<long> DoReadlink(Task& t, int dirfd, UserAddr upath, UserAddr buf, int64_t size) {
   std::string path = TRY(t.CopyInPath(upath));
   if (size <= 0) return Errno(EINVAL);
-  Path p = TRY(ResolveAt(t, dirfd, path, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH));
+  Path p = TRY(t.ResolveAt(dirfd, path, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH));
   std::string target = TRY(p.dentry->inode()->ReadLink());
   size_t n = std::min<size_t>(target.size(), size);
   TRY(t.CopyOut(buf, target.data(), n));
@@ -226,9 +226,9 @@ Result<long> UtimesFromTimevals(Task& t, int dirfd, UserAddr upath, UserAddr tv)
 
 Result<long> DoMknod(Task& t, int dirfd, UserAddr upath, uint32_t mode, uint64_t dev) {
   std::string path = TRY(t.CopyInPath(upath));
-  vfs::ParentAndName at = TRY(ResolveParentAt(t, dirfd, path));
+  vfs::ParentAndName at = TRY(t.ResolveParentAt(dirfd, path));
   uint32_t applied = (mode & S_IFMT) | (mode & 07777 & ~t.fs().umask());
-  TRY(vfs::MakeNodeAt(ResolveCtx(t), at, applied, dev));
+  TRY(vfs::MakeNodeAt(t.PathContext(), at, applied, dev));
   return 0;
 }
 
@@ -393,16 +393,16 @@ Result<long> Mkdirat(Task& t, const SyscallArgs& a) {
 // rmdir(2)
 Result<long> Rmdir(Task& t, const SyscallArgs& a) {
   std::string path = TRY(t.CopyInPath(a.Addr(0)));
-  vfs::ParentAndName at = TRY(ResolveParentAt(t, AT_FDCWD, path));
-  TRY(vfs::RemoveDirAt(ResolveCtx(t), at));
+  vfs::ParentAndName at = TRY(t.ResolveParentAt(AT_FDCWD, path));
+  TRY(vfs::RemoveDirAt(t.PathContext(), at));
   return 0;
 }
 
 // unlink(2)
 Result<long> Unlink(Task& t, const SyscallArgs& a) {
   std::string path = TRY(t.CopyInPath(a.Addr(0)));
-  vfs::ParentAndName at = TRY(ResolveParentAt(t, AT_FDCWD, path));
-  TRY(vfs::UnlinkAt(ResolveCtx(t), at));
+  vfs::ParentAndName at = TRY(t.ResolveParentAt(AT_FDCWD, path));
+  TRY(vfs::UnlinkAt(t.PathContext(), at));
   return 0;
 }
 
@@ -411,11 +411,11 @@ Result<long> Unlinkat(Task& t, const SyscallArgs& a) {
   int flags = a.Int32(2);
   if (flags & ~AT_REMOVEDIR) return Errno(EINVAL);
   std::string path = TRY(t.CopyInPath(a.Addr(1)));
-  vfs::ParentAndName at = TRY(ResolveParentAt(t, a.Int32(0), path));
+  vfs::ParentAndName at = TRY(t.ResolveParentAt(a.Int32(0), path));
   if (flags & AT_REMOVEDIR) {
-    TRY(vfs::RemoveDirAt(ResolveCtx(t), at));
+    TRY(vfs::RemoveDirAt(t.PathContext(), at));
   } else {
-    TRY(vfs::UnlinkAt(ResolveCtx(t), at));
+    TRY(vfs::UnlinkAt(t.PathContext(), at));
   }
   return 0;
 }

@@ -86,7 +86,7 @@ Result<long> Statx(Task& t, const SyscallArgs& a) {
     s = TRY(f->GetStat());
     if (f->path().mount) mnt_id = f->path().mount->id();
   } else {
-    vfs::Path p = TRY(ResolveAt(t, dirfd, path, flags));
+    vfs::Path p = TRY(t.ResolveAt(dirfd, path, flags));
     s = TRY(p.dentry->inode()->GetStat());
     mnt_id = p.mount->id();
   }

@@ -23,17 +23,9 @@ const kernel::SyscallTable& Table();
 
 // ---- Helpers shared by the handlers (helpers.cc) ----
 
-vfs::ResolveContext ResolveCtx(Task& t);
-// Where a relative path given with `dirfd` starts: the cwd for AT_FDCWD, else the directory
-// open at dirfd (EBADF, ENOTDIR).
-Result<vfs::Path> StartAt(Task& t, int dirfd, const std::string& path);
-// Resolves (dirfd, path) with AT_SYMLINK_NOFOLLOW and AT_EMPTY_PATH in `at_flags`.
-Result<vfs::Path> ResolveAt(Task& t, int dirfd, const std::string& path, int at_flags,
-                            bool must_be_dir = false);
-// Copies the path in, then resolves it; ENOENT for "" unless AT_EMPTY_PATH.
+// Copies the path in, then resolves it with Task::ResolveAt.
 Result<vfs::Path> ResolveUserPath(Task& t, int dirfd, UserAddr path, int at_flags,
                                   bool must_be_dir = false);
-Result<vfs::ParentAndName> ResolveParentAt(Task& t, int dirfd, const std::string& path);
 // The RLIMIT_NOFILE soft limit of the task's process.
 uint64_t FdLimit(Task& t);
 // Queues a signal a syscall raises for its own thread: SIGPIPE (a write to a pipe or socket

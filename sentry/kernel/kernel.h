@@ -100,10 +100,6 @@ class Kernel {
   std::string domainname() const;
   void set_domainname(std::string d);
 
-  // The stub memfd and the sandbox's mounts.
-  vfs::MountNamespace& mounts() { return *mounts_; }
-  const RefPtr<vfs::MountNamespace>& mounts_ref() { return mounts_; }
-
   absl::Time boot_time() const { return boot_time_; }
   // The syscall table (set once, before Start).
   void set_syscall_table(const SyscallTable* t) { table_ = t; }

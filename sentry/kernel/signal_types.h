@@ -88,7 +88,6 @@ class PendingSignals {
   std::optional<siginfo_t> Dequeue(int sig);
   // Removes every instance of the signals in `set`.
   void Discard(SigSet set);
-  size_t queued_rt() const { return queue_.size(); }
   // The queued signal of POSIX timer `timer_id`, if one is still pending (its overrun count grows
   // instead of a second signal being queued).
   siginfo_t* FindTimerSignal(int timer_id);

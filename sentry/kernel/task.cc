@@ -268,13 +268,14 @@ void Task::HandleSyscall() {
     if (interrupted_.load()) ctx_->Interrupt();
     return;
   }
-  platform::Registers& regs = ctx_->Regs();  // a handler may have replaced them (execve)
+  // `r` is the context's register set: a handler that replaced the registers (execve,
+  // rt_sigreturn) changed it in place.
   if (res.ok()) {
-    regs.rax = static_cast<uint64_t>(res.value());
+    r.rax = static_cast<uint64_t>(res.value());
   } else if (res.error().value() == kEJUSTRETURN) {
-    regs.orig_rax = static_cast<uint64_t>(-1);
+    r.orig_rax = static_cast<uint64_t>(-1);
   } else {
-    regs.rax = static_cast<uint64_t>(-static_cast<int64_t>(res.error().value()));
+    r.rax = static_cast<uint64_t>(-static_cast<int64_t>(res.error().value()));
   }
   HandleSignals();
 }

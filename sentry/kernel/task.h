@@ -40,6 +40,9 @@ namespace moat::vfs {
 class FdTable;
 class FsContext;
 class MountNamespace;
+struct ParentAndName;
+struct Path;
+struct ResolveContext;
 }  // namespace moat::vfs
 
 namespace moat::mm {
@@ -119,6 +122,20 @@ class Task final : public RefCounted<Task>, public Wakeable {
   void set_fs(RefPtr<vfs::FsContext> f);
   void set_mount_ns(RefPtr<vfs::MountNamespace> ns);
 
+  // ---- Paths, as the *at syscalls name them (task_paths.cc) ----
+  // Who resolves and from which root. The credentials pointer stays valid for the syscall: only
+  // this task's own thread replaces its credentials.
+  vfs::ResolveContext PathContext();
+  // Where a relative `path` given with `dirfd` starts: the cwd for AT_FDCWD, else the directory
+  // open at dirfd (EBADF, ENOTDIR). An absolute path starts at the root.
+  Result<vfs::Path> StartAt(int dirfd, const std::string& path);
+  // Resolves (dirfd, path) with AT_SYMLINK_NOFOLLOW and AT_EMPTY_PATH in `at_flags`; ENOENT for an
+  // empty path without AT_EMPTY_PATH.
+  Result<vfs::Path> ResolveAt(int dirfd, const std::string& path, int at_flags,
+                              bool must_be_dir = false);
+  // Everything but the last component, for creating, removing and renaming.
+  Result<vfs::ParentAndName> ResolveParentAt(int dirfd, const std::string& path);
+
   // ---- Blocking ----
   // Implements Wakeable::Wake: ends the current or next Block().
   void Wake(EventMask events) override;
@@ -129,8 +146,6 @@ class Task final : public RefCounted<Task>, public Wakeable {
   Result<void> BlockKillable();
   // Marks the task as dying with its group (StartGroupExit) and kicks it.
   void Kill();
-  // Whether the task has something to handle before it may sleep (a signal, exit or stop).
-  bool Interrupted() const { return interrupted_.load(); }
   // Sets the interrupted flag and makes the task notice: wakes a blocked task, interrupts one
   // running application code.
   void Kick();

@@ -119,16 +119,15 @@ Result<long> Task::Clone(uint64_t flags, UserAddr stack, UserAddr parent_tid, Us
     }
   }
   long tid = child.tid;
-  RefPtr<Task> keep = t;
   t->Start();
 
   if (flags & CLONE_VFORK) {
     // The parent waits until the child execs or exits; only a fatal signal ends the wait early.
-    WaiterRegistration reg(keep->vfork_wq_, this, kEventAll);
+    WaiterRegistration reg(t->vfork_wq_, this, kEventAll);
     for (;;) {
       {
-        absl::MutexLock l(&keep->vfork_mu_);
-        if (keep->vfork_done_) break;
+        absl::MutexLock l(&t->vfork_mu_);
+        if (t->vfork_done_) break;
       }
       if (!BlockKillable().ok()) break;
     }

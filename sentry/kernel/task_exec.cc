@@ -64,25 +64,6 @@ Result<loader::ElfInfo> ParseFile(Task& t, vfs::FileDescription& f, bool interpr
   return interpreter ? loader::ParseElfInterpreter(read) : loader::ParseElf(read);
 }
 
-Result<vfs::Path> ResolveExecPath(Task& t, int dirfd, const std::string& path, int flags) {
-  vfs::Path root = t.fs().root();
-  vfs::ResolveContext ctx{t.creds().get(), root, &t.mount_ns()};
-  if (path.empty()) {
-    if (!(flags & AT_EMPTY_PATH)) return Errno(ENOENT);
-    RefPtr<vfs::FileDescription> f = TRY(t.fds().Get(dirfd));
-    return f->path();
-  }
-  vfs::Path start = t.fs().cwd();
-  if (path[0] != '/' && dirfd != AT_FDCWD) {
-    RefPtr<vfs::FileDescription> f = TRY(t.fds().Get(dirfd));
-    start = f->path();
-    vfs::Stat st = TRY(start.dentry->inode()->GetStat());
-    if (!S_ISDIR(st.mode)) return Errno(ENOTDIR);
-  }
-  return vfs::Resolve(ctx, start, path,
-                      {.follow_final_symlink = !(flags & AT_SYMLINK_NOFOLLOW)});
-}
-
 // Everything that can fail without harm: resolution, permissions, argument sizes, `#!`, ELF
 // headers, in the order Linux's execve checks them.
 Result<ExecPlan> PlanExec(Task& t, int dirfd, std::string path, std::vector<std::string> argv,
@@ -96,7 +77,7 @@ Result<ExecPlan> PlanExec(Task& t, int dirfd, std::string path, std::vector<std:
   }
   uint64_t limit = arch::ArgLimit(t.thread_group().GetRlimit(RLIMIT_STACK).rlim_cur);
   std::string name = plan.execfn;
-  vfs::Path p = TRY(ResolveExecPath(t, dirfd, path, flags));
+  vfs::Path p = TRY(t.ResolveAt(dirfd, path, flags & (AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)));
   for (int depth = 0;; depth++) {
     if (depth > kMaxInterpreterDepth) return Errno(ELOOP);
     ExecFile f = TRY(OpenExecutable(*creds, p));
@@ -110,8 +91,7 @@ Result<ExecPlan> PlanExec(Task& t, int dirfd, std::string path, std::vector<std:
       // An empty interpreter name resolves to the working directory, which cannot be executed.
       if (sb->interpreter.empty()) return Errno(EACCES);
       name = sb->interpreter;
-      vfs::ResolveContext ctx{creds.get(), t.fs().root(), &t.mount_ns()};
-      p = TRY(vfs::Resolve(ctx, t.fs().cwd(), sb->interpreter));
+      p = TRY(t.ResolveAt(AT_FDCWD, sb->interpreter, 0));
       continue;
     }
     plan.exe_info = TRY(ParseFile(t, *f.file, false));
@@ -120,8 +100,7 @@ Result<ExecPlan> PlanExec(Task& t, int dirfd, std::string path, std::vector<std:
   }
   TRY(arch::CheckArgLimits(argv, envp, plan.execfn, limit));
   if (plan.exe_info.interpreter) {
-    vfs::ResolveContext ctx{creds.get(), t.fs().root(), &t.mount_ns()};
-    vfs::Path ip = TRY(vfs::Resolve(ctx, t.fs().cwd(), *plan.exe_info.interpreter));
+    vfs::Path ip = TRY(t.ResolveAt(AT_FDCWD, *plan.exe_info.interpreter, 0));
     ExecFile f = TRY(OpenExecutable(*creds, ip));
     plan.interp_info = TRY(ParseFile(t, *f.file, true));
     plan.interp = std::move(f);

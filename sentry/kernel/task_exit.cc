@@ -100,7 +100,6 @@ void Kernel::GroupExited(ThreadGroup* tg) {
     }
   }
   tg->children.clear();
-  tg->exit_wq.Notify(kEventAll);
 
   if (tg == init_) {
     // The PID namespace dies with its init: the host kills every process in it. Tasks blocked in

@@ -75,8 +75,6 @@ class ThreadGroup : public RefCounted<ThreadGroup> {
 
   // Notified when a child changes state (wait4, waitid).
   WaitQueue child_wq;
-  // Notified when this group's tasks all stop, or it exits (for the parent waiting in vfork...).
-  WaitQueue exit_wq;
 
   // Resource limits; guarded by their own lock (getrlimit does not need the task tree).
   absl::Mutex rlimit_mu;

@@ -61,10 +61,6 @@ class WaitQueue {
       if (w->mask & events) w->target->Wake(events);
     }
   }
-  bool HasWaiters() {
-    absl::MutexLock l(&mu_);
-    return !waiters_.empty();
-  }
 
  private:
   absl::Mutex mu_;

@@ -68,10 +68,6 @@ class MemoryManager : public RefCounted<MemoryManager> {
   void SetAuxv(std::string auxv);
   std::string auxv();
 
-  // Serializes work on this address space that injects syscalls and must not interleave with
-  // another thread's (exec, file mappings).
-  absl::Mutex inject_mu;
-
  private:
   absl::Mutex mu_;
   uint64_t brk_start_ ABSL_GUARDED_BY(mu_) = 0;
