@@ -22,6 +22,7 @@ struct GlobalOptions {
 // A subcommand: registers its flags on `app` and returns what runs it (an exit status).
 using CommandRunner = std::function<int()>;
 CommandRunner RegisterDo(CLI::App& app, const GlobalOptions& global);
+CommandRunner RegisterGofer(CLI::App& app, const GlobalOptions& global);
 CommandRunner RegisterSyscalls(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace moat::runsc

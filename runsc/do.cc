@@ -16,6 +16,8 @@ CommandRunner RegisterDo(CLI::App& app, const GlobalOptions& global) {
   sub->add_option("--root", opts->root_dir, "host directory to use as the sandbox's root")
       ->check(CLI::ExistingDirectory);
   sub->add_option("--cwd", opts->cwd, "working directory inside the sandbox");
+  sub->add_option("--volume", opts->volumes,
+                  "bind mount HOST:TARGET[:ro|:rw] (read-write by default); repeatable");
   sub->add_option("command", opts->argv, "the command and its arguments")->required();
   sub->positionals_at_end();
   return [opts, platform, &global]() {

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
 
   const std::map<std::string, CommandRunner> runners = {
       {"do", moat::runsc::RegisterDo(app, global)},
+      {"gofer", moat::runsc::RegisterGofer(app, global)},
       {"syscalls", moat::runsc::RegisterSyscalls(app, global)},
   };
 

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -11,11 +13,13 @@
 
 #include <thread>
 
+#include "absl/strings/str_split.h"
+
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "platform/platform.h"
 #include "sentry/fsimpl/host_fd.h"
-#include "sentry/fsimpl/hostfs.h"
+#include "sentry/fsimpl/gofer.h"
 #include "sentry/fsimpl/overlay.h"
 #include "sentry/fsimpl/tmpfs.h"
 #include "sentry/kernel/kernel.h"
@@ -96,10 +100,82 @@ Result<RefPtr<vfs::Dentry>> BuildSys(const kernel::Credentials& creds) {
   return sys;
 }
 
-absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const std::string& root_dir) {
+// A host path the gofer serves, and where the sandbox sees it.
+struct GoferMount {
+  std::string host_path;
+  std::string target;  // "/" for the root
+  bool readonly;
+};
+
+// The mounts of `runsc do`: the root, then each --volume HOST:TARGET[:ro].
+absl::StatusOr<std::vector<GoferMount>> GoferMounts(const DoOptions& opts) {
+  std::vector<GoferMount> mounts{{opts.root_dir, "/", true}};
+  for (const std::string& v : opts.volumes) {
+    std::vector<std::string> parts = absl::StrSplit(v, ':');
+    bool ro = parts.size() == 3 && parts[2] == "ro";
+    if (parts.size() < 2 || parts.size() > 3 || (parts.size() == 3 && !ro && parts[2] != "rw") ||
+        parts[0].empty() || !parts[1].starts_with("/")) {
+      return absl::InvalidArgumentError(
+          fmt::format("--volume {}: want HOST:TARGET[:ro|:rw] with an absolute TARGET", v));
+    }
+    mounts.push_back({parts[0], parts[1], ro});
+  }
+  return mounts;
+}
+
+// Starts `runsc gofer` serving every mount (DESIGN.md section 2): the only process that opens
+// host paths for the sandbox. Returns the sentry's end of each mount's socket, in order. The
+// gofer exits when the sentry closes them (or dies: it has PR_SET_PDEATHSIG).
+absl::StatusOr<std::vector<FileDescriptor>> StartGofer(const std::vector<GoferMount>& mounts) {
+  std::vector<FileDescriptor> ours, theirs;
+  for (size_t i = 0; i < mounts.size(); i++) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+      return ErrnoStatus("socketpair for the gofer");
+    ours.emplace_back(sv[0]);
+    // Out of the way of the fds the child is given (3, 4, ...), so dup2 clobbers nothing.
+    theirs.emplace_back(fcntl(sv[1], F_DUPFD_CLOEXEC, 100));
+    close(sv[1]);
+    if (!theirs.back().valid()) return ErrnoStatus("dup of the gofer's socket");
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  std::vector<std::string> args{"runsc", "gofer"};
+  for (size_t i = 0; i < mounts.size(); i++) {
+    int child_fd = 3 + static_cast<int>(i);
+    posix_spawn_file_actions_adddup2(&actions, theirs[i].get(), child_fd);
+    args.push_back("--serve");
+    args.push_back(fmt::format("{}:{}{}", child_fd, mounts[i].host_path,
+                               mounts[i].readonly ? ":ro" : ""));
+  }
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  int err = posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (err != 0) return ErrnoStatus("spawning runsc gofer", Errno(err));
+  return ours;
+}
+
+// Creates the directories of `path` (absolute) that are missing under `root`, as mountpoints.
+Result<void> EnsurePath(const RefPtr<vfs::Dentry>& root, const std::string& path,
+                        const kernel::Credentials& creds) {
+  RefPtr<vfs::Dentry> d = root;
+  std::vector<std::string> parts = absl::StrSplit(path, '/', absl::SkipEmpty());
+  for (const std::string& part : parts) {
+    if (part == "." || part == "..") return Errno(EINVAL);
+    d = TRY(EnsureDir(d, part, creds));
+  }
+  return Ok();
+}
+
+absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const DoOptions& opts) {
   auto root_creds = kernel::Credentials::New(0, 0);
-  Result<RefPtr<vfs::Dentry>> lower = fsimpl::NewHostFilesystem(root_dir);
-  if (!lower.ok()) return ErrnoStatus(fmt::format("root {}", root_dir), lower.error());
+  ASSIGN_OR_RETURN(std::vector<GoferMount> gofer_mounts, GoferMounts(opts));
+  ASSIGN_OR_RETURN(std::vector<FileDescriptor> socks, StartGofer(gofer_mounts));
+  Result<RefPtr<vfs::Dentry>> lower = fsimpl::NewGoferFilesystem(std::move(socks[0]));
+  if (!lower.ok()) return ErrnoStatus(fmt::format("root {}", opts.root_dir), lower.error());
   RefPtr<vfs::Dentry> upper = fsimpl::NewTmpfs(0755, 0, 0, 0);
   RefPtr<vfs::Dentry> root = fsimpl::NewOverlay(*lower, upper);
   auto root_mount = MakeRef<vfs::Mount>(1, "overlay", "root", root, vfs::MountFlags{});
@@ -111,6 +187,16 @@ absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const std::string& root_
       Result<RefPtr<vfs::Dentry>> d = EnsureDir(root, dir, *root_creds);
       if (!d.ok()) return ErrnoStatus(fmt::format("mkdir /{}", dir), d.error());
     }
+  }
+  for (size_t i = 1; i < gofer_mounts.size(); i++) {
+    const GoferMount& m = gofer_mounts[i];
+    Result<RefPtr<vfs::Dentry>> fs = fsimpl::NewGoferFilesystem(std::move(socks[i]));
+    if (!fs.ok()) return ErrnoStatus(fmt::format("volume {}", m.host_path), fs.error());
+    Result<void> made = EnsurePath(root, m.target, *root_creds);
+    if (!made.ok()) return ErrnoStatus(fmt::format("mountpoint {}", m.target), made.error());
+    RETURN_IF_ERROR(MountAt(*ns, *root_creds, m.target,
+                            MakeRef<vfs::Mount>(ns->NextMountId(), "9p", m.host_path, *fs,
+                                                vfs::MountFlags{.readonly = m.readonly})));
   }
   Result<RefPtr<vfs::Dentry>> dev = BuildDev(*root_creds);
   if (!dev.ok()) return ErrnoStatus("building /dev", dev.error());
@@ -151,23 +237,22 @@ absl::StatusOr<RefPtr<vfs::FdTable>> StdioTable() {
   return fds;
 }
 
-// The program to run: argv[0] as a path, or looked up in $PATH of the sandbox's root.
-std::string FindProgram(const std::string& root_dir, const std::string& name) {
+// The program to run: argv[0] as a path, or looked up in $PATH within the sandbox's own view
+// of its files (the host's is never consulted).
+std::string FindProgram(vfs::MountNamespace& ns, const std::string& name) {
   if (name.find('/') != std::string::npos) return name;
+  auto creds = kernel::Credentials::New(getuid(), getgid());
+  vfs::Path root = ns.Root();
+  vfs::ResolveContext ctx{creds.get(), root, &ns};
   const char* path = getenv("PATH");
-  std::string p = path ? path : "/usr/local/bin:/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= p.size()) {
-    size_t end = p.find(':', start);
-    if (end == std::string::npos) end = p.size();
-    std::string dir = p.substr(start, end - start);
-    if (dir.empty()) dir = ".";
-    std::string candidate = dir + "/" + name;
-    std::string host = root_dir == "/" ? candidate : root_dir + "/" + candidate;
-    struct stat st;
-    if (stat(host.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(host.c_str(), X_OK) == 0)
+  std::vector<std::string> dirs = absl::StrSplit(path ? path : "/usr/local/bin:/usr/bin:/bin", ':');
+  for (const std::string& dir : dirs) {
+    std::string candidate = fmt::format("{}/{}", dir.empty() ? "." : dir, name);
+    Result<vfs::Path> p = vfs::Resolve(ctx, root, candidate);
+    if (!p.ok()) continue;
+    Result<vfs::Stat> st = p->dentry->inode()->GetStat();
+    if (st.ok() && S_ISREG(st->mode) && vfs::CheckPermission(*creds, *st, X_OK).ok())
       return candidate;
-    start = end + 1;
   }
   return name;
 }
@@ -199,7 +284,7 @@ absl::StatusOr<int> RunDo(const DoOptions& opts) {
   for (int sig : kForwarded) sigaddset(&forward, sig);
   pthread_sigmask(SIG_BLOCK, &forward, nullptr);
 
-  ASSIGN_OR_RETURN(RefPtr<vfs::MountNamespace> mounts, BuildMounts(opts.root_dir));
+  ASSIGN_OR_RETURN(RefPtr<vfs::MountNamespace> mounts, BuildMounts(opts));
   ASSIGN_OR_RETURN(std::unique_ptr<platform::Platform> platform,
                    platform::NewPlatform(opts.platform));
   ASSIGN_OR_RETURN(RefPtr<vfs::FdTable> stdio, StdioTable());
@@ -210,7 +295,7 @@ absl::StatusOr<int> RunDo(const DoOptions& opts) {
 
   kernel::InitProcess init;
   init.argv = opts.argv;
-  init.path = FindProgram(opts.root_dir, opts.argv[0]);
+  init.path = FindProgram(*mounts, opts.argv[0]);
   for (char** e = environ; *e; e++) init.envp.push_back(*e);
   init.cwd = opts.cwd;
   if (init.cwd.empty()) {

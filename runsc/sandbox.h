@@ -15,6 +15,8 @@ struct DoOptions {
   std::string root_dir = "/";  // the host directory that is the sandbox's root (read-only)
   std::vector<std::string> argv;
   std::string cwd;  // inside the sandbox; empty: the caller's cwd if root_dir is "/", else "/"
+  // Bind mounts, "HOST:TARGET[:ro|:rw]": the host path HOST, served by the gofer, at TARGET.
+  std::vector<std::string> volumes;
 };
 
 // `runsc do`: runs argv in a fresh sandbox whose root is root_dir seen read-only under an

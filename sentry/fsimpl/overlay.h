@@ -1,4 +1,4 @@
-// overlay: a writable upper layer (tmpfs) over a read-only lower layer (hostfs, later the gofer
+// overlay: a writable upper layer (tmpfs) over a read-only lower layer (the gofer
 // client), like Linux's overlayfs and gVisor's overlay root (DESIGN.md section 6). Writes in the
 // sandbox land in the upper layer; the lower layer is only ever read, so nothing reaches the host.
 //
@@ -10,7 +10,7 @@
 //     it, renaming it, or creating inside a directory that exists only below copies the file (and
 //     its missing parents) up: data, mode, owner and times.
 //   - stat: a file that exists in the lower layer reports the lower layer's st_dev and st_ino,
-//     before and after copy-up (hostfs gives each host device its own st_dev, so a lower tree
+//     before and after copy-up (the gofer client gives each host device its own st_dev, so a lower tree
 //     spanning several host filesystems keeps (st_dev, st_ino) unique and `find` sees no loops);
 //     a file born in the upper layer reports the overlay's own st_dev and the upper inode number
 //     with bit 63 set, so the two ranges never collide (like overlayfs' xino).

@@ -2,7 +2,7 @@
 # sentry/CMakeLists.txt.
 set(MOAT_FSIMPL_SOURCES
   sentry/fsimpl/dev.cc
-  sentry/fsimpl/hostfs.cc
+  sentry/fsimpl/gofer.cc
   sentry/fsimpl/overlay.cc
   sentry/fsimpl/pipe.cc
   sentry/fsimpl/tmpfs.cc

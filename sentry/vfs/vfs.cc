@@ -25,6 +25,22 @@ uint64_t NewAnonDev() {
   return makedev(0, next_minor.fetch_add(1, std::memory_order_relaxed));
 }
 
+void InitOwner(const Credentials& creds, const Stat& dir, uint32_t* mode, uint32_t* uid,
+               uint32_t* gid) {
+  *uid = creds.fsuid;
+  if (!(dir.mode & S_ISGID)) {
+    *gid = creds.fsgid;
+    return;
+  }
+  *gid = dir.gid;
+  if ((*mode & S_IFMT) == S_IFDIR) {
+    *mode |= S_ISGID;
+  } else if ((*mode & S_ISGID) && (*mode & S_IXGRP) && !creds.InGroup(*gid) &&
+             !creds.HasCap(CAP_FSETID)) {
+    *mode &= ~S_ISGID;
+  }
+}
+
 Result<void> CheckPermission(const Credentials& creds, const Stat& stat, int mask) {
   mask &= R_OK | W_OK | X_OK;
   if (mask == 0) return Ok();
@@ -180,9 +196,10 @@ void Dentry::Move(const RefPtr<Dentry>& d, const RefPtr<Dentry>& new_parent,
     }
   }
   if (replaced) replaced->set_deleted();
+  RefPtr<Dentry> parent = new_parent;
   {
     absl::MutexLock l(&d->mu_);
-    d->parent_.swap(old_parent);  // the old parent reference now drops outside the lock
+    d->parent_.swap(parent);  // the old parent reference now drops outside the lock
     d->name_ = std::string(new_name);
   }
 }

@@ -100,6 +100,12 @@ timespec Now();
 // CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH as Linux applies them.
 Result<void> CheckPermission(const Credentials& creds, const Stat& stat, int mask);
 
+// Owner and mode of a new inode made by `creds` in a directory with attributes `dir` (Linux's
+// inode_init_owner and mode_strip_sgid): the creator's fsuid; the directory's group if the
+// directory is setgid (a new directory then inherits the bit), else the creator's fsgid.
+void InitOwner(const Credentials& creds, const Stat& dir, uint32_t* mode, uint32_t* uid,
+               uint32_t* gid);
+
 class Inode : public RefCounted<Inode> {
  public:
   virtual ~Inode() = default;

@@ -658,6 +658,26 @@ TEST_F(FileTest, RenameDirectories) {
   EXPECT_THAT(rename(d2.c_str(), Path("d2/sub").c_str()), SyscallFailsWithErrno(EINVAL));
 }
 
+// The working directory follows its directory to a new parent: getcwd and ".." see where it
+// went.
+TEST_F(FileTest, RenameMovesTheWorkingDirectory) {
+  MakeDir("from");
+  MakeDir("to");
+  const std::string inner = MakeDir("from/inner");
+  char saved[PATH_MAX];
+  ASSERT_NE(getcwd(saved, sizeof(saved)), nullptr);
+  ASSERT_THAT(chdir(inner.c_str()), SyscallSucceeds());
+  ASSERT_THAT(rename(inner.c_str(), Path("to/moved").c_str()), SyscallSucceeds());
+  char cwd[PATH_MAX];
+  ASSERT_NE(getcwd(cwd, sizeof(cwd)), nullptr);
+  EXPECT_EQ(std::string(cwd), Path("to/moved"));
+  struct stat up, to;
+  ASSERT_THAT(stat("..", &up), SyscallSucceeds());
+  ASSERT_THAT(stat(Path("to").c_str(), &to), SyscallSucceeds());
+  EXPECT_EQ(up.st_ino, to.st_ino);
+  ASSERT_THAT(chdir(saved), SyscallSucceeds());
+}
+
 TEST_F(FileTest, Renameat2Flags) {
   const std::string a = MakeFile("a", "A");
   const std::string b = MakeFile("b", "B");

@@ -1,18 +1,19 @@
-// The overlay root: a tmpfs upper layer over a hostfs lower layer. Every test ends by checking
-// that the host directory is exactly as it was: writes in the sandbox never reach the host.
+// The overlay root: a tmpfs upper layer over a read-only gofer lower layer. Every test ends by
+// checking that the host directory is exactly as it was: writes in the sandbox never reach the
+// host.
 #include <sys/sysmacros.h>
 
 #include <thread>
 
-#include "sentry/fsimpl/hostfs.h"
 #include "sentry/fsimpl/overlay.h"
 #include "sentry/fsimpl/tmpfs.h"
+#include "tests/unit/gofer_test_util.h"
 #include "tests/unit/vfs_test_util.h"
 
 namespace moat::vfs {
 namespace {
 
-using fsimpl::NewHostFilesystem;
+using testing::ServeForTest;
 using fsimpl::NewOverlay;
 using fsimpl::NewTmpfs;
 using testing::HostTempDir;
@@ -34,7 +35,7 @@ class OverlayTest : public ::testing::Test {
     host_.Mkdir("empty");
     host_.Symlink("a.txt", "link");
     before_ = host_.Snapshot();
-    RefPtr<Dentry> lower = ASSERT_OK_AND_GET(NewHostFilesystem(host_.path()));
+    RefPtr<Dentry> lower = ASSERT_OK_AND_GET(ServeForTest(host_.path(), true));
     fs_ = std::make_unique<TestFs>(NewOverlay(lower, NewTmpfs(0755, 0, 0, 0)), MountFlags{},
                                    "overlay");
   }
@@ -283,7 +284,7 @@ TEST_F(OverlayTest, RenameExchangeKeepsDirectoriesOpaque) {
 }
 
 // The exchange happens in the upper layer alone, with both names present there and no
-// whiteouts; the lower (hostfs) layer refuses to change at all.
+// whiteouts; the lower (gofer, read-only) layer refuses to change at all.
 TEST(OverlayExchangeLayersTest, UpperLayerHoldsBothNames) {
   HostTempDir host;
   host.WriteFile("a", "A");
@@ -292,7 +293,7 @@ TEST(OverlayExchangeLayersTest, UpperLayerHoldsBothNames) {
   const std::string before = host.Snapshot();
   {
     RefPtr<Dentry> upper = NewTmpfs(0755, 0, 0, 0);
-    TestFs fs(NewOverlay(ASSERT_OK_AND_GET(NewHostFilesystem(host.path())), upper));
+    TestFs fs(NewOverlay(ASSERT_OK_AND_GET(ServeForTest(host.path(), true)), upper));
     TestFs up(upper);
     ASSERT_OK(fs.Rename("/a", "/dir/b", RENAME_EXCHANGE));
     EXPECT_EQ(ASSERT_OK_AND_GET(fs.ReadFile("/a")), "B");
@@ -302,7 +303,7 @@ TEST(OverlayExchangeLayersTest, UpperLayerHoldsBothNames) {
     EXPECT_EQ(ASSERT_OK_AND_GET(up.List("/")), (std::vector<std::string>{".", "..", "a", "dir"}));
     EXPECT_EQ(ASSERT_OK_AND_GET(up.List("/dir")), (std::vector<std::string>{".", "..", "b"}));
 
-    TestFs lower(ASSERT_OK_AND_GET(NewHostFilesystem(host.path())), MountFlags{}, "hostfs");
+    TestFs lower(ASSERT_OK_AND_GET(ServeForTest(host.path(), true)), MountFlags{}, "gofer");
     EXPECT_ERRNO(lower.Rename("/a", "/dir/b", RENAME_EXCHANGE), EROFS);
   }
   EXPECT_EQ(host.Snapshot(), before);
@@ -341,7 +342,7 @@ TEST(OverlayConcurrencyTest, ParallelOperations) {
   host.Mkdir("d");
   const std::string before = host.Snapshot();
   {
-    TestFs fs(NewOverlay(ASSERT_OK_AND_GET(NewHostFilesystem(host.path())),
+    TestFs fs(NewOverlay(ASSERT_OK_AND_GET(ServeForTest(host.path(), true)),
                          NewTmpfs(0755, 0, 0, 0)));
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {

@@ -1,0 +1,411 @@
+// The gofer protocol: how the sentry asks the gofer for files (DESIGN.md section 6). Shared by
+// the server (gofer/server.cc) and the client (sentry/fsimpl/gofer.cc); nothing else encodes or
+// decodes it.
+//
+// Transport: one SOCK_SEQPACKET socketpair per mount, so every message arrives whole or not at
+// all. The client sends a request and waits for its reply; requests on one socket never overlap.
+// A host fd travels beside a reply with SCM_RIGHTS (the file an Open or Create made), never
+// beside a request: the gofer closes any fd the sentry sends.
+//
+// Wire format: a Header (message type and total length), then the message's fields in the order
+// its Visit() lists them, little-endian as on x86-64: integers as themselves, a string as a u32
+// length and its bytes, a list as a u32 count and its elements. A reply's type is its request's
+// type with kReplyBit set, or kError (an errno) for a request that failed.
+//
+// Nodes: the gofer answers a walk with a node id that stands for the file it opened (an O_PATH
+// descriptor inside the gofer). Later requests name files by node id; Close releases ids. A node
+// is a file, not a path: renaming it does not change what the id refers to.
+//
+// Trust: the gofer trusts nothing in a request. Names are single components (no "/", no NUL,
+// not "." or "..", at most 255 bytes); an unknown node id is EBADF; a message that does not
+// decode exactly is EINVAL. The sentry in turn checks every reply it decodes.
+#ifndef MOAT_GOFER_PROTOCOL_H_
+#define MOAT_GOFER_PROTOCOL_H_
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "base/errno.h"
+#include "base/file_descriptor.h"
+
+namespace moat::gofer {
+
+enum MsgType : uint32_t {
+  kError = 1,
+  kAttach,
+  kWalk,
+  kStat,
+  kOpen,
+  kCreate,
+  kMkdir,
+  kMknod,
+  kSymlink,
+  kLink,
+  kUnlink,
+  kRename,
+  kReadLink,
+  kSetStat,
+  kReadDir,
+  kStatFs,
+  kClose,
+};
+inline constexpr uint32_t kReplyBit = 0x8000'0000;
+
+// The largest message either side sends or accepts. A directory listing is split to fit.
+inline constexpr size_t kMaxMessage = 64 * 1024;
+inline constexpr size_t kMaxName = 255;
+inline constexpr size_t kMaxSymlink = 4095;
+
+struct Header {
+  uint32_t type;
+  uint32_t length;  // of the whole message, header included
+};
+
+struct Timespec {
+  int64_t sec = 0;
+  int64_t nsec = 0;
+  template <class V> void Visit(V& v) { v(sec), v(nsec); }
+};
+
+// A file's attributes as the host reports them.
+struct Attr {
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  uint32_t mode = 0;
+  uint32_t nlink = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint64_t rdev = 0;
+  int64_t size = 0;
+  int64_t blksize = 0;
+  int64_t blocks = 0;
+  Timespec atime, mtime, ctime;
+  template <class V> void Visit(V& v) {
+    v(dev), v(ino), v(mode), v(nlink), v(uid), v(gid), v(rdev), v(size), v(blksize), v(blocks);
+    v(atime), v(mtime), v(ctime);
+  }
+};
+Attr AttrFromStat(const struct stat& st);
+
+// ---- Replies ----
+
+struct ErrorReply {
+  int32_t error = 0;
+  template <class V> void Visit(V& v) { v(error); }
+};
+struct EmptyReply {
+  template <class V> void Visit(V&) {}
+};
+// A new node and its attributes (walk, create, mkdir, ...). Create also donates an fd.
+struct NodeReply {
+  uint64_t node = 0;
+  Attr attr;
+  template <class V> void Visit(V& v) { v(node), v(attr); }
+};
+struct AttrReply {
+  Attr attr;
+  template <class V> void Visit(V& v) { v(attr); }
+};
+struct ReadLinkReply {
+  std::string target;
+  template <class V> void Visit(V& v) { v(target); }
+};
+struct Dirent {
+  uint64_t ino = 0;
+  uint64_t next = 0;  // the directory offset after this entry, for the next ReadDir
+  uint8_t type = 0;   // DT_*
+  std::string name;
+  template <class V> void Visit(V& v) { v(ino), v(next), v(type), v(name); }
+};
+struct ReadDirReply {
+  std::vector<Dirent> entries;
+  uint8_t eof = 0;
+  template <class V> void Visit(V& v) { v(entries), v(eof); }
+};
+struct StatFsReply {
+  uint64_t type = 0, bsize = 0, blocks = 0, bfree = 0, bavail = 0, files = 0, ffree = 0;
+  uint64_t namelen = 0, frsize = 0, flags = 0;
+  template <class V> void Visit(V& v) {
+    v(type), v(bsize), v(blocks), v(bfree), v(bavail), v(files), v(ffree), v(namelen), v(frsize),
+        v(flags);
+  }
+};
+
+// ---- Requests ----
+
+// The root of the mount this socket serves.
+struct AttachRequest {
+  static constexpr MsgType kType = kAttach;
+  using Reply = NodeReply;
+  template <class V> void Visit(V&) {}
+};
+// One component of a path, from directory `dir`. Symlinks are never followed: walking a
+// symlink gives a node for the link itself.
+struct WalkRequest {
+  static constexpr MsgType kType = kWalk;
+  using Reply = NodeReply;
+  uint64_t dir = 0;
+  std::string name;
+  template <class V> void Visit(V& v) { v(dir), v(name); }
+};
+struct StatRequest {
+  static constexpr MsgType kType = kStat;
+  using Reply = AttrReply;
+  uint64_t node = 0;
+  template <class V> void Visit(V& v) { v(node); }
+};
+// Opens a regular file for I/O; the reply carries the host fd. `flags`: O_ACCMODE and O_TRUNC.
+struct OpenRequest {
+  static constexpr MsgType kType = kOpen;
+  using Reply = EmptyReply;
+  uint64_t node = 0;
+  uint32_t flags = 0;
+  template <class V> void Visit(V& v) { v(node), v(flags); }
+};
+// Creates and opens a regular file (O_EXCL always); the reply carries the host fd.
+struct CreateRequest {
+  static constexpr MsgType kType = kCreate;
+  using Reply = NodeReply;
+  uint64_t dir = 0;
+  std::string name;
+  uint32_t flags = 0;  // O_ACCMODE
+  uint32_t mode = 0;   // permission bits
+  uint32_t uid = 0, gid = 0;
+  template <class V> void Visit(V& v) { v(dir), v(name), v(flags), v(mode), v(uid), v(gid); }
+};
+struct MkdirRequest {
+  static constexpr MsgType kType = kMkdir;
+  using Reply = NodeReply;
+  uint64_t dir = 0;
+  std::string name;
+  uint32_t mode = 0;
+  uint32_t uid = 0, gid = 0;
+  template <class V> void Visit(V& v) { v(dir), v(name), v(mode), v(uid), v(gid); }
+};
+// FIFOs, sockets and regular files only: the gofer makes no device nodes.
+struct MknodRequest {
+  static constexpr MsgType kType = kMknod;
+  using Reply = NodeReply;
+  uint64_t dir = 0;
+  std::string name;
+  uint32_t mode = 0;  // type and permission bits
+  uint32_t uid = 0, gid = 0;
+  template <class V> void Visit(V& v) { v(dir), v(name), v(mode), v(uid), v(gid); }
+};
+struct SymlinkRequest {
+  static constexpr MsgType kType = kSymlink;
+  using Reply = NodeReply;
+  uint64_t dir = 0;
+  std::string name;
+  std::string target;
+  uint32_t uid = 0, gid = 0;
+  template <class V> void Visit(V& v) { v(dir), v(name), v(target), v(uid), v(gid); }
+};
+// A new name `dir`/`name` for the file `target`.
+struct LinkRequest {
+  static constexpr MsgType kType = kLink;
+  using Reply = NodeReply;
+  uint64_t dir = 0;
+  std::string name;
+  uint64_t target = 0;
+  template <class V> void Visit(V& v) { v(dir), v(name), v(target); }
+};
+struct UnlinkRequest {
+  static constexpr MsgType kType = kUnlink;
+  using Reply = EmptyReply;
+  uint64_t dir = 0;
+  std::string name;
+  uint32_t flags = 0;  // AT_REMOVEDIR
+  template <class V> void Visit(V& v) { v(dir), v(name), v(flags); }
+};
+struct RenameRequest {
+  static constexpr MsgType kType = kRename;
+  using Reply = EmptyReply;
+  uint64_t old_dir = 0;
+  std::string old_name;
+  uint64_t new_dir = 0;
+  std::string new_name;
+  uint32_t flags = 0;  // RENAME_NOREPLACE, RENAME_EXCHANGE
+  template <class V> void Visit(V& v) { v(old_dir), v(old_name), v(new_dir), v(new_name), v(flags); }
+};
+struct ReadLinkRequest {
+  static constexpr MsgType kType = kReadLink;
+  using Reply = ReadLinkReply;
+  uint64_t node = 0;
+  template <class V> void Visit(V& v) { v(node); }
+};
+// Which SetStatRequest fields apply.
+enum SetStatMask : uint32_t {
+  kSetMode = 1,
+  kSetUid = 2,
+  kSetGid = 4,
+  kSetSize = 8,
+  kSetAtime = 16,
+  kSetMtime = 32,
+};
+struct SetStatRequest {
+  static constexpr MsgType kType = kSetStat;
+  using Reply = AttrReply;
+  uint64_t node = 0;
+  uint32_t mask = 0;
+  uint32_t mode = 0;  // permission bits
+  uint32_t uid = 0, gid = 0;
+  int64_t size = 0;
+  Timespec atime, mtime;  // nsec may be UTIME_NOW
+  template <class V> void Visit(V& v) {
+    v(node), v(mask), v(mode), v(uid), v(gid), v(size), v(atime), v(mtime);
+  }
+};
+// Entries of directory `node` from `offset` (0 for the start), as many as fit in one reply.
+struct ReadDirRequest {
+  static constexpr MsgType kType = kReadDir;
+  using Reply = ReadDirReply;
+  uint64_t node = 0;
+  uint64_t offset = 0;
+  template <class V> void Visit(V& v) { v(node), v(offset); }
+};
+struct StatFsRequest {
+  static constexpr MsgType kType = kStatFs;
+  using Reply = StatFsReply;
+  uint64_t node = 0;
+  template <class V> void Visit(V& v) { v(node); }
+};
+// Releases nodes. The only request without a reply.
+struct CloseRequest {
+  static constexpr MsgType kType = kClose;
+  std::vector<uint64_t> nodes;
+  template <class V> void Visit(V& v) { v(nodes); }
+};
+
+// Whether `name` may be sent as one path component.
+bool ValidName(std::string_view name);
+
+// ---- Encoding ----
+
+class Encoder {
+ public:
+  explicit Encoder(uint32_t type) : buf_(sizeof(Header)) {
+    Header h{type, 0};
+    std::memcpy(buf_.data(), &h, sizeof(h));
+  }
+  template <class T>
+  Encoder& operator()(const T& value) {
+    if constexpr (std::is_integral_v<T>) {
+      Append(&value, sizeof(value));
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      (*this)(static_cast<uint32_t>(value.size()));
+      Append(value.data(), value.size());
+    } else if constexpr (requires { value.begin(); }) {
+      (*this)(static_cast<uint32_t>(value.size()));
+      for (const auto& e : value) (*this)(e);
+    } else {
+      const_cast<T&>(value).Visit(*this);
+    }
+    return *this;
+  }
+  // The finished message, its length filled in.
+  std::vector<uint8_t> Finish() && {
+    uint32_t len = static_cast<uint32_t>(buf_.size());
+    std::memcpy(buf_.data() + offsetof(Header, length), &len, sizeof(len));
+    return std::move(buf_);
+  }
+
+ private:
+  void Append(const void* p, size_t n) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    buf_.insert(buf_.end(), b, b + n);
+  }
+  std::vector<uint8_t> buf_;
+};
+
+// Decodes fields from a message body; any read past the end, or a string or list longer than
+// what is left, marks the decoder failed and leaves zero values.
+class Decoder {
+ public:
+  explicit Decoder(std::span<const uint8_t> body) : data_(body) {}
+  template <class T>
+  Decoder& operator()(T& value) {
+    if constexpr (std::is_integral_v<T>) {
+      Take(&value, sizeof(value));
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      uint32_t n = 0;
+      (*this)(n);
+      if (n > data_.size() - pos_) return Fail();
+      value.assign(reinterpret_cast<const char*>(data_.data() + pos_), n);
+      pos_ += n;
+    } else if constexpr (requires { value.emplace_back(); }) {
+      uint32_t n = 0;
+      (*this)(n);
+      // Every element takes at least one byte, so a count beyond what is left is a lie.
+      if (n > data_.size() - pos_) return Fail();
+      value.clear();
+      for (uint32_t i = 0; i < n && !failed_; i++) (*this)(value.emplace_back());
+    } else {
+      value.Visit(*this);
+    }
+    return *this;
+  }
+  // Whether everything decoded and nothing was left over.
+  bool Done() const { return !failed_ && pos_ == data_.size(); }
+
+ private:
+  Decoder& Fail() {
+    failed_ = true;
+    pos_ = data_.size();
+    return *this;
+  }
+  void Take(void* p, size_t n) {
+    if (failed_ || n > data_.size() - pos_) {
+      std::memset(p, 0, n);
+      Fail();
+      return;
+    }
+    std::memcpy(p, data_.data() + pos_, n);
+    pos_ += n;
+  }
+  std::span<const uint8_t> data_;
+  size_t pos_ = 0;
+  bool failed_ = false;
+};
+
+template <class M>
+std::vector<uint8_t> Encode(uint32_t type, const M& m) {
+  Encoder e(type);
+  e(m);
+  return std::move(e).Finish();
+}
+
+// Decodes a message body into `m`; false if it does not decode exactly.
+template <class M>
+bool Decode(std::span<const uint8_t> body, M& m) {
+  Decoder d(body);
+  d(m);
+  return d.Done();
+}
+
+// ---- Transport ----
+
+// A message as received: its type, its body and the fd that came with it, if any.
+struct Message {
+  uint32_t type = 0;
+  std::vector<uint8_t> body;
+  FileDescriptor fd;
+};
+
+// Sends one encoded message, with `fd` attached when it is >= 0. EPIPE when the peer is gone.
+Result<void> SendMessage(int sock, std::span<const uint8_t> msg, int fd = -1);
+// Receives one message. ECONNRESET when the peer is gone (end of file); EPROTO for a message
+// that is truncated, shorter than its header, or whose length disagrees with its header.
+// Extra fds beyond the first are closed.
+Result<Message> ReceiveMessage(int sock);
+
+}  // namespace moat::gofer
+
+#endif  // MOAT_GOFER_PROTOCOL_H_

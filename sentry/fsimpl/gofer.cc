@@ -1,0 +1,481 @@
+#include "sentry/fsimpl/gofer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <map>
+#include <memory>
+#include <set>
+
+#include "base/log.h"
+#include "gofer/protocol.h"
+#include "sentry/fsimpl/dev.h"
+#include "sentry/fsimpl/pipe.h"
+
+namespace moat::fsimpl {
+namespace {
+
+using vfs::Credentials;
+using vfs::DirEntry;
+using vfs::FileDescription;
+using vfs::Inode;
+using vfs::Path;
+using vfs::Stat;
+using vfs::Task;
+
+// How many missing names a directory remembers before it starts over.
+constexpr size_t kMaxAbsentNames = 4096;
+// Close requests wait for the next request (or this many) so that dropping a tree of dentries
+// does not cost one message per file.
+constexpr size_t kCloseBatch = 128;
+
+// One connection to the gofer: requests and replies over a SOCK_SEQPACKET socket.
+class GoferClient : public RefCounted<GoferClient> {
+ public:
+  explicit GoferClient(FileDescriptor sock) : sock_(std::move(sock)) {}
+
+  // Sends `req` and decodes its reply; `fd` receives the host fd that came with it. A gofer that
+  // is gone, or answers with something that is not a reply to this request, gives EIO.
+  template <class Req>
+  Result<typename Req::Reply> Call(const Req& req, FileDescriptor* fd = nullptr) {
+    gofer::Message m = TRY(RoundTrip(gofer::Encode(Req::kType, req)));
+    if (m.type == gofer::kError) {
+      gofer::ErrorReply e;
+      if (!gofer::Decode(m.body, e) || e.error <= 0 || e.error >= 4096) return Protocol(m.type);
+      return Errno(e.error);
+    }
+    typename Req::Reply reply;
+    if (m.type != (Req::kType | gofer::kReplyBit) || !gofer::Decode(m.body, reply))
+      return Protocol(m.type);
+    if (fd) *fd = std::move(m.fd);
+    return reply;
+  }
+
+  // Releases a node; the Close request goes out with the next request.
+  void Release(uint64_t node) {
+    absl::MutexLock l(&mu_);
+    pending_close_.nodes.push_back(node);
+    if (pending_close_.nodes.size() >= kCloseBatch) FlushClosesLocked();
+  }
+
+ private:
+  Result<gofer::Message> RoundTrip(std::vector<uint8_t> msg) {
+    absl::MutexLock l(&mu_);
+    if (broken_) return Errno(EIO);
+    if (!pending_close_.nodes.empty()) FlushClosesLocked();
+    Result<void> sent = gofer::SendMessage(sock_.get(), msg);
+    if (!sent.ok()) return Broken("send", sent.error());
+    Result<gofer::Message> m = gofer::ReceiveMessage(sock_.get());
+    if (!m.ok()) return Broken("receive", m.error());
+    return m;
+  }
+
+  void FlushClosesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!broken_) {
+      Result<void> sent = gofer::SendMessage(sock_.get(), gofer::Encode(gofer::kClose, pending_close_));
+      if (!sent.ok()) Broken("send", sent.error());
+    }
+    pending_close_.nodes.clear();
+  }
+
+  // The connection is unusable from now on: every file operation on this mount fails with EIO.
+  Errno Broken(const char* what, Errno e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!broken_) LOG_ERROR("gofer connection lost ({}: {})", what, e.value());
+    broken_ = true;
+    return Errno(EIO);
+  }
+
+  Errno Protocol(uint32_t type) {
+    LOG_ERROR("gofer: unexpected reply of type {:#x}", type);
+    return Errno(EIO);
+  }
+
+  absl::Mutex mu_;
+  FileDescriptor sock_;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  gofer::CloseRequest pending_close_ ABSL_GUARDED_BY(mu_);
+};
+
+class GoferFs : public RefCounted<GoferFs> {
+ public:
+  explicit GoferFs(RefPtr<GoferClient> client) : client_(std::move(client)) {}
+  GoferClient& client() { return *client_; }
+
+  // The sentry's device number for host device `host_dev` (so st_dev/st_ino pairs stay unique
+  // across host filesystems without showing host device numbers).
+  uint64_t DevFor(uint64_t host_dev) {
+    absl::MutexLock l(&mu_);
+    auto [it, inserted] = devs_.try_emplace(host_dev, 0);
+    if (inserted) it->second = vfs::NewAnonDev();
+    return it->second;
+  }
+
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  // After a namespace change: every cached attribute may be out of date.
+  void Changed() { generation_.fetch_add(1, std::memory_order_acq_rel); }
+
+ private:
+  RefPtr<GoferClient> client_;
+  absl::Mutex mu_;
+  std::map<uint64_t, uint64_t> devs_ ABSL_GUARDED_BY(mu_);
+  std::atomic<uint64_t> generation_{0};
+};
+
+timespec ToTimespec(const gofer::Timespec& t) { return {t.sec, t.nsec}; }
+
+class GoferInode;
+
+// An open regular file: I/O on the donated host fd.
+class GoferFile : public vfs::SeekableFile {
+ public:
+  GoferFile(int flags, Path path, std::shared_ptr<FileDescriptor> fd, RefPtr<GoferInode> inode);
+
+  Result<size_t> PRead(Task&, std::span<uint8_t> dst, int64_t offset) override {
+    if (offset < 0) return Errno(EINVAL);
+    for (;;) {
+      ssize_t n = pread(fd_->get(), dst.data(), dst.size(), offset);
+      if (n >= 0) return static_cast<size_t>(n);
+      if (errno != EINTR) return LastErrno();
+    }
+  }
+  Result<size_t> PWrite(Task& task, std::span<const uint8_t> src, int64_t offset) override;
+  Result<Stat> GetStat() override;
+  Result<void> Sync() override {
+    if (fsync(fd_->get()) < 0) return LastErrno();
+    return Ok();
+  }
+  Result<int> HostMapFd() override { return fd_->get(); }
+
+ private:
+  std::shared_ptr<FileDescriptor> fd_;
+  RefPtr<GoferInode> inode_;
+};
+
+class GoferInode : public Inode {
+ public:
+  GoferInode(RefPtr<GoferFs> fs, const gofer::NodeReply& node)
+      : fs_(std::move(fs)), node_(node.node), type_(node.attr.mode & S_IFMT) {
+    absl::MutexLock l(&mu_);
+    SetAttrLocked(node.attr, fs_->generation());
+  }
+  ~GoferInode() override { fs_->client().Release(node_); }
+
+  Result<Stat> GetStat() override {
+    uint64_t gen = fs_->generation();
+    std::shared_ptr<FileDescriptor> fd;
+    {
+      absl::MutexLock l(&mu_);
+      if (attr_gen_ == gen && !stale_) return attr_;
+      fd = io_fd_.lock();
+    }
+    gofer::Attr a;
+    struct stat st;
+    if (fd && fstat(fd->get(), &st) == 0) {
+      a = gofer::AttrFromStat(st);
+    } else {
+      a = TRY(fs_->client().Call(gofer::StatRequest{node_})).attr;
+    }
+    absl::MutexLock l(&mu_);
+    SetAttrLocked(a, gen);
+    return attr_;
+  }
+
+  Result<void> SetStat(const vfs::SetStatRequest& req) override {
+    gofer::SetStatRequest r{.node = node_};
+    if (req.mode) r.mask |= gofer::kSetMode, r.mode = *req.mode;
+    if (req.uid) r.mask |= gofer::kSetUid, r.uid = *req.uid;
+    if (req.gid) r.mask |= gofer::kSetGid, r.gid = *req.gid;
+    if (req.size) r.mask |= gofer::kSetSize, r.size = *req.size;
+    if (req.atime) r.mask |= gofer::kSetAtime, r.atime = {req.atime->tv_sec, req.atime->tv_nsec};
+    if (req.mtime) r.mask |= gofer::kSetMtime, r.mtime = {req.mtime->tv_sec, req.mtime->tv_nsec};
+    uint64_t gen = fs_->generation();
+    gofer::AttrReply reply = TRY(fs_->client().Call(r));
+    absl::MutexLock l(&mu_);
+    SetAttrLocked(reply.attr, gen);
+    return Ok();
+  }
+
+  Result<RefPtr<Inode>> Lookup(std::string_view name) override {
+    if (type_ != S_IFDIR) return Errno(ENOTDIR);
+    if (name.size() > gofer::kMaxName) return Errno(ENAMETOOLONG);
+    {
+      absl::MutexLock l(&mu_);
+      if (absent_.count(name)) return Errno(ENOENT);
+    }
+    Result<gofer::NodeReply> node = fs_->client().Call(gofer::WalkRequest{node_, std::string(name)});
+    if (!node.ok()) {
+      if (node.error().value() == ENOENT) NoteAbsent(name);
+      return node.error();
+    }
+    return RefPtr<Inode>(NewInode(*node));
+  }
+
+  Result<std::vector<DirEntry>> ReadDir() override {
+    if (type_ != S_IFDIR) return Errno(ENOTDIR);
+    std::vector<DirEntry> out;
+    uint64_t offset = 0;
+    for (;;) {
+      gofer::ReadDirReply r = TRY(fs_->client().Call(gofer::ReadDirRequest{node_, offset}));
+      for (gofer::Dirent& e : r.entries) {
+        if (!gofer::ValidName(e.name)) return Errno(EIO);
+        out.push_back(DirEntry{std::move(e.name), e.ino, e.type});
+        offset = e.next;
+      }
+      if (r.eof) return out;
+      if (r.entries.empty()) return Errno(EIO);  // a reply that makes no progress
+    }
+  }
+
+  Result<RefPtr<Inode>> Create(std::string_view name, uint32_t mode,
+                               const Credentials& creds) override {
+    gofer::CreateRequest r{.dir = node_, .name = std::string(name), .flags = O_RDWR};
+    TRY(Owner(creds, mode | S_IFREG, &r.mode, &r.uid, &r.gid));
+    FileDescriptor fd;
+    gofer::NodeReply node = TRY(Created(name, fs_->client().Call(r, &fd)));
+    if (!fd.valid()) return Errno(EIO);
+    RefPtr<GoferInode> inode = NewInode(node);
+    // The open that follows the create uses this descriptor instead of asking again.
+    absl::MutexLock l(&inode->mu_);
+    inode->created_fd_ = std::make_shared<FileDescriptor>(std::move(fd));
+    return RefPtr<Inode>(inode);
+  }
+
+  Result<RefPtr<Inode>> MakeDir(std::string_view name, uint32_t mode,
+                                const Credentials& creds) override {
+    gofer::MkdirRequest r{.dir = node_, .name = std::string(name)};
+    TRY(Owner(creds, mode | S_IFDIR, &r.mode, &r.uid, &r.gid));
+    return RefPtr<Inode>(NewInode(TRY(Created(name, fs_->client().Call(r)))));
+  }
+
+  Result<RefPtr<Inode>> MakeNode(std::string_view name, uint32_t mode, uint64_t,
+                                 const Credentials& creds) override {
+    uint32_t type = mode & S_IFMT;
+    // The gofer makes no device nodes on the host.
+    if (type == S_IFCHR || type == S_IFBLK) return Errno(EPERM);
+    gofer::MknodRequest r{.dir = node_, .name = std::string(name)};
+    TRY(Owner(creds, mode, &r.mode, &r.uid, &r.gid));
+    r.mode |= type;
+    return RefPtr<Inode>(NewInode(TRY(Created(name, fs_->client().Call(r)))));
+  }
+
+  Result<RefPtr<Inode>> MakeSymlink(std::string_view name, std::string_view target,
+                                    const Credentials& creds) override {
+    gofer::SymlinkRequest r{.dir = node_, .name = std::string(name), .target = std::string(target)};
+    uint32_t mode = S_IFLNK | 0777;
+    TRY(Owner(creds, mode, &mode, &r.uid, &r.gid));
+    return RefPtr<Inode>(NewInode(TRY(Created(name, fs_->client().Call(r)))));
+  }
+
+  Result<void> Link(std::string_view name, const RefPtr<Inode>& target) override {
+    auto* t = dynamic_cast<GoferInode*>(target.get());
+    if (!t || t->fs_ != fs_) return Errno(EXDEV);
+    TRY(Created(name, fs_->client().Call(gofer::LinkRequest{node_, std::string(name), t->node_})));
+    return Ok();
+  }
+
+  Result<void> Unlink(std::string_view name) override { return Remove(name, 0); }
+  Result<void> RemoveDir(std::string_view name) override { return Remove(name, AT_REMOVEDIR); }
+
+  Result<void> Rename(std::string_view name, Inode& new_dir, std::string_view new_name) override {
+    return DoRename(name, new_dir, new_name, 0);
+  }
+  Result<void> Exchange(std::string_view name, Inode& other_dir,
+                        std::string_view other_name) override {
+    return DoRename(name, other_dir, other_name, RENAME_EXCHANGE);
+  }
+
+  Result<std::string> ReadLink() override {
+    if (type_ != S_IFLNK) return Errno(EINVAL);
+    {
+      absl::MutexLock l(&mu_);
+      if (link_target_) return *link_target_;
+    }
+    gofer::ReadLinkReply r = TRY(fs_->client().Call(gofer::ReadLinkRequest{node_}));
+    absl::MutexLock l(&mu_);
+    link_target_ = r.target;
+    return r.target;
+  }
+
+  Result<RefPtr<FileDescription>> Open(int flags, const Path& path) override {
+    switch (type_) {
+      case S_IFREG: {
+        std::shared_ptr<FileDescriptor> fd = TakeCreatedFd(flags);
+        if (!fd) {
+          FileDescriptor got;
+          TRY(fs_->client().Call(gofer::OpenRequest{node_, static_cast<uint32_t>(flags & O_ACCMODE)}, &got));
+          if (!got.valid()) return Errno(EIO);
+          fd = std::make_shared<FileDescriptor>(std::move(got));
+        }
+        return RefPtr<FileDescription>(
+            MakeRef<GoferFile>(flags, path, std::move(fd), RefPtr<GoferInode>(this)));
+      }
+      case S_IFDIR:
+        return RefPtr<FileDescription>(MakeRef<vfs::DirectoryFile>(flags, path));
+      case S_IFLNK:
+        return Errno(ELOOP);
+      case S_IFCHR: {
+        // The sentry's own devices, never the host's.
+        Stat st = TRY(GetStat());
+        return OpenDevice(major(st.rdev), minor(st.rdev), flags, path);
+      }
+      case S_IFIFO: {
+        // A FIFO on the host is a pipe inside the sandbox: host processes cannot reach it.
+        RefPtr<Pipe> pipe;
+        {
+          absl::MutexLock l(&mu_);
+          if (!pipe_) pipe_ = MakeRef<Pipe>();
+          pipe = pipe_;
+        }
+        return OpenFifo(pipe, flags, path);
+      }
+      default:
+        return Errno(ENXIO);
+    }
+  }
+
+  // A write changed the file's size and times.
+  void MarkStale() {
+    absl::MutexLock l(&mu_);
+    stale_ = true;
+  }
+  // Records an open host fd that GetStat may fstat instead of asking the gofer.
+  void SetIoFd(const std::shared_ptr<FileDescriptor>& fd) {
+    absl::MutexLock l(&mu_);
+    io_fd_ = fd;
+  }
+
+ private:
+  RefPtr<GoferInode> NewInode(const gofer::NodeReply& node) {
+    return MakeRef<GoferInode>(fs_, node);
+  }
+
+  void SetAttrLocked(const gofer::Attr& a, uint64_t gen) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    attr_.dev = fs_->DevFor(a.dev);
+    attr_.ino = a.ino;
+    // The type never changes; a reply that says otherwise is not believed.
+    attr_.mode = type_ | (a.mode & 07777);
+    attr_.nlink = a.nlink;
+    attr_.uid = a.uid;
+    attr_.gid = a.gid;
+    attr_.rdev = a.rdev;
+    attr_.size = a.size;
+    attr_.blksize = a.blksize;
+    attr_.blocks = a.blocks;
+    attr_.atime = ToTimespec(a.atime);
+    attr_.mtime = ToTimespec(a.mtime);
+    attr_.ctime = ToTimespec(a.ctime);
+    attr_gen_ = gen;
+    stale_ = false;
+  }
+
+  // The owner and permission bits of a new file made here by `creds`.
+  Result<void> Owner(const Credentials& creds, uint32_t mode, uint32_t* perm, uint32_t* uid,
+                     uint32_t* gid) {
+    Stat dir = TRY(GetStat());
+    vfs::InitOwner(creds, dir, &mode, uid, gid);
+    *perm = mode & 07777;
+    return Ok();
+  }
+
+  // After a request that made `name` here: the name exists now, and link counts and times moved.
+  Result<gofer::NodeReply> Created(std::string_view name, Result<gofer::NodeReply> r) {
+    if (!r.ok()) return r;
+    fs_->Changed();
+    absl::MutexLock l(&mu_);
+    if (auto it = absent_.find(name); it != absent_.end()) absent_.erase(it);
+    return r;
+  }
+
+  void NoteAbsent(std::string_view name) {
+    absl::MutexLock l(&mu_);
+    if (absent_.size() >= kMaxAbsentNames) absent_.clear();
+    absent_.emplace(name);
+  }
+
+  Result<void> Remove(std::string_view name, uint32_t flags) {
+    RETURN_IF_ERRNO(fs_->client().Call(gofer::UnlinkRequest{node_, std::string(name), flags}));
+    fs_->Changed();
+    NoteAbsent(name);
+    return Ok();
+  }
+
+  Result<void> DoRename(std::string_view name, Inode& new_dir, std::string_view new_name,
+                        uint32_t flags) {
+    auto* d = dynamic_cast<GoferInode*>(&new_dir);
+    if (!d || d->fs_ != fs_) return Errno(EXDEV);
+    RETURN_IF_ERRNO(fs_->client().Call(gofer::RenameRequest{node_, std::string(name), d->node_,
+                                                            std::string(new_name), flags}));
+    fs_->Changed();
+    if (flags & RENAME_EXCHANGE) return Ok();
+    {
+      absl::MutexLock l(&d->mu_);
+      if (auto it = d->absent_.find(new_name); it != d->absent_.end()) d->absent_.erase(it);
+    }
+    NoteAbsent(name);
+    return Ok();
+  }
+
+  // The descriptor the create made, for the first open after it, unless that open is read-only
+  // (a read-write host fd would let a later mprotect make a shared mapping writable).
+  std::shared_ptr<FileDescriptor> TakeCreatedFd(int flags) {
+    absl::MutexLock l(&mu_);
+    std::shared_ptr<FileDescriptor> fd = std::move(created_fd_);
+    created_fd_.reset();
+    if ((flags & O_ACCMODE) == O_RDONLY) return nullptr;
+    return fd;
+  }
+
+  const RefPtr<GoferFs> fs_;
+  const uint64_t node_;
+  const uint32_t type_;  // S_IFMT bits
+
+  absl::Mutex mu_;
+  Stat attr_ ABSL_GUARDED_BY(mu_);
+  uint64_t attr_gen_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stale_ ABSL_GUARDED_BY(mu_) = false;
+  std::weak_ptr<FileDescriptor> io_fd_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<FileDescriptor> created_fd_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string, std::less<>> absent_ ABSL_GUARDED_BY(mu_);
+  std::optional<std::string> link_target_ ABSL_GUARDED_BY(mu_);
+  RefPtr<Pipe> pipe_ ABSL_GUARDED_BY(mu_);  // FIFOs: created on first open
+};
+
+GoferFile::GoferFile(int flags, Path path, std::shared_ptr<FileDescriptor> fd,
+                     RefPtr<GoferInode> inode)
+    : SeekableFile(flags, std::move(path)), fd_(std::move(fd)), inode_(std::move(inode)) {
+  inode_->SetIoFd(fd_);
+}
+
+Result<size_t> GoferFile::PWrite(Task&, std::span<const uint8_t> src, int64_t offset) {
+  if (offset < 0) return Errno(EINVAL);
+  if (flags() & O_APPEND) {
+    struct stat st;
+    if (fstat(fd_->get(), &st) < 0) return LastErrno();
+    offset = st.st_size;
+  }
+  ssize_t n;
+  do {
+    n = pwrite(fd_->get(), src.data(), src.size(), offset);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return LastErrno();
+  inode_->MarkStale();
+  return static_cast<size_t>(n);
+}
+
+Result<Stat> GoferFile::GetStat() {
+  // Fresh from the host fd; the inode fills in what the sandbox shows (st_dev, the type).
+  inode_->MarkStale();
+  return inode_->GetStat();
+}
+
+}  // namespace
+
+Result<RefPtr<vfs::Dentry>> NewGoferFilesystem(FileDescriptor sock) {
+  auto client = MakeRef<GoferClient>(std::move(sock));
+  gofer::NodeReply root = TRY(client->Call(gofer::AttachRequest{}));
+  auto fs = MakeRef<GoferFs>(client);
+  return MakeRef<vfs::Dentry>(nullptr, "", MakeRef<GoferInode>(fs, root));
+}
+
+}  // namespace moat::fsimpl

@@ -1,0 +1,38 @@
+// The gofer client: a filesystem whose files live on the host and are reached only through the
+// gofer process (DESIGN.md section 6; the protocol is gofer/protocol.h). It is the root's lower
+// layer under an overlay, the root itself when the spec says so, and every bind mount.
+//
+// Each GoferInode stands for one gofer node (a file the gofer holds open). Reads and writes do
+// not go through the gofer: opening a regular file brings back a host fd, and I/O and mmap use
+// it directly. FIFOs are sandbox pipes, and device nodes are the sentry's own devices, so no
+// host FIFO or device is ever opened for the application.
+//
+// Caching: only the sandbox is expected to change the tree below a mount (the host side may not
+// change it at the same time), so what the client learns stays true until the sandbox itself
+// changes it:
+//   - attributes are cached per inode. A write through a file marks its inode's attributes
+//     stale; any namespace change on the filesystem (create, link, unlink, rename) bumps a
+//     generation that makes every cached attribute stale, because it may move link counts and
+//     directory times. Stale attributes are read again with fstat on an open host fd of the
+//     inode when there is one, or with one Stat request.
+//   - a directory remembers names it looked up and did not find, until it creates them.
+// The dentry cache above (vfs.h) remembers what was found.
+//
+// Locking: GoferClient::mu_ serializes a request and its reply on the socket; it is a leaf
+// (nothing else is taken under it). GoferInode::mu_ guards the inode's caches and is never held
+// across a request.
+#ifndef MOAT_SENTRY_FSIMPL_GOFER_H_
+#define MOAT_SENTRY_FSIMPL_GOFER_H_
+
+#include "base/file_descriptor.h"
+#include "sentry/vfs/vfs.h"
+
+namespace moat::fsimpl {
+
+// Attaches to the gofer's mount on `sock` and returns the root dentry of its filesystem. EIO if
+// the gofer does not answer properly.
+Result<RefPtr<vfs::Dentry>> NewGoferFilesystem(FileDescriptor sock);
+
+}  // namespace moat::fsimpl
+
+#endif  // MOAT_SENTRY_FSIMPL_GOFER_H_
