@@ -78,6 +78,62 @@ print(sorted(results) == [i * i for i in range(8)], os.WEXITSTATUS(status), p2.s
     [ ! -e "$dir/new" ] || fail "a file appeared on the host"
     rm -rf "$dir"
     ;;
+  gofer_escape)
+    # The gofer serves a rootfs whose symlinks point out of it, and a bind mount; whatever the
+    # sandbox walks, it stays inside the container's root: absolute symlinks mean the
+    # container's root, and ".." stops there (from the rootfs and from the bind mount alike).
+    dir=$(mktemp -d)
+    trap 'rm -rf "$dir"' EXIT
+    rootfs=$dir/bundle/rootfs
+    mkdir -p "$rootfs"/{bin,etc,mnt} "$dir/vol/sub"
+    cp /bin/busybox "$rootfs/bin/busybox"
+    for applet in sh cat ls tr grep; do ln -s busybox "$rootfs/bin/$applet"; done
+    echo container-shadow > "$rootfs/etc/shadow"
+    echo outside > "$dir/bundle/outside-marker"
+    ln -s /etc/shadow "$rootfs/shadow_abs"
+    ln -s ../../../../../../etc/shadow "$rootfs/shadow_rel"
+    ln -s ../../.. "$rootfs/up"
+    ln -s ../../../../etc/shadow "$dir/vol/sub/shadow_from_vol"
+    out=$(PATH=/bin "$runsc" do --root "$rootfs" --cwd / --volume "$dir/vol:/mnt/vol" -- /bin/busybox sh -c '
+      cat /shadow_abs /shadow_rel /up/etc/shadow /mnt/vol/sub/shadow_from_vol
+      cat /mnt/vol/../../etc/shadow /mnt/vol/sub/../../../../../etc/shadow
+      cd /mnt/vol/sub/../../../../..; pwd; ls /up/ | tr "\n" " "; echo
+      cat /outside-marker /../outside-marker /up/../outside-marker 2>&1 | grep -c "No such file"')
+    status=$?
+    echo "$out"
+    [ "$status" = 0 ] || fail "exit status $status"
+    expected="$(printf 'container-shadow\n%.0s' 1 2 3 4 5 6)
+/
+bin dev etc mnt proc shadow_abs shadow_rel sys tmp up 
+3"
+    [ "$out" = "$expected" ] || fail "the sandbox saw outside its root: '$out'"
+    ;;
+  volume)
+    # --volume bind mounts are served by the gofer: read-write ones change the host directory,
+    # read-only ones refuse with EROFS; the overlay root still keeps every other write inside.
+    dir=$(mktemp -d)
+    trap 'rm -rf "$dir"' EXIT
+    mkdir "$dir/rw" "$dir/ro"
+    echo old > "$dir/rw/file"
+    echo fixed > "$dir/ro/file"
+    out=$("$runsc" do --volume "$dir/rw:/mnt/rw" --volume "$dir/ro:/mnt/ro:ro" -- /bin/sh -c '
+      echo new > /mnt/rw/file; mkdir /mnt/rw/d; echo x > /mnt/rw/d/y; ln -s d/y /mnt/rw/link
+      mv /mnt/rw/d/y /mnt/rw/z; chmod 600 /mnt/rw/z
+      echo nope > /mnt/ro/file 2>/dev/null || echo "ro refused"
+      touch /mnt/ro/new 2>/dev/null || echo "ro refused"
+      cat /mnt/ro/file; stat -c "%a %s" /mnt/rw/z')
+    status=$?
+    echo "$out"
+    [ "$status" = 0 ] || fail "exit status $status"
+    [ "$out" = "$(printf 'ro refused\nro refused\nfixed\n600 2')" ] || fail "the sandbox printed '$out'"
+    [ "$(cat "$dir/rw/file")" = new ] || fail "the write did not reach the host"
+    [ "$(cat "$dir/rw/z")" = x ] && [ -d "$dir/rw/d" ] && [ ! -e "$dir/rw/d/y" ] || fail "mkdir/mv did not reach the host"
+    [ "$(readlink "$dir/rw/link")" = d/y ] || fail "the symlink did not reach the host"
+    [ "$(stat -c %a "$dir/rw/z")" = 600 ] || fail "chmod did not reach the host"
+    [ "$(cat "$dir/ro/file")" = fixed ] && [ ! -e "$dir/ro/new" ] || fail "a read-only volume changed"
+    out=$("$runsc" do --volume "$dir/rw" -- /bin/true 2>&1)
+    [ $? != 0 ] && echo "$out" | grep -q "want HOST:TARGET" || fail "a bad --volume was accepted: '$out'"
+    ;;
   syscalls_table)
     out=$("$runsc" syscalls)
     echo "$out" | tail -1
