@@ -139,7 +139,7 @@ SyscallTable Build() {
   // Event files.
   b.Supported(SYS_epoll_create, EpollCreate);
   b.Supported(SYS_epoll_create1, EpollCreate1);
-  b.Partial(SYS_epoll_ctl, EpollCtl, "EPOLLEXCLUSIVE wakes every waiter, not one");
+  b.Supported(SYS_epoll_ctl, EpollCtl);
   b.Supported(SYS_epoll_wait, EpollWait);
   b.Supported(SYS_epoll_pwait, EpollPwait);
   b.Supported(SYS_epoll_pwait2, EpollPwait2);

@@ -19,6 +19,22 @@ struct EpollFile::Entry final : RefCounted<Entry>, kernel::Wakeable {
 
   // Implements Wakeable::Wake: the file has events the entry asked for.
   void Wake(EventMask) override { ep->MakeReady(*this); }
+  // Implements Wakeable::WakeExclusive for EPOLLEXCLUSIVE: the wake-up counts if an
+  // epoll_wait was there to take it and the event is the one (IN or OUT) the entry wants
+  // (ep_poll_callback's `ewake`).
+  bool WakeExclusive(EventMask events) override {
+    if (!ep->MakeReady(*this)) return false;
+    switch (events & (EPOLLIN | EPOLLOUT)) {
+      case EPOLLIN:
+        return wants_in;
+      case EPOLLOUT:
+        return wants_out;
+      case 0:
+        return true;
+      default:
+        return false;
+    }
+  }
 
   EpollFile* const ep;               // not owned; valid while linked
   vfs::FileDescription* const file;  // not owned; valid while linked
@@ -26,6 +42,9 @@ struct EpollFile::Entry final : RefCounted<Entry>, kernel::Wakeable {
   // Where `waiter` is registered, and the waiter; guarded by g_mu.
   kernel::WaitQueue* queue = nullptr;
   kernel::Waiter waiter{this, 0};
+  // EPOLLIN and EPOLLOUT of an exclusive entry (which cannot be modified).
+  bool wants_in = false;
+  bool wants_out = false;
   // Guarded by ep->mu_.
   uint32_t events = 0;  // as given to epoll_ctl, with EPOLLERR and EPOLLHUP added
   uint64_t data = 0;
@@ -66,7 +85,9 @@ void Unwatch(const vfs::FileDescription* file, EpollFile::Entry* e)
 
 // What the waiter on the file's queue listens for: the events asked for, and always errors
 // and hang-ups.
-EventMask WaitMask(uint32_t events) { return (events & ~kEpollPrivateBits) | kEventErr | kEventHup; }
+EventMask WaitMask(uint32_t events) {
+  return (events & ~kEpollPrivateBits) | kEventErr | kEventHup;
+}
 
 }  // namespace
 
@@ -119,17 +140,19 @@ EpollFile::~EpollFile() {
   }
 }
 
-void EpollFile::MakeReady(Entry& e) {
+bool EpollFile::MakeReady(Entry& e) {
   {
     absl::MutexLock l(&mu_);
-    if (!e.linked || e.disabled) return;
+    if (!e.linked || e.disabled) return false;
     e.wakes++;
     if (!e.on_ready) {
       e.on_ready = true;
       ready_.push_back(RefPtr<Entry>(&e));
     }
   }
+  bool waiters = queue_.HasWaiters();
   queue_.Notify(kEventIn | kEventRdNorm);
+  return waiters;
 }
 
 int EpollFile::DepthBelow(const EpollFile* target, int depth, bool& loop) {
@@ -181,6 +204,9 @@ Result<void> EpollFile::Add(const RefPtr<vfs::FileDescription>& file, int fd, ui
     e = MakeRef<Entry>(this, file.get(), fd);
     e->queue = file->Queue();
     e->waiter.mask = WaitMask(events);
+    e->waiter.exclusive = events & EPOLLEXCLUSIVE;
+    e->wants_in = events & EPOLLIN;
+    e->wants_out = events & EPOLLOUT;
     e->events = events | EPOLLERR | EPOLLHUP;
     e->data = data;
     e->linked = true;

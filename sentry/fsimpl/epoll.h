@@ -88,7 +88,8 @@ class EpollFile final : public AnonFile {
   explicit EpollFile(int flags);
 
   // Puts `e` on the ready list if it is still linked and enabled, and wakes the waiters.
-  void MakeReady(Entry& e);
+  // Returns whether there were any.
+  bool MakeReady(Entry& e);
   // Asks the file of every candidate for its events, up to `max` that have some; returns how
   // many candidates were asked.
   static size_t PollCandidates(std::vector<Candidate>& cands, size_t max);

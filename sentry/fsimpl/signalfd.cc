@@ -82,7 +82,8 @@ signalfd_siginfo ToSignalfdSiginfo(const siginfo_t& info) {
       break;
     case Layout::kFault:
       s.ssi_addr = reinterpret_cast<uint64_t>(info.si_addr);
-      if (info.si_signo == SIGBUS && (info.si_code == BUS_MCEERR_AR || info.si_code == BUS_MCEERR_AO)) {
+      if (info.si_signo == SIGBUS &&
+          (info.si_code == BUS_MCEERR_AR || info.si_code == BUS_MCEERR_AO)) {
         s.ssi_addr_lsb = info.si_addr_lsb;
       }
       break;

@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <set>
 #include <thread>
@@ -675,6 +676,44 @@ TEST(EpollBlockTest, ManyWaitersAllWokenByLevelTriggeredEvent) {
   for (auto& t : threads) t.join();
   // At least one waiter saw it; the byte stays, so the others see it too (level-triggered).
   EXPECT_GE(done.load(), 1);
+}
+
+// Waits on `ep` in a thread each; returns how many saw an event once `trigger` has run.
+int WaitersWoken(const std::vector<int>& eps, const std::function<void()>& trigger) {
+  std::atomic<int> woken{0};
+  std::vector<std::thread> threads;
+  for (int ep : eps) {
+    threads.emplace_back([ep, &woken] {
+      epoll_event ev;
+      if (epoll_wait(ep, &ev, 1, 300) == 1) woken++;
+    });
+  }
+  usleep(50 * 1000);
+  trigger();
+  for (auto& t : threads) t.join();
+  return woken.load();
+}
+
+TEST(EpollBlockTest, ExclusiveWakesOneEpoll) {
+  FileDescriptor a = NewEpoll();
+  FileDescriptor b = NewEpoll();
+  FileDescriptor efd(eventfd(0, EFD_NONBLOCK));
+  ASSERT_THAT(Add(a.get(), efd.get(), EPOLLIN | EPOLLET | EPOLLEXCLUSIVE, 1), SyscallSucceeds());
+  ASSERT_THAT(Add(b.get(), efd.get(), EPOLLIN | EPOLLET | EPOLLEXCLUSIVE, 2), SyscallSucceeds());
+  uint64_t one = 1;
+  auto trigger = [&] { EXPECT_EQ(write(efd.get(), &one, 8), 8); };
+  EXPECT_EQ(WaitersWoken({a.get(), b.get()}, trigger), 1);
+}
+
+TEST(EpollBlockTest, NonExclusiveWakesEveryEpoll) {
+  FileDescriptor a = NewEpoll();
+  FileDescriptor b = NewEpoll();
+  FileDescriptor efd(eventfd(0, EFD_NONBLOCK));
+  ASSERT_THAT(Add(a.get(), efd.get(), EPOLLIN | EPOLLET, 1), SyscallSucceeds());
+  ASSERT_THAT(Add(b.get(), efd.get(), EPOLLIN | EPOLLET, 2), SyscallSucceeds());
+  uint64_t one = 1;
+  auto trigger = [&] { EXPECT_EQ(write(efd.get(), &one, 8), 8); };
+  EXPECT_EQ(WaitersWoken({a.get(), b.get()}, trigger), 2);
 }
 
 TEST(EpollBlockTest, CloseOfWatchedFileInAnotherThread) {

@@ -258,7 +258,8 @@ TEST(EventfdTest, SharedAcrossFork) {
 
 itimerspec Spec(int64_t value_ns, int64_t interval_ns = 0) {
   itimerspec its{};
-  its.it_value = {static_cast<time_t>(value_ns / 1000000000), static_cast<long>(value_ns % 1000000000)};
+  its.it_value = {static_cast<time_t>(value_ns / 1000000000),
+                  static_cast<long>(value_ns % 1000000000)};
   its.it_interval = {static_cast<time_t>(interval_ns / 1000000000),
                      static_cast<long>(interval_ns % 1000000000)};
   return its;
