@@ -20,9 +20,28 @@ class RefCounted {
 
   void IncRef() const { refs_.fetch_add(1, std::memory_order_relaxed); }
   void DecRef() const {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete static_cast<const T*>(this);
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      static_cast<const T*>(this)->OnLastRef();
+      delete static_cast<const T*>(this);
+    }
+  }
+  // Takes a reference only while the object is alive (its count is not zero): for a holder of a
+  // raw pointer that is told of the object's end under a lock of its own (epoll's interest
+  // lists). Returns false if the object is already on its way out.
+  bool TryIncRef() const {
+    int64_t n = refs_.load(std::memory_order_relaxed);
+    while (n > 0) {
+      if (refs_.compare_exchange_weak(n, n + 1, std::memory_order_acquire,
+                                      std::memory_order_relaxed)) {
+        return true;
+      }
+    }
+    return false;
   }
   int64_t RefCount() const { return refs_.load(std::memory_order_relaxed); }
+  // Runs when the count reaches zero, before any destructor, while the object is still whole.
+  // A class hides it with its own to learn of its end first (FileDescription tells epoll).
+  void OnLastRef() const {}
 
  protected:
   ~RefCounted() = default;
@@ -72,6 +91,15 @@ class RefPtr {
 template <typename T, typename... Args>
 RefPtr<T> MakeRef(Args&&... args) {
   return RefPtr<T>(new T(std::forward<Args>(args)...));
+}
+
+// A new reference to `p` if it is still alive (RefCounted::TryIncRef), else null.
+template <typename T>
+RefPtr<T> TryRef(T* p) {
+  if (!p || !p->TryIncRef()) return nullptr;
+  RefPtr<T> r(p);
+  p->DecRef();  // the reference TryIncRef took; `r` holds its own
+  return r;
 }
 
 // Casts a RefPtr down the class hierarchy (the caller knows the dynamic type).

@@ -62,12 +62,16 @@ RefPtr<kernel::Credentials> AccessCreds(Task& t, bool effective) {
   return a;
 }
 
+// Whether `p` is on a read-only mount. Pipes and anonymous files (eventfd, epoll...) have no
+// mount at all.
+bool ReadOnlyMount(const Path& p) { return p.mount && p.mount->flags().readonly; }
+
 Result<long> DoAccess(Task& t, int dirfd, UserAddr upath, int mode, int flags) {
   if (mode & ~(R_OK | W_OK | X_OK)) return Errno(EINVAL);
   if (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Errno(EINVAL);
   Path p = TRY(ResolveUserPath(t, dirfd, upath, flags));
   vfs::Stat st = TRY(StatOf(p));
-  if ((mode & W_OK) && p.mount->flags().readonly &&
+  if ((mode & W_OK) && ReadOnlyMount(p) &&
       (S_ISREG(st.mode) || S_ISDIR(st.mode) || S_ISLNK(st.mode)))
     return Errno(EROFS);
   if (mode == F_OK) return 0;
@@ -133,7 +137,7 @@ Result<void> CheckOwner(Task& t, const vfs::Stat& st) {
 }
 
 Result<long> DoChmod(Task& t, const Path& p, uint32_t mode) {
-  if (p.mount->flags().readonly) return Errno(EROFS);
+  if (ReadOnlyMount(p)) return Errno(EROFS);
   vfs::Stat st = TRY(StatOf(p));
   TRY(CheckOwner(t, st));
   RefPtr<kernel::Credentials> c = t.creds();
@@ -146,7 +150,7 @@ Result<long> DoChmod(Task& t, const Path& p, uint32_t mode) {
 }
 
 Result<long> DoChown(Task& t, const Path& p, uint32_t uid, uint32_t gid) {
-  if (p.mount->flags().readonly) return Errno(EROFS);
+  if (ReadOnlyMount(p)) return Errno(EROFS);
   vfs::Stat st = TRY(StatOf(p));
   RefPtr<kernel::Credentials> c = t.creds();
   constexpr uint32_t kKeep = static_cast<uint32_t>(-1);
@@ -175,7 +179,7 @@ Result<long> DoTruncate(Task& t, const Path& p, int64_t len) {
   vfs::Stat st = TRY(StatOf(p));
   if (S_ISDIR(st.mode)) return Errno(EISDIR);
   if (!S_ISREG(st.mode)) return Errno(EINVAL);
-  if (p.mount->flags().readonly) return Errno(EROFS);
+  if (ReadOnlyMount(p)) return Errno(EROFS);
   TRY(vfs::CheckPermission(*t.creds(), st, W_OK));
   if (p.dentry->inode()->IsExecuting()) return Errno(ETXTBSY);
   TRY(CheckNewSize(t, len));
@@ -187,7 +191,7 @@ Result<long> DoTruncate(Task& t, const Path& p, int64_t len) {
 
 // Sets access and modification times; `times` null means both "now".
 Result<long> DoUtimes(Task& t, const Path& p, const timespec* times) {
-  if (p.mount->flags().readonly) return Errno(EROFS);
+  if (ReadOnlyMount(p)) return Errno(EROFS);
   vfs::Stat st = TRY(StatOf(p));
   RefPtr<kernel::Credentials> c = t.creds();
   bool all_now = !times || (times[0].tv_nsec == UTIME_NOW && times[1].tv_nsec == UTIME_NOW);
@@ -234,8 +238,12 @@ Result<long> DoMknod(Task& t, int dirfd, UserAddr upath, uint32_t mode, uint64_t
 
 Result<long> DoStatfs(Task& t, const Path& p, UserAddr buf) {
   struct statfs s {};
-  const std::string& fs = p.mount->fstype();
-  if (fs == "tmpfs" || fs == "devtmpfs") {
+  const std::string fs = p.mount ? p.mount->fstype() : "";
+  if (!p.mount) {
+    // A pipe (pipefs) or an anonymous file (anon_inodefs).
+    bool pipe = p.dentry && p.dentry->name().starts_with("pipe:");
+    s.f_type = pipe ? PIPEFS_MAGIC : ANON_INODE_FS_MAGIC;
+  } else if (fs == "tmpfs" || fs == "devtmpfs") {
     s.f_type = TMPFS_MAGIC;
   } else if (fs == "proc") {
     s.f_type = PROC_SUPER_MAGIC;
@@ -254,8 +262,8 @@ Result<long> DoStatfs(Task& t, const Path& p, UserAddr buf) {
   s.f_files = 1 << 20;
   s.f_ffree = 1 << 19;
   s.f_namelen = 255;
-  s.f_fsid.__val[0] = p.mount->id();
-  const vfs::MountFlags& mf = p.mount->flags();
+  s.f_fsid.__val[0] = p.mount ? p.mount->id() : 0;
+  const vfs::MountFlags mf = p.mount ? p.mount->flags() : vfs::MountFlags{};
   s.f_flags = (mf.readonly ? ST_RDONLY : 0) | (mf.nosuid ? ST_NOSUID : 0) |
               (mf.nodev ? ST_NODEV : 0) | (mf.noexec ? ST_NOEXEC : 0);
   TRY(t.CopyOutObj(buf, s));
@@ -601,7 +609,8 @@ Result<long> Statfs(Task& t, const SyscallArgs& a) {
 }
 Result<long> Fstatfs(Task& t, const SyscallArgs& a) {
   RefPtr<FileDescription> f = TRY(t.fds().Get(a.Int32(0)));
-  if (!f->path().mount) return Errno(ENOSYS);
+  // A host file (the stdio of `runsc do`) has no path in the sandbox at all.
+  if (!f->path().dentry) return Errno(ENOSYS);
   return DoStatfs(t, f->path(), a.Addr(1));
 }
 

@@ -64,6 +64,11 @@ Result<size_t> DeliverRead(Task& t, FileDescription& f, UserAddr buf, std::span<
 Result<long> ReadInto(Task& t, FileDescription& f, UserAddr buf, size_t count,
                       std::optional<int64_t> offset) {
   count = std::min(count, kMaxRw);
+  if (count == 0) {
+    // The file still sees a read of nothing: some refuse it (eventfd, timerfd: EINVAL).
+    std::span<uint8_t> none;
+    return TRY(offset ? f.PRead(t, none, *offset) : f.Read(t, none));
+  }
   std::vector<uint8_t> data(std::min(count, kChunk));
   size_t done = 0;
   while (done < count) {

@@ -113,6 +113,15 @@ MOAT_SYSCALL(Fremovexattr);
 // poll.cc
 MOAT_SYSCALL(Poll); MOAT_SYSCALL(Ppoll); MOAT_SYSCALL(Select); MOAT_SYSCALL(Pselect6);
 
+// epoll.cc
+MOAT_SYSCALL(EpollCreate); MOAT_SYSCALL(EpollCreate1); MOAT_SYSCALL(EpollCtl);
+MOAT_SYSCALL(EpollWait); MOAT_SYSCALL(EpollPwait); MOAT_SYSCALL(EpollPwait2);
+
+// eventfd.cc
+MOAT_SYSCALL(Eventfd); MOAT_SYSCALL(Eventfd2); MOAT_SYSCALL(TimerfdCreate);
+MOAT_SYSCALL(TimerfdSettime); MOAT_SYSCALL(TimerfdGettime); MOAT_SYSCALL(Signalfd);
+MOAT_SYSCALL(Signalfd4);
+
 #undef MOAT_SYSCALL
 
 }  // namespace moat::syscalls

@@ -136,6 +136,22 @@ SyscallTable Build() {
   b.Supported(SYS_close_range, CloseRange);
   b.Supported(SYS_faccessat2, Faccessat2);
 
+  // Event files.
+  b.Supported(SYS_epoll_create, EpollCreate);
+  b.Supported(SYS_epoll_create1, EpollCreate1);
+  b.Supported(SYS_epoll_ctl, EpollCtl);
+  b.Supported(SYS_epoll_wait, EpollWait);
+  b.Supported(SYS_epoll_pwait, EpollPwait);
+  b.Supported(SYS_epoll_pwait2, EpollPwait2);
+  b.Supported(SYS_eventfd, Eventfd);
+  b.Supported(SYS_eventfd2, Eventfd2);
+  b.Supported(SYS_timerfd_create, TimerfdCreate);
+  b.Partial(SYS_timerfd_settime, TimerfdSettime,
+            "TFD_TIMER_CANCEL_ON_SET never cancels: the host clock cannot be set");
+  b.Supported(SYS_timerfd_gettime, TimerfdGettime);
+  b.Supported(SYS_signalfd, Signalfd);
+  b.Supported(SYS_signalfd4, Signalfd4);
+
   // Memory.
   b.Partial(SYS_mmap, Mmap, "anonymous mappings run natively; file mappings are injected");
   b.Supported(SYS_brk, Brk);

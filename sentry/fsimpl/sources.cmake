@@ -1,9 +1,14 @@
 # The filesystem implementations, relative to the repository root; included by
 # sentry/CMakeLists.txt.
 set(MOAT_FSIMPL_SOURCES
+  sentry/fsimpl/anon_inode.cc
   sentry/fsimpl/dev.cc
+  sentry/fsimpl/epoll.cc
+  sentry/fsimpl/eventfd.cc
   sentry/fsimpl/gofer.cc
   sentry/fsimpl/overlay.cc
   sentry/fsimpl/pipe.cc
+  sentry/fsimpl/signalfd.cc
+  sentry/fsimpl/timerfd.cc
   sentry/fsimpl/tmpfs.cc
 )

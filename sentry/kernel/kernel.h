@@ -84,6 +84,9 @@ class Kernel {
   Result<void> SendGroupSignal(ThreadGroup* tg, const siginfo_t& info)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Result<void> SendThreadSignal(Task* t, const siginfo_t& info) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Notified (kEventIn) whenever a signal becomes pending for a thread or a thread group:
+  // signalfd's readers and pollers wait here and re-check their own task's pending set.
+  WaitQueue& signal_queue() { return signal_queue_; }
   // Ends thread group `tg` with wait status `status`: kills its host process.
   void StartGroupExit(ThreadGroup* tg, int status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Tells `tg`'s parent that it stopped or continued (SIGCHLD, wait queues).
@@ -111,6 +114,7 @@ class Kernel {
   std::unique_ptr<platform::Platform> platform_;
   RefPtr<vfs::MountNamespace> mounts_;
   TimerService timers_;
+  WaitQueue signal_queue_;
   absl::Time boot_time_;
   const SyscallTable* table_ = nullptr;
 

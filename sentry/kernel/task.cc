@@ -200,7 +200,14 @@ void Task::Start() {
   }).detach();
 }
 
+namespace {
+thread_local Task* g_current_task = nullptr;
+}  // namespace
+
+Task* Task::Current() { return g_current_task; }
+
 void Task::Run() {
+  g_current_task = this;
   for (;;) {
     in_app_.store(true);
     if (interrupted_.load()) {

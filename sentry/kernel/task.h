@@ -74,6 +74,10 @@ class Task final : public RefCounted<Task>, public Wakeable {
   Task(Kernel* kernel, RefPtr<ThreadGroup> tg, pid_t tid, std::unique_ptr<platform::Context> ctx);
   ~Task();
 
+  // The task whose task thread is running the caller, or null on another sentry thread. Files
+  // whose readiness is the caller's (signalfd) use it, as Linux's use `current`.
+  static Task* Current();
+
   Kernel& kernel() const { return *kernel_; }
   ThreadGroup& thread_group() const { return *tg_; }
   const RefPtr<ThreadGroup>& thread_group_ref() const { return tg_; }

@@ -98,6 +98,7 @@ Result<void> Kernel::SendGroupSignal(ThreadGroup* tg, const siginfo_t& info) {
   if (!tg->pending.Enqueue(info, RtQueueLimit(tg))) {
     return sig >= kSigRtMin ? Result<void>(Errno(EAGAIN)) : Ok();
   }
+  signal_queue_.Notify(kEventIn);
   CompleteSignal(*this, tg, nullptr, sig);
   return Ok();
 }
@@ -114,6 +115,7 @@ Result<void> Kernel::SendThreadSignal(Task* t, const siginfo_t& info) {
   if (!t->pending_.Enqueue(info, RtQueueLimit(tg))) {
     return sig >= kSigRtMin ? Result<void>(Errno(EAGAIN)) : Ok();
   }
+  signal_queue_.Notify(kEventIn);
   CompleteSignal(*this, tg, t, sig);
   return Ok();
 }

@@ -35,6 +35,13 @@ inline constexpr EventMask kEventAll = ~EventMask{0};
 class Wakeable {
  public:
   virtual void Wake(EventMask events) = 0;
+  // For an exclusive waiter (Waiter::exclusive): wakes it, and says whether that was the one
+  // exclusive wake-up a notification makes (Linux's wake_up with nr_exclusive = 1; epoll's
+  // EPOLLEXCLUSIVE counts only a wake-up that reached an epoll_wait).
+  virtual bool WakeExclusive(EventMask events) {
+    Wake(events);
+    return true;
+  }
 
  protected:
   ~Wakeable() = default;
@@ -43,6 +50,8 @@ class Wakeable {
 struct Waiter {
   Wakeable* target;
   EventMask mask;
+  // Exclusive waiters are woken one per notification, after every other waiter.
+  bool exclusive = false;
 };
 
 class WaitQueue {
@@ -57,9 +66,20 @@ class WaitQueue {
   }
   void Notify(EventMask events) {
     absl::MutexLock l(&mu_);
+    bool exclusive = false;
     for (Waiter* w : waiters_) {
-      if (w->mask & events) w->target->Wake(events);
+      if ((w->mask & events) && !w->exclusive) w->target->Wake(events);
+      exclusive = exclusive || w->exclusive;
     }
+    if (!exclusive) return;
+    for (Waiter* w : waiters_) {
+      if ((w->mask & events) && w->exclusive && w->target->WakeExclusive(events)) break;
+    }
+  }
+  // Whether anyone waits here (Linux's waitqueue_active).
+  bool HasWaiters() {
+    absl::MutexLock l(&mu_);
+    return !waiters_.empty();
   }
 
  private:

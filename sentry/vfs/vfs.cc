@@ -384,6 +384,17 @@ Result<void> FileDescription::SetStat(const SetStatRequest& req) {
   return i->SetStat(req);
 }
 
+namespace {
+std::atomic<void (*)(FileDescription*)> g_release_hook{nullptr};
+}  // namespace
+
+void FileDescription::SetReleaseHook(void (*hook)(FileDescription*)) { g_release_hook.store(hook); }
+
+void FileDescription::OnLastRef() const {
+  if (!watched_.load(std::memory_order_acquire)) return;
+  if (auto hook = g_release_hook.load()) hook(const_cast<FileDescription*>(this));
+}
+
 std::optional<std::string> FileDescription::AnonymousName() {
   Inode* i = inode();
   return i ? i->AnonymousName() : std::nullopt;

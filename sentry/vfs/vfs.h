@@ -332,6 +332,14 @@ class FileDescription : public RefCounted<FileDescription> {
   const Path& path() const { return path_; }
   Inode* inode() const { return path_.dentry ? path_.dentry->inode().get() : nullptr; }
 
+  // Release watchers: epoll keeps files in its interest lists without holding a reference, and
+  // forgets them when the last reference goes (Linux's eventpoll_release). OnLastRef runs then,
+  // before any destructor, so the file and its Queue() are still whole; it calls the hook that
+  // SetReleaseHook installed for every file marked with MarkWatched.
+  void MarkWatched() { watched_.store(true, std::memory_order_release); }
+  void OnLastRef() const;
+  static void SetReleaseHook(void (*hook)(FileDescription*));
+
  protected:
   absl::Mutex offset_mu_;
   int64_t offset_ ABSL_GUARDED_BY(offset_mu_) = 0;
@@ -339,6 +347,7 @@ class FileDescription : public RefCounted<FileDescription> {
  private:
   std::atomic<int> flags_;
   Path path_;
+  std::atomic<bool> watched_{false};
 };
 
 // A FileDescription for a file with positional I/O (regular files): Read/Write go through
