@@ -26,6 +26,13 @@ namespace moat::fsimpl {
 RefPtr<vfs::Dentry> NewTmpfs(uint32_t root_mode, uint32_t uid, uint32_t gid,
                              uint64_t size_limit /*0 = unlimited*/);
 
+// memfd_create(2): an open (O_RDWR) tmpfs regular file that no directory names, on a hidden
+// tmpfs. `allow_sealing` is MFD_ALLOW_SEALING (else the file starts with F_SEAL_SEAL, like every
+// tmpfs file), `noexec_seal` MFD_NOEXEC_SEAL (mode 0666 and F_SEAL_EXEC); the owner is `creds`'
+// fsuid and fsgid.
+Result<RefPtr<vfs::FileDescription>> NewMemfd(std::string_view name, bool allow_sealing,
+                                              bool noexec_seal, const vfs::Credentials& creds);
+
 // For overlay copy-up: makes the tmpfs regular file `inode` hold exactly the first `size` bytes
 // read from host fd `src_fd`. EINVAL if `inode` is not a tmpfs regular file; ENOSPC past the
 // size limit.
