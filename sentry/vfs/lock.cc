@@ -109,7 +109,14 @@ Result<void> FileLocks::Flock(kernel::Task& t, LockOwner file, int op, bool nonb
       queue_.Notify(kernel::kEventAll);
     }
     if (op == LOCK_UN) return Ok();
+    if (!FlockConflictsLocked(file, exclusive)) {
+      flocks_.push_back(FlockEntry{file, exclusive});
+      return Ok();
+    }
+    if (nonblock) return Errno(EWOULDBLOCK);
   }
+  // Registered before each re-check, so that a release between the check and Block() still
+  // wakes the task.
   kernel::WaiterRegistration reg(queue_, &t, kernel::kEventAll);
   for (;;) {
     {
@@ -118,7 +125,6 @@ Result<void> FileLocks::Flock(kernel::Task& t, LockOwner file, int op, bool nonb
         flocks_.push_back(FlockEntry{file, exclusive});
         return Ok();
       }
-      if (nonblock) return Errno(EWOULDBLOCK);
     }
     Result<void> r = t.Block();
     if (!r.ok()) return Interrupted(r.error());
