@@ -225,6 +225,8 @@ TEST_F(XattrTest, PrivilegedNamespacesAsRoot) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root (CAP_SYS_ADMIN)";
   ASSERT_THAT(setxattr(file_.c_str(), "trusted.t", "1", 1, 0), SyscallSucceeds());
   ASSERT_THAT(setxattr(file_.c_str(), "user.u", "1", 1, 0), SyscallSucceeds());
+  ASSERT_THAT(setxattr(file_.c_str(), "security.s", "1", 1, 0), SyscallSucceeds());
+  ASSERT_THAT(removexattr(file_.c_str(), "security.s"), SyscallSucceeds());
   char buf[8];
   EXPECT_THAT(getxattr(file_.c_str(), "trusted.t", buf, sizeof(buf)), SyscallSucceedsWithValue(1));
   EXPECT_EQ(ListNames(file_), (std::set<std::string>{"trusted.t", "user.u"}));
@@ -261,6 +263,16 @@ TEST_F(XattrTest, PermissionsOfAnUnprivilegedUser) {
     CHILD_CHECK(listxattr(file.c_str(), list, sizeof(list)) == sizeof("user.a"));
     // A sticky directory's attributes are its owner's, even if everyone may write it.
     CHILD_CHECK_ERRNO(setxattr(sticky.c_str(), "user.a", "1", 1, 0), EPERM);
+    // security.* is the security module's business: anyone may look, whatever the file's
+    // mode, and only CAP_SYS_ADMIN may change it.
+    CHILD_CHECK_ERRNO(getxattr(secret.c_str(), "security.none", buf, sizeof(buf)), ENODATA);
+    std::string mine = sticky + "/mine";
+    int fd = open(mine.c_str(), O_CREAT | O_WRONLY, 0600);
+    CHILD_CHECK_SUCCESS(fd);
+    close(fd);
+    CHILD_CHECK_SUCCESS(setxattr(mine.c_str(), "user.mine", "1", 1, 0));
+    CHILD_CHECK_ERRNO(setxattr(mine.c_str(), "security.mine", "1", 1, 0), EPERM);
+    CHILD_CHECK_ERRNO(removexattr(mine.c_str(), "security.mine"), EPERM);
   });
 }
 
