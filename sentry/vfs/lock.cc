@@ -192,9 +192,9 @@ void FileLocks::ApplyLocked(const RecordLock& want) {
   }
   if (want.type != F_UNLCK) kept.push_back(merged);
   records_ = std::move(kept);
-  // A write lock turned into a read lock lets readers in too, so any change wakes the waiters;
-  // they re-check.
-  if (released || want.type != F_WRLCK) queue_.Notify(kernel::kEventAll);
+  // Whatever the owner gave up (an unlock, or a write lock turned into a read lock) may be what
+  // a waiter waits for; waiters re-check. Merging and growing release nothing.
+  if (released) queue_.Notify(kernel::kEventAll);
 }
 
 Result<void> FileLocks::SetRecord(kernel::Task& t, const RecordLock& want, bool wait) {
