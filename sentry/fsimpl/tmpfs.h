@@ -6,7 +6,9 @@
 // dev.h), FIFOs (a Pipe per inode) and socket nodes complete the set. Linux's rules apply: link
 // counts (a directory has 2 + its subdirectories), owners from the creator's fsuid/fsgid with
 // set-group-ID directories passing their group on, timestamps, and an optional size limit
-// (ENOSPC).
+// (ENOSPC). Every inode keeps extended attributes in memory; regular files carry memfd seals
+// (F_SEAL_SEAL from the start, lifted for memfd_create(MFD_ALLOW_SEALING)) and support
+// fallocate's allocate and punch-hole modes, as Linux's shmem does.
 //
 // Locking: TmpfsFs::mu guards every directory's entries (one lock per filesystem, so a rename
 // that touches two directories needs nothing more); each inode's own mutex guards its attributes

@@ -20,6 +20,9 @@
 //       Dentry::mu_ (parent before child; never held across a call into an Inode)
 //       filesystem locks (Inode implementations; overlay before its layers)
 //         WaitQueue::mu_ (waitqueue.h)
+//   FileLocks::mu_ (lock.h: advisory locks; never held across a call into an Inode)
+//     the lock deadlock graph (lock.cc)
+//       WaitQueue::mu_
 #ifndef MOAT_SENTRY_VFS_VFS_H_
 #define MOAT_SENTRY_VFS_VFS_H_
 
