@@ -91,6 +91,8 @@ Result<long> Openat2(Task& t, const SyscallArgs& a) {
   // A scoped walk starts at the dirfd even for an absolute path (which RESOLVE_BENEATH refuses
   // and RESOLVE_IN_ROOT takes as relative to it).
   const bool scoped = resolve & (kResolveBeneath | kResolveInRoot);
+  // nd_jump_root() refuses before the dirfd is even looked at.
+  if ((resolve & kResolveBeneath) && path.front() == '/') return Errno(EXDEV);
   vfs::Path start = TRY(t.StartAt(dirfd, scoped ? std::string(".") : path));
   const uint32_t mode = static_cast<uint32_t>(how.mode) & 07777 & ~t.fs().umask();
   RefPtr<vfs::FileDescription> f =

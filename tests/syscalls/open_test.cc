@@ -167,6 +167,10 @@ TEST_F(Openat2Test, Beneath) {
   std::string absolute = dir_.Join("file");
   EXPECT_THAT(Openat2(dirfd_.get(), absolute.c_str(), {O_RDONLY, 0, kResolveBeneath}),
               SyscallFailsWithErrno(EXDEV));
+  // An absolute path never looks at the dirfd.
+  EXPECT_THAT(Openat2(-1, absolute.c_str(), {O_RDONLY, 0, kResolveBeneath}),
+              SyscallFailsWithErrno(EXDEV));
+  EXPECT_THAT(Openat2(-1, "file", {O_RDONLY, 0, kResolveBeneath}), SyscallFailsWithErrno(EBADF));
   // A relative symlink that stays inside is followed.
   FileDescriptor r(Openat2(dirfd_.get(), "rel", {O_RDONLY, 0, kResolveBeneath}));
   EXPECT_TRUE(r.valid()) << ErrnoString(errno);
