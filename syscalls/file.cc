@@ -364,22 +364,11 @@ Result<long> Fcntl(Task& t, const SyscallArgs& a) {
     case F_SETLKW:
     case F_OFD_GETLK:
     case F_OFD_SETLK:
-    case F_OFD_SETLKW: {
-      // TODO(#3): byte-range locks that exclude each other across processes. Until then a lock
-      // always succeeds and F_GETLK reports no conflict.
-      struct flock fl = TRY(t.CopyInObj<struct flock>(a.Addr(2)));
-      if (fl.l_type != F_RDLCK && fl.l_type != F_WRLCK && fl.l_type != F_UNLCK) return Errno(EINVAL);
-      if (fl.l_whence != SEEK_SET && fl.l_whence != SEEK_CUR && fl.l_whence != SEEK_END)
-        return Errno(EINVAL);
-      if (cmd == F_GETLK || cmd == F_OFD_GETLK) {
-        fl.l_type = F_UNLCK;
-        TRY(t.CopyOutObj(a.Addr(2), fl));
-        return 0;
-      }
-      if (fl.l_type == F_RDLCK && !f->readable()) return Errno(EBADF);
-      if (fl.l_type == F_WRLCK && !f->writable()) return Errno(EBADF);
-      return 0;
-    }
+    case F_OFD_SETLKW:
+      return FcntlLock(t, *f, cmd, a.Addr(2));
+    case F_ADD_SEALS:
+    case F_GET_SEALS:
+      return FcntlSeals(t, *f, cmd, a.Uint32(2));
     case F_GETOWN:
     case F_GETSIG:
     case F_GETLEASE:
@@ -674,14 +663,6 @@ Result<long> Fadvise64(Task& t, const SyscallArgs& a) {
   vfs::Stat st = TRY(f->GetStat());
   if (S_ISFIFO(st.mode)) return Errno(ESPIPE);
   return 0;
-}
-
-// flock(2)
-Result<long> Flock(Task& t, const SyscallArgs& a) {
-  TRY(t.fds().Get(a.Int32(0)));
-  int op = a.Int32(1) & ~LOCK_NB;
-  if (op != LOCK_SH && op != LOCK_EX && op != LOCK_UN) return Errno(EINVAL);
-  return 0;  // TODO(#3): flock locks that exclude each other.
 }
 
 }  // namespace moat::syscalls

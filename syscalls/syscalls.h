@@ -32,6 +32,10 @@ uint64_t FdLimit(Task& t);
 // without a reader) or SIGXFSZ (a write past RLIMIT_FSIZE).
 void SendSelfSignal(Task& t, int sig);
 
+// fcntl's record-lock commands (lock.cc) and memfd seal commands (memfd.cc).
+Result<long> FcntlLock(Task& t, vfs::FileDescription& f, int cmd, UserAddr arg);
+Result<long> FcntlSeals(Task& t, vfs::FileDescription& f, int cmd, uint32_t arg);
+
 // ---- Handlers ----
 #define MOAT_SYSCALL(name) Result<long> name(Task& t, const SyscallArgs& a)
 
@@ -92,7 +96,19 @@ MOAT_SYSCALL(Truncate); MOAT_SYSCALL(Ftruncate); MOAT_SYSCALL(Mknod); MOAT_SYSCA
 MOAT_SYSCALL(Utimensat); MOAT_SYSCALL(Utimes); MOAT_SYSCALL(Utime); MOAT_SYSCALL(Futimesat);
 MOAT_SYSCALL(Statfs); MOAT_SYSCALL(Fstatfs); MOAT_SYSCALL(Fsync); MOAT_SYSCALL(Fdatasync);
 MOAT_SYSCALL(Sync); MOAT_SYSCALL(Syncfs); MOAT_SYSCALL(Chroot); MOAT_SYSCALL(Pipe);
-MOAT_SYSCALL(Pipe2); MOAT_SYSCALL(Flock); MOAT_SYSCALL(Fadvise64);
+MOAT_SYSCALL(Pipe2); MOAT_SYSCALL(Fadvise64);
+
+// lock.cc
+MOAT_SYSCALL(Flock);
+
+// memfd.cc
+MOAT_SYSCALL(MemfdCreate);
+
+// file_space.cc
+MOAT_SYSCALL(Fallocate); MOAT_SYSCALL(SyncFileRange);
+
+// openat2.cc
+MOAT_SYSCALL(Openat2);
 
 // read_write.cc
 MOAT_SYSCALL(Read); MOAT_SYSCALL(Write); MOAT_SYSCALL(Pread64); MOAT_SYSCALL(Pwrite64);

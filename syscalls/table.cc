@@ -67,8 +67,8 @@ SyscallTable Build() {
   b.Supported(SYS_select, Select);
   b.Supported(SYS_dup, Dup);
   b.Supported(SYS_dup2, Dup2);
-  b.Partial(SYS_fcntl, Fcntl, "record locks do not exclude each other yet; no O_ASYNC signals");
-  b.Partial(SYS_flock, Flock, "locks do not exclude each other yet");
+  b.Partial(SYS_fcntl, Fcntl, "no O_ASYNC signals or leases");
+  b.Supported(SYS_flock, Flock);
   b.Supported(SYS_fsync, Fsync);
   b.Supported(SYS_fdatasync, Fdatasync);
   b.Supported(SYS_truncate, Truncate);
@@ -122,19 +122,27 @@ SyscallTable Build() {
   b.Supported(SYS_syncfs, Syncfs);
   b.Partial(SYS_renameat2, Renameat2, "RENAME_WHITEOUT returns EINVAL");
   b.Supported(SYS_fadvise64, Fadvise64);
-  for (auto [nr, fn] : {std::pair<int, kernel::SyscallFn>{SYS_getxattr, Getxattr}, {SYS_lgetxattr, Lgetxattr},
-                        {SYS_fgetxattr, Fgetxattr}, {SYS_listxattr, Listxattr},
-                        {SYS_llistxattr, Llistxattr}, {SYS_flistxattr, Flistxattr},
-                        {SYS_setxattr, Setxattr}, {SYS_lsetxattr, Lsetxattr},
-                        {SYS_fsetxattr, Fsetxattr}, {SYS_removexattr, Removexattr},
-                        {SYS_lremovexattr, Lremovexattr}, {SYS_fremovexattr, Fremovexattr}}) {
-    b.Partial(nr, fn, "no file has extended attributes yet; setting them is EOPNOTSUPP");
-  }
+  b.Partial(SYS_getxattr, Getxattr, "tmpfs and the overlay keep attributes; no system.* (ACLs)");
+  b.Partial(SYS_lgetxattr, Lgetxattr, "tmpfs and the overlay keep attributes; no system.* (ACLs)");
+  b.Partial(SYS_fgetxattr, Fgetxattr, "tmpfs and the overlay keep attributes; no system.* (ACLs)");
+  b.Partial(SYS_listxattr, Listxattr, "tmpfs and the overlay keep attributes");
+  b.Partial(SYS_llistxattr, Llistxattr, "tmpfs and the overlay keep attributes");
+  b.Partial(SYS_flistxattr, Flistxattr, "tmpfs and the overlay keep attributes");
+  b.Partial(SYS_setxattr, Setxattr, "tmpfs and the overlay keep attributes; no system.* (ACLs)");
+  b.Partial(SYS_lsetxattr, Lsetxattr, "tmpfs and the overlay keep attributes; no system.* (ACLs)");
+  b.Partial(SYS_fsetxattr, Fsetxattr, "tmpfs and the overlay keep attributes; no system.* (ACLs)");
+  b.Partial(SYS_removexattr, Removexattr, "tmpfs and the overlay keep attributes");
+  b.Partial(SYS_lremovexattr, Lremovexattr, "tmpfs and the overlay keep attributes");
+  b.Partial(SYS_fremovexattr, Fremovexattr, "tmpfs and the overlay keep attributes");
   b.Supported(SYS_preadv2, Preadv2);
   b.Supported(SYS_pwritev2, Pwritev2);
   b.Supported(SYS_statx, Statx);
   b.Supported(SYS_close_range, CloseRange);
   b.Supported(SYS_faccessat2, Faccessat2);
+  b.Partial(SYS_memfd_create, MemfdCreate, "MFD_HUGETLB is ENOSYS (no hugetlbfs)");
+  b.Partial(SYS_fallocate, Fallocate, "tmpfs modes only (allocate, KEEP_SIZE, PUNCH_HOLE)");
+  b.Supported(SYS_sync_file_range, SyncFileRange);
+  b.Partial(SYS_openat2, Openat2, "RESOLVE_CACHED always resolves; O_TMPFILE is EOPNOTSUPP");
 
   // Event files.
   b.Supported(SYS_epoll_create, EpollCreate);

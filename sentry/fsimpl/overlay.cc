@@ -261,6 +261,33 @@ class OverlayInode : public Inode {
 
   Result<std::string> ReadLink() override { return real().ReadLink(); }
 
+  // Extended attributes (ovl_xattr_get/set): read from whichever layer holds the file, written
+  // to the upper layer after a copy-up. A lower layer without attributes has none to show.
+  Result<std::string> GetXattr(std::string_view name) override {
+    Inode* u = upper();
+    Result<std::string> r = (u ? *u : *lower_).GetXattr(name);
+    if (!u && !r.ok() && r.error().value() == EOPNOTSUPP) return Errno(ENODATA);
+    return r;
+  }
+  Result<std::vector<std::string>> ListXattr() override {
+    Inode* u = upper();
+    Result<std::vector<std::string>> r = (u ? *u : *lower_).ListXattr();
+    if (!u && !r.ok()) return std::vector<std::string>{};
+    return r;
+  }
+  Result<void> SetXattr(std::string_view name, std::string_view value, int flags) override {
+    absl::MutexLock l(&fs_->mu);
+    Inode* u = TRY(CopyUpLocked(false));
+    return u->SetXattr(name, value, flags);
+  }
+  Result<void> RemoveXattr(std::string_view name) override {
+    absl::MutexLock l(&fs_->mu);
+    // Removing what the lower file does not have needs no copy-up.
+    if (!upper()) RETURN_IF_ERRNO(IgnoreValue(GetXattr(name)));
+    Inode* u = TRY(CopyUpLocked(false));
+    return u->RemoveXattr(name);
+  }
+
   Result<RefPtr<FileDescription>> Open(int flags, const Path& path) override;
 
  private:
@@ -393,6 +420,7 @@ class OverlayInode : public Inode {
     attrs.atime = st.atime;
     attrs.mtime = st.mtime;
     RETURN_IF_ERRNO(u->SetStat(attrs));
+    CopyXattrs(*u);
     // Making the copy touched the parent's upper directory; a copy-up is not a change the
     // application made, so put its times back (ovl_set_timestamps).
     SetStatRequest parent_times;
@@ -412,6 +440,18 @@ class OverlayInode : public Inode {
     RefPtr<FileDescription> lf = TRY(lower_->Open(O_RDONLY, Path{}));
     int fd = TRY(lf->HostMapFd());
     return TmpfsCopyFromHost(u, fd, size);
+  }
+
+  // ovl_copy_xattr(): the lower file's extended attributes go with it. Those the lower layer
+  // cannot list or read (a filesystem without attributes) and those the upper layer refuses
+  // are skipped: the copy is still the file.
+  void CopyXattrs(Inode& u) {
+    Result<std::vector<std::string>> names = lower_->ListXattr();
+    if (!names.ok()) return;
+    for (const std::string& name : *names) {
+      Result<std::string> value = lower_->GetXattr(name);
+      if (value.ok()) (void)u.SetXattr(name, *value, 0);
+    }
   }
 
   // What a new name must satisfy: this directory still exists and has no such entry.
@@ -530,6 +570,10 @@ class OverlayFile : public vfs::SeekableFile {
     return TRY(Real())->PWrite(task, src, offset);
   }
   Result<int> HostMapFd() override { return TRY(Real())->HostMapFd(); }
+  // ovl_fallocate(): the layer's file does it. A writable open copied the file up already.
+  Result<void> Allocate(int mode, int64_t offset, int64_t len) override {
+    return TRY(Real())->Allocate(mode, offset, len);
+  }
 
   // Opens the layer's file for an overlay open with `flags`.
   static Result<RefPtr<FileDescription>> OpenLayer(OverlayInode& inode, int flags,

@@ -1,6 +1,8 @@
 #include "sentry/fsimpl/tmpfs.h"
 
+#include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/falloc.h>
 #include <sys/mman.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -15,6 +17,7 @@
 #include "base/file_descriptor.h"
 #include "sentry/fsimpl/dev.h"
 #include "sentry/fsimpl/pipe.h"
+#include "sentry/vfs/xattr.h"
 
 namespace moat::fsimpl {
 namespace {
@@ -32,6 +35,10 @@ constexpr size_t kNameMax = 255;
 constexpr int64_t kPage = 4096;
 // Linux's tmpfs counts 20 bytes of directory size per entry (BOGO_DIRENT_SIZE).
 constexpr int64_t kBogoDirentSize = 20;
+// F_SEAL_EXEC (Linux 6.3), which older C library headers lack.
+constexpr uint32_t kSealExec = 0x0020;
+constexpr uint32_t kAllSeals =
+    F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | kSealExec;
 
 int64_t RoundUpToPage(int64_t n) { return (n + kPage - 1) & ~(kPage - 1); }
 
@@ -112,6 +119,11 @@ class TmpfsInode : public Inode {
 
   Result<void> SetStat(const SetStatRequest& req) override {
     const timespec now = vfs::Now();
+    if (req.mode) {
+      // shmem_setattr(): F_SEAL_EXEC freezes the execute bits.
+      absl::MutexLock l(&mu_);
+      if ((seals_ & kSealExec) && ((*req.mode ^ perm_) & 0111)) return Errno(EPERM);
+    }
     bool resized = false;
     if (req.size) {
       if (type_ == S_IFDIR) return Errno(EISDIR);
@@ -137,6 +149,41 @@ class TmpfsInode : public Inode {
       mtime_ = now;
     }
     ctime_ = now;
+    return Ok();
+  }
+
+  // Extended attributes live with the inode, in memory (simple_xattrs).
+  Result<std::string> GetXattr(std::string_view name) override {
+    absl::MutexLock l(&mu_);
+    auto it = xattrs_.find(name);
+    if (it == xattrs_.end()) return Errno(ENODATA);
+    return it->second;
+  }
+  Result<void> SetXattr(std::string_view name, std::string_view value, int flags) override {
+    absl::MutexLock l(&mu_);
+    auto it = xattrs_.find(name);
+    RETURN_IF_ERRNO(vfs::CheckXattrFlags(it != xattrs_.end(), flags));
+    if (it == xattrs_.end()) {
+      xattrs_.emplace(std::string(name), std::string(value));
+    } else {
+      it->second = std::string(value);
+    }
+    ctime_ = vfs::Now();
+    return Ok();
+  }
+  Result<std::vector<std::string>> ListXattr() override {
+    absl::MutexLock l(&mu_);
+    std::vector<std::string> names;
+    names.reserve(xattrs_.size());
+    for (const auto& [name, value] : xattrs_) names.push_back(name);
+    return names;
+  }
+  Result<void> RemoveXattr(std::string_view name) override {
+    absl::MutexLock l(&mu_);
+    auto it = xattrs_.find(name);
+    if (it == xattrs_.end()) return Errno(ENODATA);
+    xattrs_.erase(it);
+    ctime_ = vfs::Now();
     return Ok();
   }
 
@@ -213,6 +260,10 @@ class TmpfsInode : public Inode {
   uint32_t nlink_ ABSL_GUARDED_BY(mu_);
   timespec atime_ ABSL_GUARDED_BY(mu_), mtime_ ABSL_GUARDED_BY(mu_), ctime_ ABSL_GUARDED_BY(mu_),
       btime_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string, std::less<>> xattrs_ ABSL_GUARDED_BY(mu_);
+  // memfd seals (F_ADD_SEALS). Every tmpfs file starts sealed against seals, as Linux's shmem
+  // inodes do; memfd_create(MFD_ALLOW_SEALING) lifts that.
+  uint32_t seals_ ABSL_GUARDED_BY(mu_) = F_SEAL_SEAL;
 };
 
 // ---- Regular files ----
@@ -265,6 +316,15 @@ class TmpfsFile : public TmpfsInode {
     if (offset == LLONG_MAX) return Errno(EFBIG);
     size_t len = static_cast<size_t>(std::min<int64_t>(src.size(), LLONG_MAX - offset));
     int64_t end = offset + static_cast<int64_t>(len);
+    if (seals_ & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) return Errno(EPERM);
+    if ((seals_ & F_SEAL_GROW) && end > size_) {
+      // shmem_write_begin() refuses each page-sized step that would grow the file, so a write
+      // keeps the steps that end inside it.
+      int64_t allowed = std::max(offset, size_ & ~(kPage - 1));
+      if (allowed <= offset) return Errno(EPERM);
+      len = static_cast<size_t>(allowed - offset);
+      end = allowed;
+    }
     if (end > charged_) {
       int64_t want = RoundUpToPage(end) - charged_;
       int64_t granted = fs_->Charge(want);
@@ -292,6 +352,71 @@ class TmpfsFile : public TmpfsInode {
     absl::MutexLock l(&mu_);
     RETURN_IF_ERRNO(EnsureMemfdLocked());
     return memfd_.get();
+  }
+
+  // shmem_fallocate(): allocation (growing the file unless FALLOC_FL_KEEP_SIZE) and hole
+  // punching; anything else is EOPNOTSUPP. The caller has checked RLIMIT_FSIZE.
+  Result<void> Allocate(int mode, int64_t offset, int64_t len) {
+    if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return Errno(EOPNOTSUPP);
+    absl::MutexLock l(&mu_);
+    const int64_t end = offset + len;
+    if (mode & FALLOC_FL_PUNCH_HOLE) {
+      if (seals_ & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) return Errno(EPERM);
+      // Without a memfd there is no data: the range already reads as zeros.
+      if (memfd_.valid() && fallocate(memfd_.get(), mode, offset, len) < 0) return LastErrno();
+      TouchModifiedLocked(vfs::Now());
+      return Ok();
+    }
+    if ((seals_ & F_SEAL_GROW) && end > size_) return Errno(EPERM);
+    if (end > charged_) {
+      int64_t want = RoundUpToPage(end) - charged_;
+      int64_t granted = fs_->Charge(want);
+      if (granted < want) {
+        fs_->Uncharge(granted);
+        return Errno(ENOSPC);
+      }
+      charged_ += granted;
+    }
+    RETURN_IF_ERRNO(EnsureMemfdLocked());
+    if (fallocate(memfd_.get(), mode & FALLOC_FL_KEEP_SIZE, offset, len) < 0) return LastErrno();
+    if (!(mode & FALLOC_FL_KEEP_SIZE) && end > size_) size_ = end;
+    ctime_ = vfs::Now();
+    return Ok();
+  }
+
+  uint32_t Seals() {
+    absl::MutexLock l(&mu_);
+    return seals_;
+  }
+
+  // memfd_add_seals(), after the caller's checks of the open mode and the seal bits.
+  Result<void> AddSeals(uint32_t seals) {
+    absl::MutexLock l(&mu_);
+    if (seals_ & F_SEAL_SEAL) return Errno(EPERM);
+    // The host memfd carries the write seals too: the application maps it directly, so the
+    // host kernel is what refuses F_SEAL_WRITE while a writable shared mapping exists (EBUSY)
+    // and writable shared mappings once sealed (EPERM).
+    uint32_t host = 0;
+    if ((seals & F_SEAL_WRITE) && !(seals_ & F_SEAL_WRITE)) host |= F_SEAL_WRITE;
+    // F_SEAL_EXEC on an executable file implies the write seals (W^X from the start); Linux
+    // does not check mappings for the implied F_SEAL_WRITE, so the host gets the future-write
+    // seal, which does not either.
+    if ((seals & kSealExec) && (perm_ & 0111)) {
+      seals |= F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
+    }
+    if ((seals & F_SEAL_FUTURE_WRITE) && !(host & F_SEAL_WRITE)) host |= F_SEAL_FUTURE_WRITE;
+    if (host && memfd_.valid() && fcntl(memfd_.get(), F_ADD_SEALS, host) < 0) return LastErrno();
+    host_seals_ |= host;
+    seals_ |= seals;
+    return Ok();
+  }
+
+  // Makes this an unnamed memfd file: no F_SEAL_SEAL with `allow_sealing`, and F_SEAL_EXEC
+  // for MFD_NOEXEC_SEAL.
+  void InitMemfd(bool allow_sealing, bool noexec_seal) {
+    absl::MutexLock l(&mu_);
+    if (allow_sealing || noexec_seal) seals_ &= ~F_SEAL_SEAL;
+    if (noexec_seal) seals_ |= kSealExec;
   }
 
   Result<void> CopyFromHost(int src_fd, int64_t size) {
@@ -338,6 +463,9 @@ class TmpfsFile : public TmpfsInode {
     if (size < 0) return Errno(EINVAL);
     absl::MutexLock l(&mu_);
     if (size == size_) return false;
+    if ((size < size_ && (seals_ & F_SEAL_SHRINK)) || (size > size_ && (seals_ & F_SEAL_GROW))) {
+      return Errno(EPERM);
+    }
     if (memfd_.valid() && ftruncate(memfd_.get(), size) < 0) return LastErrno();
     if (size < size_) {
       // Pages past the new end are freed; growing leaves a hole that costs nothing yet.
@@ -352,14 +480,17 @@ class TmpfsFile : public TmpfsInode {
  private:
   Result<void> EnsureMemfdLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (memfd_.valid()) return Ok();
-    FileDescriptor fd(memfd_create("moat-tmpfs", MFD_CLOEXEC));
+    FileDescriptor fd(memfd_create("moat-tmpfs", MFD_CLOEXEC | MFD_ALLOW_SEALING));
     if (!fd.valid()) return LastErrno();
     if (size_ > 0 && ftruncate(fd.get(), size_) < 0) return LastErrno();
+    if (host_seals_ && fcntl(fd.get(), F_ADD_SEALS, host_seals_) < 0) return LastErrno();
     memfd_ = std::move(fd);
     return Ok();
   }
 
   FileDescriptor memfd_ ABSL_GUARDED_BY(mu_);
+  // The seals applied to memfd_ (see AddSeals).
+  uint32_t host_seals_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t size_ ABSL_GUARDED_BY(mu_) = 0;
   // Bytes of data charged against the size limit: the pages up to the furthest write.
   int64_t charged_ ABSL_GUARDED_BY(mu_) = 0;
@@ -379,6 +510,16 @@ class TmpfsFileDescription : public vfs::SeekableFile {
     return file_->WriteAt(src, offset, flags() & O_APPEND);
   }
   Result<int> HostMapFd() override { return file_->MapFd(); }
+  Result<void> Allocate(int mode, int64_t offset, int64_t len) override {
+    return file_->Allocate(mode, offset, len);
+  }
+  Result<uint32_t> GetSeals() override { return file_->Seals(); }
+  Result<void> AddSeals(uint32_t seals) override {
+    // memfd_add_seals(): only a writable description may seal, and only known seals.
+    if (!writable()) return Errno(EPERM);
+    if (seals & ~kAllSeals) return Errno(EINVAL);
+    return file_->AddSeals(seals);
+  }
 
  private:
   RefPtr<TmpfsFile> file_;
@@ -670,6 +811,26 @@ RefPtr<vfs::Dentry> NewTmpfs(uint32_t root_mode, uint32_t uid, uint32_t gid,
   auto fs = MakeRef<TmpfsFs>(size_limit);
   auto root = MakeRef<TmpfsDir>(fs, root_mode & 07777, uid, gid);
   return MakeRef<vfs::Dentry>(nullptr, "", std::move(root));
+}
+
+Result<RefPtr<vfs::FileDescription>> NewMemfd(std::string_view name, bool allow_sealing,
+                                              bool noexec_seal, const Credentials& creds) {
+  // One hidden tmpfs for every memfd, like Linux's shm_mnt. Never freed: task threads may still
+  // hold memfds while the process exits.
+  static auto* const mount = new RefPtr<vfs::Mount>(MakeRef<vfs::Mount>(
+      0, "tmpfs", "memfd", NewTmpfs(01777, 0, 0, 0), vfs::MountFlags{}));
+  const RefPtr<vfs::Dentry>& root = (*mount)->root();
+  const RefPtr<TmpfsFs>& fs = static_cast<TmpfsDir*>(root->inode().get())->fs();
+  // Mode 0777 without the umask (shmem_file_setup), or 0666 for MFD_NOEXEC_SEAL; no link.
+  auto file = MakeRef<TmpfsFile>(fs, S_IFREG | (noexec_seal ? 0666 : 0777), creds.fsuid,
+                                 creds.fsgid, /*nlink=*/0);
+  file->InitMemfd(allow_sealing, noexec_seal);
+  // The name /proc/self/fd and /proc/self/maps show is "/memfd:NAME (deleted)": a removed
+  // entry of the hidden root.
+  auto dentry = MakeRef<vfs::Dentry>(root, "memfd:" + std::string(name), file);
+  dentry->set_deleted();
+  constexpr int kKernelOLargefile = 0100000;
+  return file->Open(O_RDWR | kKernelOLargefile, Path{*mount, std::move(dentry)});
 }
 
 Result<void> TmpfsCopyFromHost(vfs::Inode& inode, int src_fd, int64_t size) {

@@ -6,7 +6,9 @@
 // dev.h), FIFOs (a Pipe per inode) and socket nodes complete the set. Linux's rules apply: link
 // counts (a directory has 2 + its subdirectories), owners from the creator's fsuid/fsgid with
 // set-group-ID directories passing their group on, timestamps, and an optional size limit
-// (ENOSPC).
+// (ENOSPC). Every inode keeps extended attributes in memory; regular files carry memfd seals
+// (F_SEAL_SEAL from the start, lifted for memfd_create(MFD_ALLOW_SEALING)) and support
+// fallocate's allocate and punch-hole modes, as Linux's shmem does.
 //
 // Locking: TmpfsFs::mu guards every directory's entries (one lock per filesystem, so a rename
 // that touches two directories needs nothing more); each inode's own mutex guards its attributes
@@ -25,6 +27,13 @@ namespace moat::fsimpl {
 // Returns the root dentry.
 RefPtr<vfs::Dentry> NewTmpfs(uint32_t root_mode, uint32_t uid, uint32_t gid,
                              uint64_t size_limit /*0 = unlimited*/);
+
+// memfd_create(2): an open (O_RDWR) tmpfs regular file that no directory names, on a hidden
+// tmpfs. `allow_sealing` is MFD_ALLOW_SEALING (else the file starts with F_SEAL_SEAL, like every
+// tmpfs file), `noexec_seal` MFD_NOEXEC_SEAL (mode 0666 and F_SEAL_EXEC); the owner is `creds`'
+// fsuid and fsgid.
+Result<RefPtr<vfs::FileDescription>> NewMemfd(std::string_view name, bool allow_sealing,
+                                              bool noexec_seal, const vfs::Credentials& creds);
 
 // For overlay copy-up: makes the tmpfs regular file `inode` hold exactly the first `size` bytes
 // read from host fd `src_fd`. EINVAL if `inode` is not a tmpfs regular file; ENOSPC past the

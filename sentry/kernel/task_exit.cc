@@ -6,6 +6,7 @@
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
 #include "sentry/kernel/thread_group.h"
+#include "sentry/vfs/fd_table.h"
 
 namespace moat::kernel {
 
@@ -16,6 +17,10 @@ void Task::RecordExit(int code) {
 
 void Task::Exited(int wait_status, const struct rusage& usage) {
   RefPtr<Task> self(this);  // the pid table's reference goes away below
+  // exit_files() comes before exit_notify(): the fds close, and the process's record locks go
+  // with its table, before the parent can see the exit. Readers of another task's table find
+  // an empty one.
+  std::exchange(fds_, MakeRef<vfs::FdTable>()).reset();
   {
     absl::MutexLock l(&kernel_->mu_);
     exited_ = true;

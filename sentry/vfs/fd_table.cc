@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "sentry/vfs/lock.h"
+
 namespace moat::vfs {
 
 namespace {
@@ -11,6 +13,25 @@ void TrimTail(Vec& v) {
   while (!v.empty() && !v.back().file) v.pop_back();
 }
 }  // namespace
+
+FdTable::~FdTable() {
+  // Nobody else can reach the table any more; the lock only satisfies the analysis.
+  std::vector<Entry> fds;
+  {
+    absl::MutexLock l(&mu_);
+    fds.swap(fds_);
+  }
+  for (const Entry& e : fds) {
+    if (e.file) Closed(*e.file);
+  }
+}
+
+void FdTable::Closed(const FileDescription& file) const {
+  // filp_close() -> locks_remove_posix(): the owner of POSIX locks is the table.
+  if (Inode* i = file.inode()) {
+    if (FileLocks* locks = i->LocksIfAny()) locks->ReleaseRecords(this);
+  }
+}
 
 Result<int> FdTable::Add(RefPtr<FileDescription> file, bool cloexec, int min_fd, uint64_t limit) {
   if (min_fd < 0) return Errno(EINVAL);
@@ -30,10 +51,13 @@ Result<void> FdTable::Set(int fd, RefPtr<FileDescription> file, bool cloexec, ui
   // What was at `fd` is closed once the lock is released: closing may wake waiters or run a
   // description's destructor, which must not happen under the table lock.
   RefPtr<FileDescription> old;
-  absl::MutexLock l(&mu_);
-  if (static_cast<size_t>(fd) >= fds_.size()) fds_.resize(fd + 1);
-  old = std::move(fds_[fd].file);
-  fds_[fd] = Entry{std::move(file), cloexec};
+  {
+    absl::MutexLock l(&mu_);
+    if (static_cast<size_t>(fd) >= fds_.size()) fds_.resize(fd + 1);
+    old = std::move(fds_[fd].file);
+    fds_[fd] = Entry{std::move(file), cloexec};
+  }
+  if (old) Closed(*old);
   return Ok();
 }
 
@@ -57,41 +81,51 @@ Result<void> FdTable::SetCloexec(int fd, bool cloexec) {
 }
 
 Result<RefPtr<FileDescription>> FdTable::Remove(int fd) {
-  absl::MutexLock l(&mu_);
-  if (fd < 0 || static_cast<size_t>(fd) >= fds_.size() || !fds_[fd].file) return Errno(EBADF);
-  RefPtr<FileDescription> file = std::move(fds_[fd].file);
-  fds_[fd].cloexec = false;
-  TrimTail(fds_);
+  RefPtr<FileDescription> file;
+  {
+    absl::MutexLock l(&mu_);
+    if (fd < 0 || static_cast<size_t>(fd) >= fds_.size() || !fds_[fd].file) return Errno(EBADF);
+    file = std::move(fds_[fd].file);
+    fds_[fd].cloexec = false;
+    TrimTail(fds_);
+  }
+  Closed(*file);
   return file;
 }
 
 void FdTable::RemoveRange(unsigned first, unsigned last, bool cloexec_only) {
   std::vector<RefPtr<FileDescription>> closed;  // dropped after the lock
-  absl::MutexLock l(&mu_);
-  if (fds_.empty() || first > last) return;
-  size_t end = std::min<size_t>(last, fds_.size() - 1);
-  for (size_t fd = first; fd <= end; ++fd) {
-    if (!fds_[fd].file) continue;
-    if (cloexec_only) {
-      fds_[fd].cloexec = true;
-    } else {
-      closed.push_back(std::move(fds_[fd].file));
-      fds_[fd].cloexec = false;
+  {
+    absl::MutexLock l(&mu_);
+    if (fds_.empty() || first > last) return;
+    size_t end = std::min<size_t>(last, fds_.size() - 1);
+    for (size_t fd = first; fd <= end; ++fd) {
+      if (!fds_[fd].file) continue;
+      if (cloexec_only) {
+        fds_[fd].cloexec = true;
+      } else {
+        closed.push_back(std::move(fds_[fd].file));
+        fds_[fd].cloexec = false;
+      }
     }
+    TrimTail(fds_);
   }
-  TrimTail(fds_);
+  for (const RefPtr<FileDescription>& f : closed) Closed(*f);
 }
 
 void FdTable::CloseOnExec() {
   std::vector<RefPtr<FileDescription>> closed;  // dropped after the lock
-  absl::MutexLock l(&mu_);
-  for (Entry& e : fds_) {
-    if (e.file && e.cloexec) {
-      closed.push_back(std::move(e.file));
-      e.cloexec = false;
+  {
+    absl::MutexLock l(&mu_);
+    for (Entry& e : fds_) {
+      if (e.file && e.cloexec) {
+        closed.push_back(std::move(e.file));
+        e.cloexec = false;
+      }
     }
+    TrimTail(fds_);
   }
-  TrimTail(fds_);
+  for (const RefPtr<FileDescription>& f : closed) Closed(*f);
 }
 
 RefPtr<FdTable> FdTable::Fork() const {

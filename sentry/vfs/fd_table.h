@@ -1,4 +1,6 @@
 // FdTable: a process's file descriptors. Shared by threads cloned with CLONE_FILES; copied by fork.
+// It owns its process's POSIX record locks (lock.h), as Linux's files_struct does: closing any fd
+// on a file, by any path below, drops the table's locks on that file.
 #ifndef MOAT_SENTRY_VFS_FD_TABLE_H_
 #define MOAT_SENTRY_VFS_FD_TABLE_H_
 
@@ -11,6 +13,9 @@ namespace moat::vfs {
 
 class FdTable : public RefCounted<FdTable> {
  public:
+  FdTable() = default;
+  // Closes every fd (the process exits or gives the table up).
+  ~FdTable();
   // Installs `file` at the lowest free fd >= `min_fd` below `limit` (RLIMIT_NOFILE): EMFILE.
   Result<int> Add(RefPtr<FileDescription> file, bool cloexec, int min_fd, uint64_t limit);
   // Installs `file` at exactly `fd`, closing what was there (dup2/dup3). EBADF if fd >= limit.
@@ -36,6 +41,9 @@ class FdTable : public RefCounted<FdTable> {
     RefPtr<FileDescription> file;
     bool cloexec = false;
   };
+  // Drops this table's record locks on the file of a just-closed fd (outside mu_).
+  void Closed(const FileDescription& file) const;
+
   mutable absl::Mutex mu_;
   std::vector<Entry> fds_ ABSL_GUARDED_BY(mu_);
 };

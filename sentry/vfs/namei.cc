@@ -7,6 +7,15 @@
 
 #include "sentry/vfs/vfs.h"
 
+// openat2's resolve flags (<linux/openat2.h>, which older C library headers lack).
+#ifndef RESOLVE_NO_XDEV
+#define RESOLVE_NO_XDEV 0x01
+#define RESOLVE_NO_MAGICLINKS 0x02
+#define RESOLVE_NO_SYMLINKS 0x04
+#define RESOLVE_BENEATH 0x08
+#define RESOLVE_IN_ROOT 0x10
+#endif
+
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
 #endif
@@ -33,27 +42,44 @@ bool ReadOnlyMount(const Path& p) { return p.mount && p.mount->flags().readonly;
 Result<uint32_t> TypeOf(const Path& p) { return TRY(p.dentry->inode()->GetStat()).mode & S_IFMT; }
 
 // One path walk: who walks, and how many symlinks it has followed so far (shared by the nested
-// walks of symlink bodies, so that the limit of 40 covers the whole walk).
+// walks of symlink bodies, so that the limit of 40 covers the whole walk). openat2's resolve
+// flags restrict it: `root` is then the starting directory for RESOLVE_BENEATH and
+// RESOLVE_IN_ROOT, which the walk may not leave.
 struct Walker {
+  Walker(const ResolveContext& ctx, const Path& start, uint64_t resolve)
+      : ctx(ctx), resolve(resolve),
+        root((resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT)) ? start : ctx.root) {}
+
   const ResolveContext& ctx;
+  const uint64_t resolve;
+  const Path root;
   int links = 0;
 
-  // Crosses into what is mounted on `p`, repeatedly for stacked mounts.
-  Path CrossMounts(Path p) const {
+  bool Scoped() const { return resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT); }
+
+  // Crosses into what is mounted on `p`, repeatedly for stacked mounts (EXDEV with
+  // RESOLVE_NO_XDEV).
+  Result<Path> CrossMounts(Path p) const {
     if (!ctx.mounts) return p;
     while (RefPtr<Mount> m = ctx.mounts->MountAt(p.mount.get(), p.dentry.get())) {
+      if (resolve & RESOLVE_NO_XDEV) return Errno(EXDEV);
       p = Path{m, m->root()};
     }
     return p;
   }
 
-  // ".." from `p`: never above ctx.root; from a mount's root, first to its mountpoint.
-  Path DotDot(Path p) const {
+  // ".." from `p`: never above `root` (EXDEV there with RESOLVE_BENEATH); from a mount's root,
+  // first to its mountpoint (EXDEV with RESOLVE_NO_XDEV).
+  Result<Path> DotDot(Path p) const {
     for (;;) {
-      if (p == ctx.root) return p;
+      if (p == root) {
+        if (resolve & RESOLVE_BENEATH) return Errno(EXDEV);
+        return p;
+      }
       if (p.mount && p.dentry == p.mount->root()) {
         Mount* parent = p.mount->parent();
         if (!parent) return p;  // the namespace root
+        if (resolve & RESOLVE_NO_XDEV) return Errno(EXDEV);
         p = Path{RefPtr<Mount>(parent), RefPtr<Dentry>(p.mount->mountpoint())};
         continue;
       }
@@ -62,6 +88,26 @@ struct Walker {
       p.dentry = std::move(up);
       return CrossMounts(std::move(p));
     }
+  }
+
+  // nd_jump_root(): an absolute path, or a symlink to one (`from_link`, found in `dir`),
+  // restarts at `root`.
+  Result<Path> JumpRoot(const Path& dir, bool from_link) const {
+    if (resolve & RESOLVE_BENEATH) return Errno(EXDEV);
+    if ((resolve & RESOLVE_NO_XDEV) && from_link && dir.mount != root.mount) return Errno(EXDEV);
+    return root;
+  }
+
+  // pick_link() and nd_jump_link(): whether the walk may follow the symlink in `dir` that
+  // `jump` says is a magic link (or an ordinary one, without it).
+  Result<void> MayFollow(const Path& dir, const std::optional<Path>& jump) const {
+    if (resolve & RESOLVE_NO_SYMLINKS) return Errno(ELOOP);
+    if (!jump) return Ok();
+    if (resolve & RESOLVE_NO_MAGICLINKS) return Errno(ELOOP);
+    if ((resolve & RESOLVE_NO_XDEV) && jump->mount != dir.mount) return Errno(EXDEV);
+    // Magic links could lead anywhere: not for scoped walks.
+    if (Scoped()) return Errno(EXDEV);
+    return Ok();
   }
 
   // may_lookup(): `dir` must be a directory the walker may search.
@@ -89,21 +135,23 @@ struct Walker {
   // Follows the symlink `link` found in `dir`: a magic link jumps, an ordinary one is walked
   // from `dir` with the final component followed.
   Result<Path> Follow(const Path& dir, const Path& link, bool must_be_dir) {
-    if (std::optional<Path> jump = link.dentry->inode()->JumpLink()) {
+    std::optional<Path> jump = link.dentry->inode()->JumpLink();
+    RETURN_IF_ERRNO(MayFollow(dir, jump));
+    if (jump) {
       if (++links > kMaxSymlinks) return Errno(ELOOP);
       if (must_be_dir && TRY(TypeOf(*jump)) != S_IFDIR) return Errno(ENOTDIR);
       return *std::move(jump);
     }
     std::string target = TRY(ReadLink(link));
-    return Walk(dir, target, /*follow_final=*/true, must_be_dir);
+    return Walk(dir, target, /*follow_final=*/true, must_be_dir, /*from_link=*/true);
   }
 
   // link_path_walk() + lookup_last(). A trailing slash makes the last component follow
-  // symlinks and requires a directory.
+  // symlinks and requires a directory. `from_link`: `path` is a symlink's body.
   Result<Path> Walk(const Path& start, std::string_view path, bool follow_final,
-                    bool must_be_dir) {
+                    bool must_be_dir, bool from_link = false) {
     if (path.empty()) return Errno(ENOENT);
-    Path cur = path.front() == '/' ? ctx.root : start;
+    Path cur = path.front() == '/' ? TRY(JumpRoot(start, from_link)) : start;
     if (!cur.valid()) return Errno(ENOENT);
     const bool trailing_slash = path.back() == '/';
     size_t pos = 0;
@@ -120,7 +168,7 @@ struct Walker {
       RETURN_IF_ERRNO(MaySearch(cur));
       if (name == ".") continue;
       if (name == "..") {
-        cur = DotDot(std::move(cur));
+        cur = TRY(DotDot(std::move(cur)));
         continue;
       }
       Path next = TRY(Step(cur, name));
@@ -141,12 +189,13 @@ struct Walker {
 
   // filename_parentat(): walks all but the last component, which is looked up in the parent by
   // the caller; the walk still checks search permission on that parent, as Linux does.
-  Result<ParentAndName> WalkParent(const Path& start, std::string_view path) {
+  Result<ParentAndName> WalkParent(const Path& start, std::string_view path,
+                                   bool from_link = false) {
     if (path.empty()) return Errno(ENOENT);
     size_t end = path.find_last_not_of('/');
     if (end == std::string_view::npos) {
       // "/" or "///": no last component (LAST_ROOT).
-      return ParentAndName{ctx.root, "", false};
+      return ParentAndName{TRY(JumpRoot(start, from_link)), "", false};
     }
     const bool trailing_slash = end + 1 < path.size();
     std::string_view trimmed = path.substr(0, end + 1);
@@ -159,7 +208,7 @@ struct Walker {
     } else {
       // Keeping the slash makes the directory part follow a final symlink and require a
       // directory ("link/name").
-      parent = TRY(Walk(start, trimmed.substr(0, slash + 1), true, true));
+      parent = TRY(Walk(start, trimmed.substr(0, slash + 1), true, true, from_link));
     }
     RETURN_IF_ERRNO(MaySearch(parent));
     if (name.size() > kNameMax) return Errno(ENAMETOOLONG);
@@ -312,13 +361,13 @@ Result<RefPtr<FileDescription>> DoOpen(const Credentials& creds, const Path& p, 
 
 Result<Path> Resolve(const ResolveContext& ctx, const Path& start, std::string_view path,
                      const ResolveOptions& opts) {
-  Walker w{ctx};
+  Walker w(ctx, start, opts.resolve);
   return w.Walk(start, path, opts.follow_final_symlink, opts.must_be_dir);
 }
 
 Result<ParentAndName> ResolveParent(const ResolveContext& ctx, const Path& start,
                                     std::string_view path) {
-  Walker w{ctx};
+  Walker w(ctx, start, 0);
   return w.WalkParent(start, path);
 }
 
@@ -357,9 +406,10 @@ Result<RefPtr<FileDescription>> OpenPath(const Credentials& creds, const Path& p
 }
 
 Result<RefPtr<FileDescription>> OpenAt(const ResolveContext& ctx, const Path& start,
-                                       std::string_view path, int flags, uint32_t mode) {
+                                       std::string_view path, int flags, uint32_t mode,
+                                       uint64_t resolve) {
   const Credentials& creds = *ctx.creds;
-  Walker w{ctx};
+  Walker w(ctx, start, resolve);
   if (!(flags & O_CREAT)) {
     Path p = TRY(w.Walk(start, path, !(flags & O_NOFOLLOW), flags & O_DIRECTORY));
     return DoOpen(creds, p, flags, false);
@@ -388,12 +438,14 @@ Result<RefPtr<FileDescription>> OpenAt(const ResolveContext& ctx, const Path& st
     // do_open(): O_CREAT never opens a directory.
     if (type == S_IFDIR) return Errno(EISDIR);
     if (type == S_IFLNK && !(flags & O_NOFOLLOW)) {
-      if (std::optional<Path> jump = p.dentry->inode()->JumpLink()) {
+      std::optional<Path> jump = p.dentry->inode()->JumpLink();
+      RETURN_IF_ERRNO(w.MayFollow(at.parent, jump));
+      if (jump) {
         if (++w.links > kMaxSymlinks) return Errno(ELOOP);
         return DoOpen(creds, *jump, flags, false);
       }
       std::string target = TRY(w.ReadLink(p));
-      at = TRY(w.WalkParent(at.parent, target));
+      at = TRY(w.WalkParent(at.parent, target, /*from_link=*/true));
       continue;
     }
     return DoOpen(creds, p, flags, false);

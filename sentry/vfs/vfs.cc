@@ -8,6 +8,8 @@
 
 #include <limits>
 
+#include "sentry/vfs/lock.h"
+
 namespace moat::vfs {
 
 uint8_t ModeToDirentType(uint32_t mode) { return static_cast<uint8_t>((mode & S_IFMT) >> 12); }
@@ -93,6 +95,23 @@ Result<void> Inode::Rename(std::string_view, Inode&, std::string_view) { return 
 Result<void> Inode::Exchange(std::string_view, Inode&, std::string_view) { return Errno(EINVAL); }
 Result<std::string> Inode::ReadLink() { return Errno(EINVAL); }
 std::optional<Path> Inode::JumpLink() { return std::nullopt; }
+Result<std::string> Inode::GetXattr(std::string_view) { return Errno(EOPNOTSUPP); }
+Result<void> Inode::SetXattr(std::string_view, std::string_view, int) {
+  return Errno(EOPNOTSUPP);
+}
+Result<std::vector<std::string>> Inode::ListXattr() { return std::vector<std::string>{}; }
+Result<void> Inode::RemoveXattr(std::string_view) { return Errno(EOPNOTSUPP); }
+
+Inode::~Inode() { delete locks_.load(std::memory_order_acquire); }
+
+FileLocks& Inode::Locks() {
+  FileLocks* l = locks_.load(std::memory_order_acquire);
+  if (l) return *l;
+  auto* made = new FileLocks();
+  if (locks_.compare_exchange_strong(l, made, std::memory_order_acq_rel)) return *made;
+  delete made;  // another thread made it first; `l` is theirs
+  return *l;
+}
 
 // ---- Dentry ----
 
@@ -356,7 +375,18 @@ FileDescription::FileDescription(int flags, Path path)
 
 FileDescription::~FileDescription() {
   if (writable() && path_.dentry) path_.dentry->inode()->RemoveWriter();
+  // The last reference to an open file description takes its flock and OFD locks along
+  // (locks_remove_file).
+  if (Inode* i = inode()) {
+    if (FileLocks* locks = i->LocksIfAny()) {
+      locks->ReleaseFlock(this);
+      locks->ReleaseRecords(this);
+    }
+  }
 }
+
+Result<void> FileDescription::Allocate(int, int64_t, int64_t) { return Errno(EOPNOTSUPP); }
+Result<void> FileDescription::AddSeals(uint32_t) { return Errno(EINVAL); }
 
 Result<size_t> FileDescription::Read(Task&, std::span<uint8_t>) { return Errno(EINVAL); }
 Result<size_t> FileDescription::Write(Task&, std::span<const uint8_t>) { return Errno(EINVAL); }

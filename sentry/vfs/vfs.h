@@ -20,6 +20,9 @@
 //       Dentry::mu_ (parent before child; never held across a call into an Inode)
 //       filesystem locks (Inode implementations; overlay before its layers)
 //         WaitQueue::mu_ (waitqueue.h)
+//   FileLocks::mu_ (lock.h: advisory locks; never held across a call into an Inode)
+//     the lock deadlock graph (lock.cc)
+//       WaitQueue::mu_
 #ifndef MOAT_SENTRY_VFS_VFS_H_
 #define MOAT_SENTRY_VFS_VFS_H_
 
@@ -56,6 +59,7 @@ using kernel::Task;
 
 class Dentry;
 class FileDescription;
+class FileLocks;
 class Mount;
 class MountNamespace;
 struct Path;
@@ -108,7 +112,7 @@ void InitOwner(const Credentials& creds, const Stat& dir, uint32_t* mode, uint32
 
 class Inode : public RefCounted<Inode> {
  public:
-  virtual ~Inode() = default;
+  virtual ~Inode();
 
   virtual Result<Stat> GetStat() = 0;
   // Default: EPERM.
@@ -164,9 +168,25 @@ class Inode : public RefCounted<Inode> {
   // the link stands for. A path walk that follows such a symlink jumps there instead of reading
   // the link (which may be "pipe:[123]"). Default: none, an ordinary symlink.
   virtual std::optional<Path> JumpLink();
+
+  // Extended attributes, by full name ("user.mime_type"). The VFS (xattr.h) has checked the
+  // name, the namespace rules and the caller's permissions; `flags` are XATTR_CREATE and
+  // XATTR_REPLACE. Defaults: EOPNOTSUPP (ENOTSUP), as Linux answers for a filesystem without
+  // extended attributes, whose list is empty.
+  virtual Result<std::string> GetXattr(std::string_view name);
+  virtual Result<void> SetXattr(std::string_view name, std::string_view value, int flags);
+  virtual Result<std::vector<std::string>> ListXattr();
+  virtual Result<void> RemoveXattr(std::string_view name);
+
+  // The advisory locks on this file (lock.h), made on first use.
+  FileLocks& Locks();
+  // The locks if any were ever taken: the close paths use it to skip files never locked.
+  FileLocks* LocksIfAny() const { return locks_.load(std::memory_order_acquire); }
+
  private:
   std::atomic<int> writers_{0};
   std::atomic<int> executors_{0};
+  std::atomic<FileLocks*> locks_{nullptr};  // owned
 };
 
 class Dentry : public RefCounted<Dentry> {
@@ -323,6 +343,14 @@ class FileDescription : public RefCounted<FileDescription> {
   virtual bool MapsAnonymous() const { return false; }
   // The name /proc/self/fd shows for a file without a path.
   virtual std::optional<std::string> AnonymousName();
+  // fallocate(2) with `mode` (FALLOC_FL_*), once vfs_fallocate's checks have passed (a regular
+  // file open for writing, a valid range and mode). Default: EOPNOTSUPP, as for a filesystem
+  // without a fallocate operation.
+  virtual Result<void> Allocate(int mode, int64_t offset, int64_t len);
+  // memfd seals (F_GET_SEALS / F_ADD_SEALS), which Linux keeps for tmpfs files only. Defaults:
+  // EINVAL, as for any other file.
+  virtual Result<uint32_t> GetSeals() { return Errno(EINVAL); }
+  virtual Result<void> AddSeals(uint32_t seals);
 
   int flags() const { return flags_.load(std::memory_order_relaxed); }
   // F_SETFL: only O_APPEND, O_NONBLOCK, O_ASYNC, O_DIRECT and O_NOATIME change.
@@ -426,11 +454,18 @@ struct ResolveContext {
 struct ResolveOptions {
   bool follow_final_symlink = true;
   bool must_be_dir = false;  // O_DIRECTORY, or a trailing slash
+  // openat2's RESOLVE_* flags: RESOLVE_NO_XDEV (EXDEV for crossing a mount, by `..` or a
+  // symlink too), RESOLVE_NO_MAGICLINKS (ELOOP for /proc's magic links), RESOLVE_NO_SYMLINKS
+  // (ELOOP for any symlink followed), RESOLVE_BENEATH (EXDEV for leaving `start`: absolute
+  // paths, `..` above it, magic links) and RESOLVE_IN_ROOT (`start` is the root: `/` and `..`
+  // stop there). 0 for every other caller.
+  uint64_t resolve = 0;
 };
 
 // Resolves `path`: absolute from ctx.root, relative from `start` (the cwd or a dirfd's path).
 // Checks search permission on every directory with ctx.creds. `..` never leaves ctx.root and
-// crosses mount points. ENOENT for an empty path (callers handle AT_EMPTY_PATH).
+// crosses mount points. ENOENT for an empty path (callers handle AT_EMPTY_PATH). With a scoped
+// opts.resolve, `start` must be the dirfd's directory even for an absolute path.
 Result<Path> Resolve(const ResolveContext& ctx, const Path& start, std::string_view path,
                      const ResolveOptions& opts = {});
 
@@ -456,9 +491,11 @@ Result<RefPtr<FileDescription>> OpenPath(const Credentials& creds, const Path& p
 // open(2) as a whole: resolves `path` from `start` with O_NOFOLLOW / O_DIRECTORY / trailing-slash
 // rules and, with O_CREAT, creates a missing regular file (O_EXCL, creation through a dangling
 // symlink, EISDIR for "name/", no permission check on the file just created, like Linux).
-// `mode` is open's mode with the umask already applied. O_TMPFILE is the caller's.
+// `mode` is open's mode with the umask already applied. O_TMPFILE is the caller's. `resolve`
+// is openat2's RESOLVE_* flags, as in ResolveOptions.
 Result<RefPtr<FileDescription>> OpenAt(const ResolveContext& ctx, const Path& start,
-                                       std::string_view path, int flags, uint32_t mode);
+                                       std::string_view path, int flags, uint32_t mode,
+                                       uint64_t resolve = 0);
 
 // ---- Namespace operations ----
 //
