@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/file_descriptor.h"
+#include "base/reopen.h"
 #include "sentry/fsimpl/dev.h"
 #include "sentry/fsimpl/pipe.h"
 #include "sentry/vfs/xattr.h"
@@ -348,10 +349,15 @@ class TmpfsFile : public TmpfsInode {
     return done;
   }
 
-  Result<int> MapFd() {
+  // The host fd that maps this file: the memfd itself for a description that may write, a
+  // read-only descriptor of it otherwise, so that the host refuses a writable shared mapping
+  // (or an mprotect that would make one) as Linux does for a file opened read-only.
+  Result<int> MapFd(bool writable) {
     absl::MutexLock l(&mu_);
     RETURN_IF_ERRNO(EnsureMemfdLocked());
-    return memfd_.get();
+    if (writable) return memfd_.get();
+    if (!read_only_fd_.valid()) read_only_fd_ = TRY(ReopenFd(memfd_.get(), O_RDONLY));
+    return read_only_fd_.get();
   }
 
   // shmem_fallocate(): allocation (growing the file unless FALLOC_FL_KEEP_SIZE) and hole
@@ -489,6 +495,7 @@ class TmpfsFile : public TmpfsInode {
   }
 
   FileDescriptor memfd_ ABSL_GUARDED_BY(mu_);
+  FileDescriptor read_only_fd_ ABSL_GUARDED_BY(mu_);  // of memfd_, made on first need
   // The seals applied to memfd_ (see AddSeals).
   uint32_t host_seals_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t size_ ABSL_GUARDED_BY(mu_) = 0;
@@ -509,7 +516,7 @@ class TmpfsFileDescription : public vfs::SeekableFile {
   Result<size_t> PWrite(Task&, std::span<const uint8_t> src, int64_t offset) override {
     return file_->WriteAt(src, offset, flags() & O_APPEND);
   }
-  Result<int> HostMapFd() override { return file_->MapFd(); }
+  Result<int> HostMapFd() override { return file_->MapFd(writable()); }
   Result<void> Allocate(int mode, int64_t offset, int64_t len) override {
     return file_->Allocate(mode, offset, len);
   }
