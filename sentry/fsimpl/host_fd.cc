@@ -66,6 +66,47 @@ class Notifier {
 // terminal's own foreground group is the caller's and is left alone.
 std::atomic<pid_t> g_foreground_pgrp{1};
 
+vfs::Stat StatFromHost(const struct stat& st) {
+  vfs::Stat s;
+  s.dev = st.st_dev;
+  s.ino = st.st_ino;
+  s.mode = st.st_mode;
+  s.nlink = static_cast<uint32_t>(st.st_nlink);
+  s.uid = st.st_uid;
+  s.gid = st.st_gid;
+  s.rdev = st.st_rdev;
+  s.size = st.st_size;
+  s.blksize = st.st_blksize;
+  s.blocks = st.st_blocks;
+  s.atime = st.st_atim;
+  s.mtime = st.st_mtim;
+  s.ctime = st.st_ctim;
+  return s;
+}
+
+// The inode behind a HostFile, so that the calls acting on an open file's inode (fstat, fchmod,
+// fchdir, reopening it through /proc/self/fd) have one. It keeps its own descriptor of the
+// host file. The sandbox may look at the host object but not change it: SetStat is EPERM.
+class HostFdInode : public vfs::Inode {
+ public:
+  explicit HostFdInode(FileDescriptor fd) : fd_(std::move(fd)) {}
+  Result<vfs::Stat> GetStat() override {
+    struct stat st;
+    if (fstat(fd_.get(), &st) < 0) return LastErrno();
+    return StatFromHost(st);
+  }
+  Result<void> SetStat(const vfs::SetStatRequest&) override { return Errno(EPERM); }
+  // Reopening (open("/dev/stdout")) gives a new description of the same host file.
+  Result<RefPtr<vfs::FileDescription>> Open(int flags, const vfs::Path&) override {
+    FileDescriptor dup(fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0));
+    if (!dup.valid()) return LastErrno();
+    return RefPtr<vfs::FileDescription>(TRY(HostFile::New(std::move(dup), flags)));
+  }
+
+ private:
+  FileDescriptor fd_;
+};
+
 }  // namespace
 
 Result<RefPtr<HostFile>> HostFile::New(FileDescriptor fd, int flags) {
@@ -73,13 +114,16 @@ Result<RefPtr<HostFile>> HostFile::New(FileDescriptor fd, int flags) {
   if (fstat(fd.get(), &st) < 0) return LastErrno();
   bool seekable = S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
   bool pollable = !seekable && !S_ISDIR(st.st_mode);
-  RefPtr<HostFile> f(new HostFile(std::move(fd), flags, pollable, seekable));
+  FileDescriptor inode_fd(fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
+  if (!inode_fd.valid()) return LastErrno();
+  vfs::Path path{nullptr, MakeRef<vfs::Dentry>(nullptr, "", MakeRef<HostFdInode>(std::move(inode_fd)))};
+  RefPtr<HostFile> f(new HostFile(std::move(fd), flags, std::move(path), pollable, seekable));
   if (pollable && !Notifier::Get().Add(f->fd_.get(), f.get())) f->pollable_ = false;
   return f;
 }
 
-HostFile::HostFile(FileDescriptor fd, int flags, bool pollable, bool seekable)
-    : FileDescription(flags, vfs::Path{}), fd_(std::move(fd)), pollable_(pollable),
+HostFile::HostFile(FileDescriptor fd, int flags, vfs::Path path, bool pollable, bool seekable)
+    : FileDescription(flags, std::move(path)), fd_(std::move(fd)), pollable_(pollable),
       seekable_(seekable) {}
 
 HostFile::~HostFile() {
@@ -238,21 +282,7 @@ Result<void> HostFile::Sync() {
 Result<vfs::Stat> HostFile::GetStat() {
   struct stat st;
   if (fstat(fd_.get(), &st) < 0) return LastErrno();
-  vfs::Stat s;
-  s.dev = st.st_dev;
-  s.ino = st.st_ino;
-  s.mode = st.st_mode;
-  s.nlink = st.st_nlink;
-  s.uid = st.st_uid;
-  s.gid = st.st_gid;
-  s.rdev = st.st_rdev;
-  s.size = st.st_size;
-  s.blksize = st.st_blksize;
-  s.blocks = st.st_blocks;
-  s.atime = st.st_atim;
-  s.mtime = st.st_mtim;
-  s.ctime = st.st_ctim;
-  return s;
+  return StatFromHost(st);
 }
 
 std::optional<std::string> HostFile::AnonymousName() {

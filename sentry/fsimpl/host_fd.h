@@ -34,7 +34,7 @@ class HostFile final : public vfs::FileDescription {
   void Notify(kernel::EventMask events) { queue_.Notify(events); }
 
  private:
-  HostFile(FileDescriptor fd, int flags, bool pollable, bool seekable);
+  HostFile(FileDescriptor fd, int flags, vfs::Path path, bool pollable, bool seekable);
   // Waits until the host fd has `events`, or the task is interrupted (ERESTARTSYS).
   Result<void> WaitFor(kernel::Task& t, kernel::EventMask events);
 
