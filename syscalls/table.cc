@@ -135,6 +135,11 @@ SyscallTable Build() {
   b.Supported(SYS_statx, Statx);
   b.Supported(SYS_close_range, CloseRange);
   b.Supported(SYS_faccessat2, Faccessat2);
+  b.Partial(SYS_sendfile, Sendfile, "copies through the sentry; no zero-copy");
+  b.Partial(SYS_splice, Splice, "copies through the sentry; pipe buffers are not shared");
+  b.Partial(SYS_tee, Tee, "copies through the sentry; pipe buffers are not shared");
+  b.Partial(SYS_vmsplice, Vmsplice, "copies the pages; SPLICE_F_GIFT is ignored");
+  b.Supported(SYS_copy_file_range, CopyFileRange);
 
   // Memory.
   b.Partial(SYS_mmap, Mmap, "anonymous mappings run natively; file mappings are injected");

@@ -3,4 +3,5 @@ set(MOAT_VFS_SOURCES
   sentry/vfs/vfs.cc
   sentry/vfs/namei.cc
   sentry/vfs/fd_table.cc
+  sentry/vfs/splice.cc
 )
