@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "sentry/kernel/thread_group.h"
+#include "sentry/vfs/inotify.h"
 #include "sentry/vfs/splice.h"
 #include "syscalls/syscalls.h"
 
@@ -64,6 +65,8 @@ Result<size_t> DeliverRead(Task& t, FileDescription& f, UserAddr buf, std::span<
 // whole chunks come back, so a large read is not cut short.
 Result<long> ReadInto(Task& t, FileDescription& f, UserAddr buf, size_t count,
                       std::optional<int64_t> offset) {
+  // A read of nothing still goes to the file, which may refuse it (inotify, eventfd: EINVAL).
+  if (count == 0) return TRY(offset ? f.PRead(t, {}, *offset) : f.Read(t, {}));
   count = std::min(count, kMaxRw);
   std::vector<uint8_t> data(std::min(count, kChunk));
   size_t done = 0;
@@ -81,6 +84,7 @@ Result<long> ReadInto(Task& t, FileDescription& f, UserAddr buf, size_t count,
     if (*copied < want) break;
     if (!S_ISREG(f.GetStat().value_or(vfs::Stat{}).mode)) break;
   }
+  if (done > 0) vfs::NotifyFile(f, IN_ACCESS);
   return done;
 }
 
@@ -107,6 +111,7 @@ Result<long> WriteFrom(Task& t, FileDescription& f, UserAddr buf, size_t count,
     done += *r;
     if (*r < want) break;
   } while (done < count);
+  if (done > 0) vfs::NotifyFile(f, IN_MODIFY);
   return done;
 }
 
@@ -133,6 +138,7 @@ Result<long> DoReadv(Task& t, FileDescription& f, UserAddr iovp, int64_t cnt,
     if (!offset) f.Unread(std::span<const uint8_t>(data.data() + off, n - off));
     if (off == 0) return Errno(EFAULT);
   }
+  if (off > 0) vfs::NotifyFile(f, IN_ACCESS);
   return off;
 }
 
@@ -157,7 +163,9 @@ Result<long> DoWritev(Task& t, FileDescription& f, UserAddr iovp, int64_t cnt,
   std::span<const uint8_t> src(data.data(), allowed);
   Result<size_t> r = offset ? f.PWrite(t, src, *offset) : f.Write(t, src);
   if (!r.ok() && r.error().value() == EPIPE && f.SendsSigpipe()) SendSelfSignal(t, SIGPIPE);
-  return TRY(std::move(r));
+  size_t n = TRY(std::move(r));
+  if (n > 0) vfs::NotifyFile(f, IN_MODIFY);
+  return n;
 }
 
 Result<std::optional<int64_t>> Pos2(int64_t pos) {
@@ -261,6 +269,7 @@ Result<long> DoGetdents(Task& t, int fd, UserAddr buf, size_t count, PutRecord p
   }));
   if (out.empty() && too_small) return Errno(EINVAL);
   TRY(t.CopyOut(buf, out.data(), out.size()));
+  vfs::NotifyFile(*f, IN_ACCESS);  // iterate_dir() reports every call
   return out.size();
 }
 
@@ -324,6 +333,14 @@ Result<long> WithSigpipe(Task& t, FileDescription* out, Result<size_t> r) {
   return TRY(std::move(r));
 }
 
+// A transfer moved data: the output was modified, then the input accessed (do_splice's order,
+// so that the events of a file copied onto itself coalesce).
+void NotifyTransfer(FileDescription* in, FileDescription* out, const Result<size_t>& r) {
+  if (!r.ok() || r.value() == 0) return;
+  if (out) vfs::NotifyFile(*out, IN_MODIFY);
+  if (in) vfs::NotifyFile(*in, IN_ACCESS);
+}
+
 }  // namespace
 
 // sendfile(2) (sendfile64 on x86-64)
@@ -336,6 +353,7 @@ Result<long> Sendfile(Task& t, const SyscallArgs& a) {
   Result<RefPtr<FileDescription>> out = t.fds().Get(a.Int32(0));
   RefPtr<FileDescription> out_file = out.ok() ? *out : nullptr;
   Result<size_t> r = vfs::SendFile(t, *in, off ? &*off : nullptr, std::move(out), a.Uint(3));
+  NotifyTransfer(in.get(), out_file.get(), r);
   if (off) TRY(t.CopyOutObj(offp, *off));
   return WithSigpipe(t, out_file.get(), std::move(r));
 }
@@ -356,6 +374,7 @@ Result<long> Splice(Task& t, const SyscallArgs& a) {
   std::optional<int64_t> off_in = TRY(CopyInOffset(t, off_in_p));
   Result<size_t> r = vfs::Splice(t, *in, off_in ? &*off_in : nullptr, *out,
                                  off_out ? &*off_out : nullptr, len, flags);
+  NotifyTransfer(in.get(), out.get(), r);
   if (!r.ok()) return WithSigpipe(t, out.get(), std::move(r));
   if (off_out) TRY(t.CopyOutObj(off_out_p, *off_out));
   if (off_in) TRY(t.CopyOutObj(off_in_p, *off_in));
@@ -398,6 +417,7 @@ Result<long> CopyFileRange(Task& t, const SyscallArgs& a) {
   if (a.Uint32(5) != 0) return Errno(EINVAL);
   size_t n = TRY(vfs::CopyFileRange(t, *in, off_in ? &*off_in : nullptr, *out,
                                     off_out ? &*off_out : nullptr, a.Uint(4)));
+  NotifyTransfer(in.get(), out.get(), n);
   if (n > 0) {
     if (off_in) TRY(t.CopyOutObj(off_in_p, *off_in));
     if (off_out) TRY(t.CopyOutObj(off_out_p, *off_out));

@@ -101,6 +101,10 @@ MOAT_SYSCALL(Preadv2); MOAT_SYSCALL(Pwritev2); MOAT_SYSCALL(Lseek); MOAT_SYSCALL
 MOAT_SYSCALL(Getdents); MOAT_SYSCALL(Ioctl); MOAT_SYSCALL(Sendfile); MOAT_SYSCALL(Splice);
 MOAT_SYSCALL(Tee); MOAT_SYSCALL(Vmsplice); MOAT_SYSCALL(CopyFileRange);
 
+// inotify.cc
+MOAT_SYSCALL(InotifyInit); MOAT_SYSCALL(InotifyInit1); MOAT_SYSCALL(InotifyAddWatch);
+MOAT_SYSCALL(InotifyRmWatch);
+
 // stat.cc
 MOAT_SYSCALL(Stat); MOAT_SYSCALL(Fstat); MOAT_SYSCALL(Lstat); MOAT_SYSCALL(Newfstatat);
 MOAT_SYSCALL(Statx);

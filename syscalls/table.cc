@@ -140,6 +140,12 @@ SyscallTable Build() {
   b.Partial(SYS_tee, Tee, "copies through the sentry; pipe buffers are not shared");
   b.Partial(SYS_vmsplice, Vmsplice, "copies the pages; SPLICE_F_GIFT is ignored");
   b.Supported(SYS_copy_file_range, CopyFileRange);
+  b.Supported(SYS_inotify_init, InotifyInit);
+  b.Supported(SYS_inotify_init1, InotifyInit1);
+  b.Partial(SYS_inotify_add_watch, InotifyAddWatch,
+            "events for changes made in the sandbox only; IN_DELETE_SELF comes at the last "
+            "unlink even if the file is open; no IN_UNMOUNT");
+  b.Supported(SYS_inotify_rm_watch, InotifyRmWatch);
 
   // Memory.
   b.Partial(SYS_mmap, Mmap, "anonymous mappings run natively; file mappings are injected");

@@ -3,5 +3,6 @@ set(MOAT_VFS_SOURCES
   sentry/vfs/vfs.cc
   sentry/vfs/namei.cc
   sentry/vfs/fd_table.cc
+  sentry/vfs/inotify.cc
   sentry/vfs/splice.cc
 )

@@ -8,6 +8,8 @@
 
 #include <limits>
 
+#include "sentry/vfs/inotify.h"
+
 namespace moat::vfs {
 
 uint8_t ModeToDirentType(uint32_t mode) { return static_cast<uint8_t>((mode & S_IFMT) >> 12); }
@@ -338,6 +340,10 @@ FileDescription::FileDescription(int flags, Path path)
 }
 
 FileDescription::~FileDescription() {
+  // fsnotify_close(): the last reference to an open file is its close.
+  if (!(flags() & O_PATH) && path_.dentry) {
+    NotifyDentry(*path_.dentry, writable() ? IN_CLOSE_WRITE : IN_CLOSE_NOWRITE);
+  }
   if (writable() && path_.dentry) path_.dentry->inode()->RemoveWriter();
 }
 

@@ -56,6 +56,7 @@ using kernel::Task;
 
 class Dentry;
 class FileDescription;
+class InodeWatches;
 class Mount;
 class MountNamespace;
 struct Path;
@@ -102,7 +103,8 @@ Result<void> CheckPermission(const Credentials& creds, const Stat& stat, int mas
 
 class Inode : public RefCounted<Inode> {
  public:
-  virtual ~Inode() = default;
+  // Frees the inotify watch table, if the inode was ever watched (inotify.cc).
+  virtual ~Inode();
 
   virtual Result<Stat> GetStat() = 0;
   // Default: EPERM.
@@ -158,9 +160,16 @@ class Inode : public RefCounted<Inode> {
   // the link stands for. A path walk that follows such a symlink jumps there instead of reading
   // the link (which may be "pipe:[123]"). Default: none, an ordinary symlink.
   virtual std::optional<Path> JumpLink();
+
+  // inotify (inotify.h): the watches on this inode, or null if it was never watched. The table
+  // is made on the first watch and kept until the inode goes.
+  InodeWatches* watches() const { return watches_.load(std::memory_order_acquire); }
+  InodeWatches& EnsureWatches();
+
  private:
   std::atomic<int> writers_{0};
   std::atomic<int> executors_{0};
+  std::atomic<InodeWatches*> watches_{nullptr};
 };
 
 class Dentry : public RefCounted<Dentry> {
