@@ -333,12 +333,13 @@ Result<long> WithSigpipe(Task& t, FileDescription* out, Result<size_t> r) {
   return TRY(std::move(r));
 }
 
-// A transfer moved data: the output was modified, then the input accessed (do_splice's order,
-// so that the events of a file copied onto itself coalesce).
+// A transfer moved data: the input was accessed, then the output modified (do_sendfile's and
+// vfs_copy_file_range's order; do_splice reports the other way round, but one of its sides is
+// a pipe, which nobody can watch here).
 void NotifyTransfer(FileDescription* in, FileDescription* out, const Result<size_t>& r) {
   if (!r.ok() || r.value() == 0) return;
-  if (out) vfs::NotifyFile(*out, IN_MODIFY);
   if (in) vfs::NotifyFile(*in, IN_ACCESS);
+  if (out) vfs::NotifyFile(*out, IN_MODIFY);
 }
 
 }  // namespace

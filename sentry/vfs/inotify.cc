@@ -204,6 +204,7 @@ void Inotify::Release() {
   while (!watches_.empty()) EraseWatchLocked(watches_.begin());
   events_.clear();
   bytes_ = 0;
+  overflow_queued_ = false;
 }
 
 void Inotify::QueueForWatch(int wd, uint32_t mask, uint32_t cookie, std::string_view name) {
@@ -228,9 +229,8 @@ void Inotify::DropWatch(int wd) {
 void Inotify::QueueLocked(Event e) {
   // fsnotify_insert_event(): a full queue takes one IN_Q_OVERFLOW and nothing else.
   if (events_.size() >= kMaxQueuedEvents) {
-    for (const Event& q : events_) {
-      if (q.mask == IN_Q_OVERFLOW) return;
-    }
+    if (overflow_queued_) return;
+    overflow_queued_ = true;
     e = Event{-1, IN_Q_OVERFLOW, 0, ""};
   } else if (e.mask != IN_IGNORED && !events_.empty()) {
     // inotify_merge(): an event identical to the last one queued (cookie aside) is dropped.
@@ -266,6 +266,7 @@ Result<size_t> Inotify::Dequeue(std::span<uint8_t> dst) {
     std::memcpy(p + kRecord, e.name.data(), e.name.size());
     done += size;
     bytes_ -= size;
+    if (e.wd == -1 && e.mask == IN_Q_OVERFLOW) overflow_queued_ = false;
     events_.pop_front();
   }
   return done;

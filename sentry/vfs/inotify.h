@@ -106,6 +106,8 @@ class Inotify : public RefCounted<Inotify> {
   int next_wd_ ABSL_GUARDED_BY(mu_) = 1;
   std::deque<Event> events_ ABSL_GUARDED_BY(mu_);
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Whether an IN_Q_OVERFLOW event is in events_ (there is never more than one).
+  bool overflow_queued_ ABSL_GUARDED_BY(mu_) = false;
   kernel::WaitQueue queue_;
 };
 

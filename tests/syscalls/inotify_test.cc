@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/inotify.h>
+#include <sys/sendfile.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -488,6 +490,71 @@ TEST_F(InotifyTest, QueueOverflow) {
   // With room again, events queue as before.
   ASSERT_THAT(pwrite(f.get(), &c, 1, 0), SyscallSucceeds());
   EXPECT_THAT(ReadEvents(fd_.get()), ElementsAre(Ev(wd, IN_MODIFY)));
+}
+
+TEST_F(InotifyTest, RenameExchange) {
+  ASSERT_TRUE(CreateFileWithContents(Path("a"), ""));
+  ASSERT_THAT(mkdir(Path("b").c_str(), 0755), SyscallSucceeds());
+  int wd = Watch(dir_.path(), IN_MOVE);
+  int wa = Watch(Path("a"), IN_MOVE_SELF);
+  int wb = Watch(Path("b"), IN_MOVE_SELF);
+  ASSERT_THAT(renameat2(AT_FDCWD, Path("a").c_str(), AT_FDCWD, Path("b").c_str(), RENAME_EXCHANGE),
+              SyscallSucceeds());
+  std::vector<Event> ev = ReadEvents(fd_.get());
+  ASSERT_EQ(ev.size(), 6u);
+  EXPECT_EQ(ev[0], (Event{wd, IN_MOVED_FROM, ev[0].cookie, "a"}));
+  EXPECT_EQ(ev[1], (Event{wd, IN_MOVED_TO, ev[0].cookie, "b"}));
+  EXPECT_EQ(ev[2], Ev(wa, IN_MOVE_SELF));
+  EXPECT_EQ(ev[3], (Event{wd, IN_MOVED_FROM | IN_ISDIR, ev[3].cookie, "b"}));
+  EXPECT_EQ(ev[4], (Event{wd, IN_MOVED_TO | IN_ISDIR, ev[3].cookie, "a"}));
+  EXPECT_EQ(ev[5], Ev(wb, IN_MOVE_SELF));
+  EXPECT_NE(ev[0].cookie, ev[3].cookie);
+}
+
+TEST_F(InotifyTest, TransfersReportAccessAndModify) {
+  ASSERT_TRUE(CreateFileWithContents(Path("in"), "data"));
+  ASSERT_TRUE(CreateFileWithContents(Path("out"), ""));
+  FileDescriptor in(open(Path("in").c_str(), O_RDONLY | O_CLOEXEC));
+  FileDescriptor out(open(Path("out").c_str(), O_WRONLY | O_CLOEXEC));
+  ASSERT_TRUE(in.valid() && out.valid());
+  int wd = Watch(dir_.path(), IN_ACCESS | IN_MODIFY);
+  loff_t off = 0;
+  ASSERT_THAT(copy_file_range(in.get(), &off, out.get(), nullptr, 4, 0),
+              SyscallSucceedsWithValue(4));
+  off_t soff = 0;
+  ASSERT_THAT(sendfile(out.get(), in.get(), &soff, 4), SyscallSucceedsWithValue(4));
+  int fds[2];
+  ASSERT_THAT(pipe(fds), SyscallSucceeds());
+  FileDescriptor r(fds[0]), w(fds[1]);
+  ASSERT_THAT(splice(in.get(), nullptr, w.get(), nullptr, 4, 0), SyscallSucceedsWithValue(4));
+  ASSERT_THAT(splice(r.get(), nullptr, out.get(), nullptr, 4, 0), SyscallSucceedsWithValue(4));
+  // Nothing moved, nothing reported.
+  ASSERT_THAT(sendfile(out.get(), in.get(), nullptr, 4), SyscallSucceedsWithValue(0));
+  EXPECT_THAT(ReadEvents(fd_.get()),
+              ElementsAre(Ev(wd, IN_ACCESS, "in"), Ev(wd, IN_MODIFY, "out"),
+                          Ev(wd, IN_ACCESS, "in"), Ev(wd, IN_MODIFY, "out"),
+                          Ev(wd, IN_ACCESS, "in"), Ev(wd, IN_MODIFY, "out")));
+}
+
+TEST_F(InotifyTest, ReadingADirectoryIsAnAccess) {
+  ASSERT_THAT(mkdir(Path("d").c_str(), 0755), SyscallSucceeds());
+  int wd = Watch(Path("d"), IN_ACCESS);
+  FileDescriptor d(open(Path("d").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(d.valid());
+  char buf[4096];
+  ASSERT_THAT(syscall(SYS_getdents64, d.get(), buf, sizeof(buf)), SyscallSucceeds());
+  EXPECT_THAT(ReadEvents(fd_.get()), ElementsAre(Ev(wd, IN_ACCESS | IN_ISDIR)));
+}
+
+TEST_F(InotifyTest, BlockingReadIsInterruptedBySignals) {
+  FileDescriptor blocking(inotify_init());
+  ASSERT_TRUE(blocking.valid());
+  ScopedSigaction act(SIGALRM, MakeSigaction(+[](int) {}));
+  struct itimerval it = {};
+  it.it_value.tv_usec = 50000;
+  ASSERT_THAT(setitimer(ITIMER_REAL, &it, nullptr), SyscallSucceeds());
+  char buf[256];
+  EXPECT_THAT(read(blocking.get(), buf, sizeof(buf)), SyscallFailsWithErrno(EINTR));
 }
 
 TEST_F(InotifyTest, ClosingTheInstanceDropsItsWatches) {
