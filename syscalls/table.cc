@@ -143,8 +143,7 @@ SyscallTable Build() {
   b.Supported(SYS_inotify_init, InotifyInit);
   b.Supported(SYS_inotify_init1, InotifyInit1);
   b.Partial(SYS_inotify_add_watch, InotifyAddWatch,
-            "events for changes made in the sandbox only; IN_DELETE_SELF comes at the last "
-            "unlink even if the file is open; no IN_UNMOUNT");
+            "events for changes made in the sandbox only; no IN_UNMOUNT");
   b.Supported(SYS_inotify_rm_watch, InotifyRmWatch);
 
   // Memory.

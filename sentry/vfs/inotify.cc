@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "sentry/kernel/task.h"
@@ -132,6 +133,16 @@ InodeWatches& Inode::EnsureWatches() {
 std::vector<InodeWatches::Entry> InodeWatches::Snapshot() {
   absl::MutexLock l(&mu_);
   return entries_;
+}
+
+void InodeWatches::MarkRemovalPending() {
+  absl::MutexLock l(&mu_);
+  removal_pending_ = true;
+}
+
+bool InodeWatches::TakeRemovalPending() {
+  absl::MutexLock l(&mu_);
+  return std::exchange(removal_pending_, false);
 }
 
 // ---- Inotify ----
@@ -328,11 +339,27 @@ void NotifyChild(Inode& dir, uint32_t mask, std::string_view name, uint32_t cook
 
 void NotifyInode(Inode& inode, uint32_t mask) { Deliver(inode.watches(), mask, 0, "", 0, false); }
 
+namespace {
+
+void ReportRemoval(InodeWatches* w) {
+  Deliver(w, IN_DELETE_SELF, 0, "", 0, false);
+  for (const InodeWatches::Entry& e : w->Snapshot()) e.owner->DropWatch(e.wd);
+}
+
+}  // namespace
+
 void NotifyRemoved(Inode& inode) {
   InodeWatches* w = inode.watches();
   if (!w) return;
-  Deliver(w, IN_DELETE_SELF, 0, "", 0, false);
-  for (const InodeWatches::Entry& e : w->Snapshot()) e.owner->DropWatch(e.wd);
+  // Owe the report first, then settle it if nothing is open: a close racing with this either
+  // sees the debt or leaves the count at zero for us, and exactly one of the two reports.
+  w->MarkRemovalPending();
+  if (inode.OpenCount() == 0 && w->TakeRemovalPending()) ReportRemoval(w);
+}
+
+void NotifyLastClose(Inode& inode) {
+  InodeWatches* w = inode.watches();
+  if (w && w->TakeRemovalPending()) ReportRemoval(w);
 }
 
 void NotifySetStat(const Dentry& d, const SetStatRequest& req) {

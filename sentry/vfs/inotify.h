@@ -49,11 +49,16 @@ class InodeWatches {
     uint32_t mask;  // events and IN_ONESHOT / IN_EXCL_UNLINK
   };
   std::vector<Entry> Snapshot();
+  // A removed file that is still open reports IN_DELETE_SELF at its last close: the flag says
+  // the report is owed. Take returns whether it was, and clears it.
+  void MarkRemovalPending();
+  bool TakeRemovalPending();
 
  private:
   friend class Inotify;
   absl::Mutex mu_;
   std::vector<Entry> entries_ ABSL_GUARDED_BY(mu_);
+  bool removal_pending_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // One inotify instance: its watches and its queue of events.
@@ -127,6 +132,7 @@ void NotifyDentry(const Dentry& d, uint32_t mask);
 void NotifyChild(Inode& dir, uint32_t mask, std::string_view name, uint32_t cookie);
 void NotifyInode(Inode& inode, uint32_t mask);
 void NotifyRemoved(Inode& inode);
+void NotifyLastClose(Inode& inode);
 void NotifyFile(FileDescription& f, uint32_t mask);
 void NotifySetStat(const Dentry& d, const SetStatRequest& req);
 }  // namespace inotify_internal
@@ -149,9 +155,14 @@ inline void NotifyChild(Inode& dir, uint32_t mask, std::string_view name, uint32
 inline void NotifyInode(Inode& inode, uint32_t mask) {
   if (inotify_internal::Active()) inotify_internal::NotifyInode(inode, mask);
 }
-// `inode` lost its last name: IN_DELETE_SELF, then every watch on it ends with IN_IGNORED.
+// `inode` lost its last name: IN_DELETE_SELF, then every watch on it ends with IN_IGNORED. While
+// the file is open this waits for the last close, as Linux reports it when the inode goes.
 inline void NotifyRemoved(Inode& inode) {
   if (inotify_internal::Active()) inotify_internal::NotifyRemoved(inode);
+}
+// The last open file description of `inode` went (FileDescription's destructor).
+inline void NotifyLastClose(Inode& inode) {
+  if (inotify_internal::Active()) inotify_internal::NotifyLastClose(inode);
 }
 // What a change of attributes reports (fsnotify_change): IN_MODIFY for a size, IN_ATTRIB for
 // the mode, the owner or both times, IN_ACCESS / IN_MODIFY for the access / modification time

@@ -336,15 +336,18 @@ constexpr int kSettableFlags = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NO
 
 FileDescription::FileDescription(int flags, Path path)
     : flags_(flags & ~kOpenOnlyFlags), path_(std::move(path)) {
-  if (writable() && path_.dentry) path_.dentry->inode()->AddWriter();
+  if (!path_.dentry) return;
+  path_.dentry->inode()->AddOpen();
+  if (writable()) path_.dentry->inode()->AddWriter();
 }
 
 FileDescription::~FileDescription() {
   // fsnotify_close(): the last reference to an open file is its close.
-  if (!(flags() & O_PATH) && path_.dentry) {
-    NotifyDentry(*path_.dentry, writable() ? IN_CLOSE_WRITE : IN_CLOSE_NOWRITE);
-  }
-  if (writable() && path_.dentry) path_.dentry->inode()->RemoveWriter();
+  if (!path_.dentry) return;
+  Inode& inode = *path_.dentry->inode();
+  if (!(flags() & O_PATH)) NotifyDentry(*path_.dentry, writable() ? IN_CLOSE_WRITE : IN_CLOSE_NOWRITE);
+  if (writable()) inode.RemoveWriter();
+  if (inode.RemoveOpen() == 0) NotifyLastClose(inode);
 }
 
 Result<size_t> FileDescription::Read(Task&, std::span<uint8_t>) { return Errno(EINVAL); }

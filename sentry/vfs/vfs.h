@@ -152,6 +152,11 @@ class Inode : public RefCounted<Inode> {
   void AddExecutor() { executors_.fetch_add(1); }
   void RemoveExecutor() { executors_.fetch_sub(1); }
   bool IsExecuting() const { return executors_.load() > 0; }
+  // Open file descriptions of this inode, counted by FileDescription: a removed file's inotify
+  // watches hear IN_DELETE_SELF when the last one closes.
+  void AddOpen() { opens_.fetch_add(1, std::memory_order_relaxed); }
+  int RemoveOpen() { return opens_.fetch_sub(1, std::memory_order_acq_rel) - 1; }
+  int OpenCount() const { return opens_.load(std::memory_order_acquire); }
 
   // For /proc/self/fd and readlink of special files: a name that is not a path ("pipe:[123]").
   virtual std::optional<std::string> AnonymousName() { return std::nullopt; }
@@ -169,6 +174,7 @@ class Inode : public RefCounted<Inode> {
  private:
   std::atomic<int> writers_{0};
   std::atomic<int> executors_{0};
+  std::atomic<int> opens_{0};
   std::atomic<InodeWatches*> watches_{nullptr};
 };
 

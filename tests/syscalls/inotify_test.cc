@@ -390,6 +390,19 @@ TEST_F(InotifyTest, DeleteSelf) {
   EXPECT_THAT(inotify_rm_watch(fd_.get(), wf), SyscallFailsWithErrno(EINVAL));
 }
 
+TEST_F(InotifyTest, DeleteSelfWaitsForTheLastClose) {
+  ASSERT_TRUE(CreateFileWithContents(Path("f"), ""));
+  FileDescriptor f(open(Path("f").c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(f.valid());
+  int wf = Watch(Path("f"), IN_ALL_EVENTS);
+  int wdir = Watch(dir_.path(), IN_DELETE);
+  ASSERT_THAT(unlink(Path("f").c_str()), SyscallSucceeds());
+  EXPECT_THAT(ReadEvents(fd_.get()), ElementsAre(Ev(wf, IN_ATTRIB), Ev(wdir, IN_DELETE, "f")));
+  f.reset();
+  EXPECT_THAT(ReadEvents(fd_.get()),
+              ElementsAre(Ev(wf, IN_CLOSE_NOWRITE), Ev(wf, IN_DELETE_SELF), Ev(wf, IN_IGNORED)));
+}
+
 TEST_F(InotifyTest, LinkChangesTheLinkCount) {
   ASSERT_TRUE(CreateFileWithContents(Path("f"), ""));
   int wdir = Watch(dir_.path(), IN_CREATE | IN_DELETE);

@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -344,6 +345,20 @@ TEST_F(SpliceTest, SpliceBlocksOnEmptyPipeUntilAnotherThreadWrites) {
   spliced = true;
   writer.join();
   EXPECT_EQ(Contents("out"), "wake");
+}
+
+TEST_F(SpliceTest, BlockedSpliceIsInterruptedBySignals) {
+  FileDescriptor out = MakeFile("out", "", O_WRONLY);
+  Pipe p;
+  ScopedSigaction act(SIGALRM, MakeSigaction(+[](int) {}));
+  struct itimerval it = {};
+  it.it_value.tv_usec = 50000;
+  ASSERT_THAT(setitimer(ITIMER_REAL, &it, nullptr), SyscallSucceeds());
+  EXPECT_THAT(splice(p.r.get(), nullptr, out.get(), nullptr, 10, 0), SyscallFailsWithErrno(EINTR));
+  it.it_value.tv_usec = 50000;
+  ASSERT_THAT(setitimer(ITIMER_REAL, &it, nullptr), SyscallSucceeds());
+  Pipe q;
+  EXPECT_THAT(tee(p.r.get(), q.w.get(), 10, 0), SyscallFailsWithErrno(EINTR));
 }
 
 TEST_F(SpliceTest, SplicePipeToPipeBlocksUntilInput) {
