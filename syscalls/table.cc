@@ -135,10 +135,12 @@ SyscallTable Build() {
   b.Supported(SYS_statx, Statx);
   b.Supported(SYS_close_range, CloseRange);
   b.Supported(SYS_faccessat2, Faccessat2);
-  b.Partial(SYS_sendfile, Sendfile, "copies through the sentry; no zero-copy");
-  b.Partial(SYS_splice, Splice, "copies through the sentry; pipe buffers are not shared");
-  b.Partial(SYS_tee, Tee, "copies through the sentry; pipe buffers are not shared");
-  b.Partial(SYS_vmsplice, Vmsplice, "copies the pages; SPLICE_F_GIFT is ignored");
+  b.Supported(SYS_sendfile, Sendfile);
+  b.Partial(SYS_splice, Splice, "data is copied, not shared: spliced bytes may share pipe pages");
+  b.Partial(SYS_tee, Tee, "data is copied, not shared: spliced bytes may share pipe pages");
+  b.Partial(SYS_vmsplice, Vmsplice,
+            "pages are copied, not pinned (later changes to the buffer are not seen); no "
+            "SPLICE_F_GIFT");
   b.Supported(SYS_copy_file_range, CopyFileRange);
   b.Supported(SYS_inotify_init, InotifyInit);
   b.Supported(SYS_inotify_init1, InotifyInit1);
