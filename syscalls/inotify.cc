@@ -15,7 +15,7 @@ constexpr uint32_t kAllInotifyBits = IN_ALL_EVENTS | IN_UNMOUNT | IN_Q_OVERFLOW 
 
 Result<long> DoInotifyInit(Task& t, int flags) {
   if (flags & ~(IN_CLOEXEC | IN_NONBLOCK)) return Errno(EINVAL);
-  RefPtr<vfs::FileDescription> f = vfs::NewInotifyFile(flags & IN_NONBLOCK);
+  RefPtr<vfs::FileDescription> f = TRY(vfs::NewInotifyFile(flags & IN_NONBLOCK));
   return TRY(t.fds().Add(std::move(f), flags & IN_CLOEXEC, 0, FdLimit(t)));
 }
 

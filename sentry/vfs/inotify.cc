@@ -52,12 +52,19 @@ class AnonInode : public Inode {
   const timespec created_ = Now();
 };
 
-// An inotify descriptor: reads dequeue events, FIONREAD counts them, poll waits for them.
+// Live instances, against Inotify::kMaxInstances.
+std::atomic<int64_t> g_instance_count{0};
+
+// An inotify descriptor: reads dequeue events, FIONREAD counts them, poll waits for them. Its
+// creator has counted it in g_instance_count.
 class InotifyFile : public FileDescription {
  public:
   InotifyFile(int flags, Path path)
       : FileDescription(flags, std::move(path)), inotify_(MakeRef<Inotify>()) {}
-  ~InotifyFile() override { inotify_->Release(); }
+  ~InotifyFile() override {
+    inotify_->Release();
+    g_instance_count.fetch_sub(1, std::memory_order_relaxed);
+  }
 
   Inotify& inotify() { return *inotify_; }
 
@@ -167,6 +174,7 @@ Result<int> Inotify::AddWatch(const RefPtr<Inode>& inode, uint32_t mask) {
     }
     return wd;
   }
+  if (g_watch_count.load(std::memory_order_relaxed) >= kMaxWatches) return Errno(ENOSPC);
   // Descriptors count up and are not reused while the instance lives (idr_alloc_cyclic).
   const int wd = next_wd_++;
   watches_.emplace(wd, Watch{inode, bits});
@@ -293,11 +301,16 @@ bool Inotify::HasEvents() {
   return !events_.empty();
 }
 
-RefPtr<FileDescription> NewInotifyFile(int flags) {
+Result<RefPtr<FileDescription>> NewInotifyFile(int flags) {
+  if (g_instance_count.fetch_add(1, std::memory_order_relaxed) >= Inotify::kMaxInstances) {
+    g_instance_count.fetch_sub(1, std::memory_order_relaxed);
+    return Errno(EMFILE);
+  }
   // Shared by every inotify descriptor for the life of the sentry.
   static Inode* const inode = MakeRef<AnonInode>().Leak();
   Path path{nullptr, MakeRef<Dentry>(nullptr, "anon_inode:inotify", RefPtr<Inode>(inode))};
-  return MakeRef<InotifyFile>(O_RDONLY | (flags & O_NONBLOCK), std::move(path));
+  return RefPtr<FileDescription>(
+      MakeRef<InotifyFile>(O_RDONLY | (flags & O_NONBLOCK), std::move(path)));
 }
 
 Inotify* InotifyOf(FileDescription& f) {

@@ -66,10 +66,14 @@ class Inotify : public RefCounted<Inotify> {
  public:
   // /proc/sys/fs/inotify/max_queued_events's default.
   static constexpr size_t kMaxQueuedEvents = 16384;
+  // The sandbox's share of max_user_watches and max_user_instances (Linux counts them per user;
+  // the sandbox counts them all together): ENOSPC and EMFILE past them.
+  static constexpr int64_t kMaxWatches = 65536;
+  static constexpr int64_t kMaxInstances = 128;
 
   // inotify_add_watch(2) on a resolved inode: replaces (or with IN_MASK_ADD extends) the mask
   // of an existing watch on the same inode and returns its descriptor; EEXIST for
-  // IN_MASK_CREATE on a watched inode.
+  // IN_MASK_CREATE on a watched inode, ENOSPC past kMaxWatches.
   Result<int> AddWatch(const RefPtr<Inode>& inode, uint32_t mask);
   // inotify_rm_watch(2): EINVAL for an unknown descriptor; queues IN_IGNORED.
   Result<void> RemoveWatch(int wd);
@@ -118,7 +122,8 @@ class Inotify : public RefCounted<Inotify> {
 
 // inotify_init1(2): a new instance's descriptor, open for reading. `flags` may hold O_NONBLOCK
 // (O_CLOEXEC is the fd table's). Every descriptor shares one anonymous inode, as in Linux.
-RefPtr<FileDescription> NewInotifyFile(int flags);
+// EMFILE past Inotify::kMaxInstances live instances.
+Result<RefPtr<FileDescription>> NewInotifyFile(int flags);
 // The instance behind `f`, or null if `f` is not an inotify descriptor.
 Inotify* InotifyOf(FileDescription& f);
 

@@ -20,6 +20,7 @@
 //       Dentry::mu_ (parent before child; never held across a call into an Inode)
 //       filesystem locks (Inode implementations; overlay before its layers)
 //         WaitQueue::mu_ (waitqueue.h)
+//       inotify locks (inotify.h; the hooks run with no Dentry or filesystem lock held)
 #ifndef MOAT_SENTRY_VFS_VFS_H_
 #define MOAT_SENTRY_VFS_VFS_H_
 
