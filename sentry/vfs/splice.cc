@@ -317,12 +317,15 @@ Result<size_t> VmspliceFromPipe(Task& t, FileDescription& f, std::span<const iov
   SplicePipe* pipe = AsSplicePipe(f);
   if (!pipe) return Errno(EBADF);
   if (!TRY(pipe->WaitReadable(t, flags & kSpliceFlagNonblock))) return size_t{0};
-  std::vector<uint8_t> buf(kBounce);
+  size_t total = 0;
+  for (const iovec& v : iov) total += v.iov_len;
+  std::vector<uint8_t> buf(std::min(total, kBounce));
   size_t done = 0;
   for (const iovec& v : iov) {
     size_t off = 0;
     while (off < v.iov_len) {
-      size_t n = pipe->ReadNow(std::span<uint8_t>(buf.data(), std::min(buf.size(), v.iov_len - off)));
+      size_t want = std::min(buf.size(), v.iov_len - off);
+      size_t n = pipe->ReadNow(std::span<uint8_t>(buf.data(), want));
       if (n == 0) return done;
       UserAddr to(reinterpret_cast<uint64_t>(v.iov_base) + off);
       size_t copied = TRY(t.CopyOutPartial(to, buf.data(), n));

@@ -345,7 +345,9 @@ FileDescription::~FileDescription() {
   // fsnotify_close(): the last reference to an open file is its close.
   if (!path_.dentry) return;
   Inode& inode = *path_.dentry->inode();
-  if (!(flags() & O_PATH)) NotifyDentry(*path_.dentry, writable() ? IN_CLOSE_WRITE : IN_CLOSE_NOWRITE);
+  if (!(flags() & O_PATH)) {
+    NotifyDentry(*path_.dentry, writable() ? IN_CLOSE_WRITE : IN_CLOSE_NOWRITE);
+  }
   if (writable()) inode.RemoveWriter();
   if (inode.RemoveOpen() == 0) NotifyLastClose(inode);
 }

@@ -473,8 +473,9 @@ TEST_F(InotifyTest, DontFollowWatchesTheLinkItself) {
   ASSERT_THAT(chmod(Path("l").c_str(), 0600), SyscallSucceeds());
   EXPECT_THAT(ReadEvents(fd_.get()), ElementsAre(Ev(target, IN_ATTRIB)));
   // A symlink is not a directory.
-  EXPECT_THAT(inotify_add_watch(fd_.get(), Path("l").c_str(), IN_ATTRIB | IN_DONT_FOLLOW | IN_ONLYDIR),
-              SyscallFailsWithErrno(ENOTDIR));
+  EXPECT_THAT(
+      inotify_add_watch(fd_.get(), Path("l").c_str(), IN_ATTRIB | IN_DONT_FOLLOW | IN_ONLYDIR),
+      SyscallFailsWithErrno(ENOTDIR));
 }
 
 TEST_F(InotifyTest, QueueOverflow) {
