@@ -12,6 +12,7 @@
 
 #include "sentry/fsimpl/pipe.h"
 #include "sentry/kernel/thread_group.h"
+#include "sentry/vfs/inotify.h"
 #include "syscalls/syscalls.h"
 
 namespace moat::syscalls {
@@ -146,6 +147,7 @@ Result<long> DoChmod(Task& t, const Path& p, uint32_t mode) {
   vfs::SetStatRequest req;
   req.mode = mode;
   TRY(p.dentry->inode()->SetStat(req));
+  vfs::NotifySetStat(*p.dentry, req);
   return 0;
 }
 
@@ -171,6 +173,7 @@ Result<long> DoChown(Task& t, const Path& p, uint32_t uid, uint32_t gid) {
     req.mode = m;
   }
   TRY(p.dentry->inode()->SetStat(req));
+  vfs::NotifySetStat(*p.dentry, req);
   return 0;
 }
 
@@ -186,6 +189,7 @@ Result<long> DoTruncate(Task& t, const Path& p, int64_t len) {
   vfs::SetStatRequest req;
   req.size = len;
   TRY(p.dentry->inode()->SetStat(req));
+  vfs::NotifySetStat(*p.dentry, req);
   return 0;
 }
 
@@ -211,7 +215,10 @@ Result<long> DoUtimes(Task& t, const Path& p, const timespec* times) {
       field = times[i];
     }
   }
-  if (req.atime || req.mtime) TRY(p.dentry->inode()->SetStat(req));
+  if (req.atime || req.mtime) {
+    TRY(p.dentry->inode()->SetStat(req));
+    vfs::NotifySetStat(*p.dentry, req);
+  }
   return 0;
 }
 
@@ -541,6 +548,7 @@ Result<long> Ftruncate(Task& t, const SyscallArgs& a) {
   vfs::SetStatRequest req;
   req.size = a.Int(1);
   TRY(f->SetStat(req));
+  if (f->path().dentry) vfs::NotifySetStat(*f->path().dentry, req);
   return 0;
 }
 

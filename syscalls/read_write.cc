@@ -7,6 +7,8 @@
 #include <cstring>
 
 #include "sentry/kernel/thread_group.h"
+#include "sentry/vfs/inotify.h"
+#include "sentry/vfs/splice.h"
 #include "syscalls/syscalls.h"
 
 namespace moat::syscalls {
@@ -63,6 +65,8 @@ Result<size_t> DeliverRead(Task& t, FileDescription& f, UserAddr buf, std::span<
 // whole chunks come back, so a large read is not cut short.
 Result<long> ReadInto(Task& t, FileDescription& f, UserAddr buf, size_t count,
                       std::optional<int64_t> offset) {
+  // A read of nothing still goes to the file, which may refuse it (inotify, eventfd: EINVAL).
+  if (count == 0) return TRY(offset ? f.PRead(t, {}, *offset) : f.Read(t, {}));
   count = std::min(count, kMaxRw);
   if (count == 0) {
     // The file still sees a read of nothing: some refuse it (eventfd, timerfd: EINVAL).
@@ -85,6 +89,7 @@ Result<long> ReadInto(Task& t, FileDescription& f, UserAddr buf, size_t count,
     if (*copied < want) break;
     if (!S_ISREG(f.GetStat().value_or(vfs::Stat{}).mode)) break;
   }
+  if (done > 0) vfs::NotifyFile(f, IN_ACCESS);
   return done;
 }
 
@@ -111,6 +116,7 @@ Result<long> WriteFrom(Task& t, FileDescription& f, UserAddr buf, size_t count,
     done += *r;
     if (*r < want) break;
   } while (done < count);
+  if (done > 0) vfs::NotifyFile(f, IN_MODIFY);
   return done;
 }
 
@@ -137,6 +143,7 @@ Result<long> DoReadv(Task& t, FileDescription& f, UserAddr iovp, int64_t cnt,
     if (!offset) f.Unread(std::span<const uint8_t>(data.data() + off, n - off));
     if (off == 0) return Errno(EFAULT);
   }
+  if (off > 0) vfs::NotifyFile(f, IN_ACCESS);
   return off;
 }
 
@@ -161,7 +168,9 @@ Result<long> DoWritev(Task& t, FileDescription& f, UserAddr iovp, int64_t cnt,
   std::span<const uint8_t> src(data.data(), allowed);
   Result<size_t> r = offset ? f.PWrite(t, src, *offset) : f.Write(t, src);
   if (!r.ok() && r.error().value() == EPIPE && f.SendsSigpipe()) SendSelfSignal(t, SIGPIPE);
-  return TRY(std::move(r));
+  size_t n = TRY(std::move(r));
+  if (n > 0) vfs::NotifyFile(f, IN_MODIFY);
+  return n;
 }
 
 Result<std::optional<int64_t>> Pos2(int64_t pos) {
@@ -265,6 +274,7 @@ Result<long> DoGetdents(Task& t, int fd, UserAddr buf, size_t count, PutRecord p
   }));
   if (out.empty() && too_small) return Errno(EINVAL);
   TRY(t.CopyOut(buf, out.data(), out.size()));
+  vfs::NotifyFile(*f, IN_ACCESS);  // iterate_dir() reports every call
   return out.size();
 }
 
@@ -310,6 +320,115 @@ Result<long> Getdents(Task& t, const SyscallArgs& a) {
                       p[reclen - 1] = e.type;
                       return true;
                     });
+}
+
+namespace {
+
+// Reads an optional loff_t the caller points at.
+Result<std::optional<int64_t>> CopyInOffset(Task& t, UserAddr p) {
+  if (p.IsNull()) return std::optional<int64_t>();
+  return std::optional<int64_t>(TRY(t.CopyInObj<int64_t>(p)));
+}
+
+// A transfer into `out` failed with EPIPE: pipes (and later sockets) raise SIGPIPE too.
+Result<long> WithSigpipe(Task& t, FileDescription* out, Result<size_t> r) {
+  if (!r.ok() && r.error().value() == EPIPE && out && out->SendsSigpipe()) {
+    SendSelfSignal(t, SIGPIPE);
+  }
+  return TRY(std::move(r));
+}
+
+// A transfer moved data: the input was accessed, then the output modified (do_sendfile's and
+// vfs_copy_file_range's order; do_splice reports the other way round, but one of its sides is
+// a pipe, which nobody can watch here).
+void NotifyTransfer(FileDescription* in, FileDescription* out, const Result<size_t>& r) {
+  if (!r.ok() || r.value() == 0) return;
+  if (in) vfs::NotifyFile(*in, IN_ACCESS);
+  if (out) vfs::NotifyFile(*out, IN_MODIFY);
+}
+
+}  // namespace
+
+// sendfile(2) (sendfile64 on x86-64)
+Result<long> Sendfile(Task& t, const SyscallArgs& a) {
+  // The offset is read before the descriptors are looked at, and written back whatever the
+  // outcome, as Linux does.
+  UserAddr offp = a.Addr(2);
+  std::optional<int64_t> off = TRY(CopyInOffset(t, offp));
+  RefPtr<FileDescription> in = TRY(ReadableFile(t, a.Int32(1)));
+  Result<RefPtr<FileDescription>> out = t.fds().Get(a.Int32(0));
+  RefPtr<FileDescription> out_file = out.ok() ? *out : nullptr;
+  Result<size_t> r = vfs::SendFile(t, *in, off ? &*off : nullptr, std::move(out), a.Uint(3));
+  NotifyTransfer(in.get(), out_file.get(), r);
+  if (off) TRY(t.CopyOutObj(offp, *off));
+  return WithSigpipe(t, out_file.get(), std::move(r));
+}
+
+// splice(2)
+Result<long> Splice(Task& t, const SyscallArgs& a) {
+  UserAddr off_in_p = a.Addr(1), off_out_p = a.Addr(3);
+  size_t len = a.Uint(4);
+  unsigned flags = a.Uint32(5);
+  if (len == 0) return 0;
+  if (flags & ~vfs::kSpliceFlagsAll) return Errno(EINVAL);
+  RefPtr<FileDescription> in = TRY(t.fds().Get(a.Int32(0)));
+  RefPtr<FileDescription> out = TRY(t.fds().Get(a.Int32(2)));
+  // __do_splice(): offsets on a pipe are ESPIPE before anything else is checked.
+  if (vfs::AsSplicePipe(*in) && !off_in_p.IsNull()) return Errno(ESPIPE);
+  if (vfs::AsSplicePipe(*out) && !off_out_p.IsNull()) return Errno(ESPIPE);
+  std::optional<int64_t> off_out = TRY(CopyInOffset(t, off_out_p));
+  std::optional<int64_t> off_in = TRY(CopyInOffset(t, off_in_p));
+  Result<size_t> r = vfs::Splice(t, *in, off_in ? &*off_in : nullptr, *out,
+                                 off_out ? &*off_out : nullptr, len, flags);
+  NotifyTransfer(in.get(), out.get(), r);
+  if (!r.ok()) return WithSigpipe(t, out.get(), std::move(r));
+  if (off_out) TRY(t.CopyOutObj(off_out_p, *off_out));
+  if (off_in) TRY(t.CopyOutObj(off_in_p, *off_in));
+  return *r;
+}
+
+// tee(2)
+Result<long> Tee(Task& t, const SyscallArgs& a) {
+  unsigned flags = a.Uint32(3);
+  if (flags & ~vfs::kSpliceFlagsAll) return Errno(EINVAL);
+  if (a.Uint(2) == 0) return 0;
+  RefPtr<FileDescription> in = TRY(t.fds().Get(a.Int32(0)));
+  RefPtr<FileDescription> out = TRY(t.fds().Get(a.Int32(1)));
+  return WithSigpipe(t, out.get(), vfs::Tee(t, *in, *out, a.Uint(2), flags));
+}
+
+// vmsplice(2)
+Result<long> Vmsplice(Task& t, const SyscallArgs& a) {
+  unsigned flags = a.Uint32(3);
+  if (flags & ~vfs::kSpliceFlagsAll) return Errno(EINVAL);
+  RefPtr<FileDescription> f = TRY(t.fds().Get(a.Int32(0)));
+  // vmsplice_type(): the write end is written to, the read end read from.
+  const bool to_pipe = f->writable();
+  if (!to_pipe && !f->readable()) return Errno(EBADF);
+  std::vector<iovec> iov = TRY(t.CopyInIovecs(a.Addr(1), a.Int(2)));
+  size_t total = 0;
+  for (const iovec& v : iov) total += v.iov_len;
+  if (total == 0) return 0;
+  if (to_pipe) return WithSigpipe(t, f.get(), vfs::VmspliceToPipe(t, *f, iov, flags));
+  return TRY(vfs::VmspliceFromPipe(t, *f, iov, flags));
+}
+
+// copy_file_range(2)
+Result<long> CopyFileRange(Task& t, const SyscallArgs& a) {
+  UserAddr off_in_p = a.Addr(1), off_out_p = a.Addr(3);
+  RefPtr<FileDescription> in = TRY(t.fds().Get(a.Int32(0)));
+  RefPtr<FileDescription> out = TRY(t.fds().Get(a.Int32(2)));
+  std::optional<int64_t> off_in = TRY(CopyInOffset(t, off_in_p));
+  std::optional<int64_t> off_out = TRY(CopyInOffset(t, off_out_p));
+  if (a.Uint32(5) != 0) return Errno(EINVAL);
+  size_t n = TRY(vfs::CopyFileRange(t, *in, off_in ? &*off_in : nullptr, *out,
+                                    off_out ? &*off_out : nullptr, a.Uint(4)));
+  NotifyTransfer(in.get(), out.get(), n);
+  if (n > 0) {
+    if (off_in) TRY(t.CopyOutObj(off_in_p, *off_in));
+    if (off_out) TRY(t.CopyOutObj(off_out_p, *off_out));
+  }
+  return n;
 }
 
 // ioctl(2): the generic requests here, the rest by the file.

@@ -159,6 +159,18 @@ SyscallTable Build() {
   b.Supported(SYS_timerfd_gettime, TimerfdGettime);
   b.Supported(SYS_signalfd, Signalfd);
   b.Supported(SYS_signalfd4, Signalfd4);
+  b.Supported(SYS_sendfile, Sendfile);
+  b.Partial(SYS_splice, Splice, "data is copied, not shared: spliced bytes may share pipe pages");
+  b.Partial(SYS_tee, Tee, "data is copied, not shared: spliced bytes may share pipe pages");
+  b.Partial(SYS_vmsplice, Vmsplice,
+            "pages are copied, not pinned (later changes to the buffer are not seen); no "
+            "SPLICE_F_GIFT");
+  b.Supported(SYS_copy_file_range, CopyFileRange);
+  b.Supported(SYS_inotify_init, InotifyInit);
+  b.Supported(SYS_inotify_init1, InotifyInit1);
+  b.Partial(SYS_inotify_add_watch, InotifyAddWatch,
+            "events for changes made in the sandbox only; no IN_UNMOUNT");
+  b.Supported(SYS_inotify_rm_watch, InotifyRmWatch);
 
   // Memory.
   b.Partial(SYS_mmap, Mmap, "anonymous mappings run natively; file mappings are injected");

@@ -173,6 +173,23 @@ size_t Pipe::ReadLocked(std::span<uint8_t> dst, bool packet) {
   return done;
 }
 
+size_t Pipe::PeekLocked(std::span<uint8_t> dst) {
+  size_t done = 0;
+  for (const Buffer& b : bufs_) {
+    if (done == dst.size()) break;
+    size_t n = std::min<size_t>(b.len, dst.size() - done);
+    std::memcpy(dst.data() + done, b.page.get() + b.off, n);
+    done += n;
+  }
+  return done;
+}
+
+size_t Pipe::WriteLocked(std::span<const uint8_t> src, bool packet) {
+  size_t done = packet ? 0 : MergeLocked(src);
+  while (done < src.size() && !Full()) done += PushLocked(src.subspan(done), packet);
+  return done;
+}
+
 void Pipe::UnreadLocked(std::span<const uint8_t> data) {
   // Page-sized buffers in front, last chunk first, so the bytes come back in order. The ring may
   // briefly hold more than its slots; writers wait until it drains.
@@ -333,6 +350,69 @@ Result<void> PipeEnd::WaitOpen(Task& task) {
     Result<void> r = task.Block();
     if (!r.ok()) return r.error().value() == EINTR ? Errno(kERESTARTSYS) : r.error();
   }
+}
+
+// ---- Splicing ----
+
+Result<bool> PipeEnd::WaitReadable(Task& task, bool nonblock) {
+  Pipe& p = *pipe_;
+  std::optional<kernel::WaiterRegistration> reg;
+  for (;;) {
+    {
+      absl::MutexLock l(&p.mu_);
+      if (p.bytes_ > 0) return true;
+      if (p.writers_ == 0) return false;
+    }
+    if (nonblock) return Errno(EAGAIN);
+    if (!reg) {
+      reg.emplace(p.queue_, &task, kEventIn | kEventHup);
+      continue;
+    }
+    Result<void> r = task.Block();
+    if (!r.ok()) return Errno(r.error().value() == EINTR ? kERESTARTSYS : r.error().value());
+  }
+}
+
+Result<size_t> PipeEnd::WaitWritable(Task& task, bool nonblock) {
+  Pipe& p = *pipe_;
+  std::optional<kernel::WaiterRegistration> reg;
+  for (;;) {
+    {
+      absl::MutexLock l(&p.mu_);
+      if (p.readers_ == 0) return Errno(EPIPE);
+      if (!p.Full()) return (p.slots_ - p.bufs_.size()) * kPipePage;
+    }
+    if (nonblock) return Errno(EAGAIN);
+    if (!reg) {
+      reg.emplace(p.queue_, &task, kEventOut | kEventErr);
+      continue;
+    }
+    Result<void> r = task.Block();
+    if (!r.ok()) return Errno(r.error().value() == EINTR ? kERESTARTSYS : r.error().value());
+  }
+}
+
+size_t PipeEnd::ReadNow(std::span<uint8_t> dst) {
+  Pipe& p = *pipe_;
+  absl::MutexLock l(&p.mu_);
+  size_t n = p.ReadLocked(dst, /*packet=*/false);
+  if (n) p.queue_.Notify(kEventOut | kEventWrNorm);
+  return n;
+}
+
+size_t PipeEnd::PeekNow(std::span<uint8_t> dst) {
+  Pipe& p = *pipe_;
+  absl::MutexLock l(&p.mu_);
+  return p.PeekLocked(dst);
+}
+
+Result<size_t> PipeEnd::WriteNow(std::span<const uint8_t> src) {
+  Pipe& p = *pipe_;
+  absl::MutexLock l(&p.mu_);
+  if (p.readers_ == 0) return Errno(EPIPE);
+  size_t n = p.WriteLocked(src, flags() & O_DIRECT);
+  if (n) p.queue_.Notify(kEventIn | kEventRdNorm);
+  return n;
 }
 
 // ---- Factories ----

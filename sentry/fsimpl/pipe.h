@@ -21,6 +21,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "sentry/kernel/waitqueue.h"
+#include "sentry/vfs/splice.h"
 #include "sentry/vfs/vfs.h"
 
 namespace moat::fsimpl {
@@ -69,6 +70,10 @@ class Pipe : public RefCounted<Pipe> {
   size_t PushLocked(std::span<const uint8_t> src, bool packet) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Copies out what is there (one buffer at most in packet mode).
   size_t ReadLocked(std::span<uint8_t> dst, bool packet) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Copies out what is there without consuming it (tee).
+  size_t PeekLocked(std::span<uint8_t> dst) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds what fits of `src` without waiting, merging into the last buffer first like a write.
+  size_t WriteLocked(std::span<const uint8_t> src, bool packet) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Puts `data` back in front of the pipe, as if it had not been read.
   void UnreadLocked(std::span<const uint8_t> data) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Both ends closed: a FIFO's data and size do not outlive its last opener.
@@ -87,8 +92,8 @@ class Pipe : public RefCounted<Pipe> {
   kernel::WaitQueue queue_;
 };
 
-// An open end of a pipe or FIFO.
-class PipeEnd : public vfs::FileDescription {
+// An open end of a pipe or FIFO. The splice family reaches the buffer through vfs::SplicePipe.
+class PipeEnd : public vfs::FileDescription, public vfs::SplicePipe {
  public:
   ~PipeEnd() override;
 
@@ -102,6 +107,14 @@ class PipeEnd : public vfs::FileDescription {
   // A FIFO opened without O_NONBLOCK waits here for its other end (fifo_open's
   // wait_for_partner).
   Result<void> WaitOpen(Task& task) override;
+
+  // Implements vfs::SplicePipe.
+  const void* PipeId() const override { return pipe_.get(); }
+  Result<bool> WaitReadable(Task& task, bool nonblock) override;
+  Result<size_t> WaitWritable(Task& task, bool nonblock) override;
+  size_t ReadNow(std::span<uint8_t> dst) override;
+  size_t PeekNow(std::span<uint8_t> dst) override;
+  Result<size_t> WriteNow(std::span<const uint8_t> src) override;
 
   Pipe& pipe() const { return *pipe_; }
 

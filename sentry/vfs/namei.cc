@@ -5,6 +5,7 @@
 // mirrors, so a difference can be traced back.
 #include <linux/capability.h>
 
+#include "sentry/vfs/inotify.h"
 #include "sentry/vfs/vfs.h"
 
 // openat2's resolve flags (<linux/openat2.h>, which older C library headers lack).
@@ -274,6 +275,29 @@ bool IsAncestorOrSelf(const Dentry* ancestor, RefPtr<Dentry> d) {
   return false;
 }
 
+// `inode` lost a name (unlink, rmdir, or replaced by a rename): if that was its last one, its
+// watches hear IN_DELETE_SELF and end. A directory has no other name to keep it.
+void NotifyNameRemoved(Inode& inode, bool is_dir) {
+  if (!inode.watches()) return;
+  if (!is_dir) {
+    Result<Stat> st = inode.GetStat();
+    if (st.ok() && st->nlink > 0) return;
+  }
+  NotifyRemoved(inode);
+}
+
+// fsnotify_move(): `moved` went from `from` to `to`, replacing `replaced` if not null.
+void NotifyMove(const ParentAndName& from, const ParentAndName& to, Inode& moved, bool is_dir,
+                Inode* replaced) {
+  if (!inotify_internal::Active()) return;
+  const uint32_t isdir = is_dir ? IN_ISDIR : 0;
+  const uint32_t cookie = NewMoveCookie();
+  NotifyChild(*from.parent.dentry->inode(), IN_MOVED_FROM | isdir, from.name, cookie);
+  NotifyChild(*to.parent.dentry->inode(), IN_MOVED_TO | isdir, to.name, cookie);
+  if (replaced) NotifyInode(*replaced, IN_ATTRIB);
+  NotifyInode(moved, IN_MOVE_SELF);
+}
+
 // do_open() + may_open() + do_dentry_open(), for an existing file (`created` = false) or one this
 // open just created (no permission check, no truncation).
 Result<RefPtr<FileDescription>> DoOpen(const Credentials& creds, const Path& p, int flags,
@@ -351,7 +375,10 @@ Result<RefPtr<FileDescription>> DoOpen(const Credentials& creds, const Path& p, 
     req.size = 0;
     req.mtime = timespec{0, UTIME_NOW};
     RETURN_IF_ERRNO(inode.SetStat(req));
+    NotifySetStat(*p.dentry, req);
   }
+  // fsnotify_open(): after the truncation, as do_sys_openat2 reports it.
+  NotifyDentry(*p.dentry, IN_OPEN);
   return file;
 }
 
@@ -430,6 +457,7 @@ Result<RefPtr<FileDescription>> OpenAt(const ResolveContext& ctx, const Path& st
       RefPtr<Inode> inode =
           TRY(at.parent.dentry->inode()->Create(at.name, mode & 07777, creds));
       RefPtr<Dentry> d = at.parent.dentry->AddChild(at.name, std::move(inode));
+      NotifyChild(*at.parent.dentry->inode(), IN_CREATE, at.name);
       return DoOpen(creds, Path{at.parent.mount, std::move(d)}, flags, /*created=*/true);
     }
     Path p = std::move(found).value();
@@ -461,7 +489,9 @@ Result<Path> MakeDirAt(const ResolveContext& ctx, const ParentAndName& at, uint3
   Inode& dir = *at.parent.dentry->inode();
   RefPtr<Inode> inode = TRY(dir.MakeDir(at.name, mode & (S_IRWXU | S_IRWXG | S_IRWXO | S_ISVTX),
                                         *ctx.creds));
-  return Path{at.parent.mount, at.parent.dentry->AddChild(at.name, std::move(inode))};
+  Path made{at.parent.mount, at.parent.dentry->AddChild(at.name, std::move(inode))};
+  NotifyChild(dir, IN_CREATE | IN_ISDIR, at.name);
+  return made;
 }
 
 Result<Path> MakeNodeAt(const ResolveContext& ctx, const ParentAndName& at, uint32_t mode,
@@ -493,7 +523,9 @@ Result<Path> MakeNodeAt(const ResolveContext& ctx, const ParentAndName& at, uint
   } else {
     inode = TRY(dir.MakeNode(at.name, type | (mode & 07777), rdev, *ctx.creds));
   }
-  return Path{at.parent.mount, at.parent.dentry->AddChild(at.name, std::move(inode))};
+  Path made{at.parent.mount, at.parent.dentry->AddChild(at.name, std::move(inode))};
+  NotifyChild(dir, IN_CREATE, at.name);
+  return made;
 }
 
 Result<Path> SymlinkAt(const ResolveContext& ctx, const ParentAndName& at,
@@ -503,7 +535,9 @@ Result<Path> SymlinkAt(const ResolveContext& ctx, const ParentAndName& at,
   RETURN_IF_ERRNO(MayCreate(*ctx.creds, at.parent));
   Inode& dir = *at.parent.dentry->inode();
   RefPtr<Inode> inode = TRY(dir.MakeSymlink(at.name, target, *ctx.creds));
-  return Path{at.parent.mount, at.parent.dentry->AddChild(at.name, std::move(inode))};
+  Path made{at.parent.mount, at.parent.dentry->AddChild(at.name, std::move(inode))};
+  NotifyChild(dir, IN_CREATE, at.name);
+  return made;
 }
 
 Result<void> LinkAt(const ResolveContext& ctx, const Path& old_path, const ParentAndName& at) {
@@ -526,6 +560,9 @@ Result<void> LinkAt(const ResolveContext& ctx, const Path& old_path, const Paren
   if (st.nlink == 0) return Errno(ENOENT);
   RETURN_IF_ERRNO(at.parent.dentry->inode()->Link(at.name, target));
   at.parent.dentry->AddChild(at.name, target);
+  // fsnotify_link(): the link count changed, then the new name.
+  NotifyInode(*target, IN_ATTRIB);
+  NotifyChild(*at.parent.dentry->inode(), IN_CREATE, at.name);
   return Ok();
 }
 
@@ -542,6 +579,10 @@ Result<void> UnlinkAt(const ResolveContext& ctx, const ParentAndName& at) {
   RETURN_IF_ERRNO(at.parent.dentry->inode()->Unlink(at.name));
   victim->set_deleted();
   at.parent.dentry->DropChild(at.name);
+  // vfs_unlink(): the link count, the inode's removal, then the directory's entry.
+  NotifyInode(*victim->inode(), IN_ATTRIB);
+  NotifyNameRemoved(*victim->inode(), /*is_dir=*/false);
+  NotifyChild(*at.parent.dentry->inode(), IN_DELETE, at.name);
   return Ok();
 }
 
@@ -557,6 +598,8 @@ Result<void> RemoveDirAt(const ResolveContext& ctx, const ParentAndName& at) {
   RETURN_IF_ERRNO(at.parent.dentry->inode()->RemoveDir(at.name));
   victim->set_deleted();
   at.parent.dentry->DropChild(at.name);
+  NotifyNameRemoved(*victim->inode(), /*is_dir=*/true);
+  NotifyChild(*at.parent.dentry->inode(), IN_DELETE | IN_ISDIR, at.name);
   return Ok();
 }
 
@@ -626,12 +669,17 @@ Result<void> RenameAt(const ResolveContext& ctx, const ParentAndName& from,
     RETURN_IF_ERRNO(
         from.parent.dentry->inode()->Exchange(from.name, *to.parent.dentry->inode(), to.name));
     Dentry::Exchange(old, target);
+    // Two moves, each with its own cookie (fsnotify_move twice).
+    NotifyMove(from, to, *old->inode(), is_dir, nullptr);
+    NotifyMove(to, from, *target->inode(), target_is_dir, nullptr);
     return Ok();
   }
   RETURN_IF_ERRNO(
       from.parent.dentry->inode()->Rename(from.name, *to.parent.dentry->inode(), to.name));
   if (target) target->set_deleted();
   Dentry::Move(old, to.parent.dentry, to.name);
+  NotifyMove(from, to, *old->inode(), is_dir, target ? target->inode().get() : nullptr);
+  if (target) NotifyNameRemoved(*target->inode(), is_dir);
   return Ok();
 }
 

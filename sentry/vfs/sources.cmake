@@ -5,4 +5,6 @@ set(MOAT_VFS_SOURCES
   sentry/vfs/fd_table.cc
   sentry/vfs/lock.cc
   sentry/vfs/xattr.cc
+  sentry/vfs/inotify.cc
+  sentry/vfs/splice.cc
 )

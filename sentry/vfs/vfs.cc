@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "sentry/vfs/lock.h"
+#include "sentry/vfs/inotify.h"
 
 namespace moat::vfs {
 
@@ -102,7 +103,10 @@ Result<void> Inode::SetXattr(std::string_view, std::string_view, int) {
 Result<std::vector<std::string>> Inode::ListXattr() { return std::vector<std::string>{}; }
 Result<void> Inode::RemoveXattr(std::string_view) { return Errno(EOPNOTSUPP); }
 
-Inode::~Inode() { delete locks_.load(std::memory_order_acquire); }
+Inode::~Inode() {
+  delete locks_.load(std::memory_order_acquire);
+  delete watches_.load(std::memory_order_acquire);
+}
 
 FileLocks& Inode::Locks() {
   FileLocks* l = locks_.load(std::memory_order_acquire);
@@ -370,11 +374,12 @@ constexpr int kSettableFlags = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NO
 
 FileDescription::FileDescription(int flags, Path path)
     : flags_(flags & ~kOpenOnlyFlags), path_(std::move(path)) {
-  if (writable() && path_.dentry) path_.dentry->inode()->AddWriter();
+  if (!path_.dentry) return;
+  path_.dentry->inode()->AddOpen();
+  if (writable()) path_.dentry->inode()->AddWriter();
 }
 
 FileDescription::~FileDescription() {
-  if (writable() && path_.dentry) path_.dentry->inode()->RemoveWriter();
   // The last reference to an open file description takes its flock and OFD locks along
   // (locks_remove_file).
   if (Inode* i = inode()) {
@@ -383,6 +388,14 @@ FileDescription::~FileDescription() {
       locks->ReleaseRecords(this);
     }
   }
+  // fsnotify_close(): the last reference to an open file is its close.
+  if (!path_.dentry) return;
+  Inode& inode = *path_.dentry->inode();
+  if (!(flags() & O_PATH)) {
+    NotifyDentry(*path_.dentry, writable() ? IN_CLOSE_WRITE : IN_CLOSE_NOWRITE);
+  }
+  if (writable()) inode.RemoveWriter();
+  if (inode.RemoveOpen() == 0) NotifyLastClose(inode);
 }
 
 Result<void> FileDescription::Allocate(int, int64_t, int64_t) { return Errno(EOPNOTSUPP); }

@@ -23,6 +23,7 @@
 //   FileLocks::mu_ (lock.h: advisory locks; never held across a call into an Inode)
 //     the lock deadlock graph (lock.cc)
 //       WaitQueue::mu_
+//       inotify locks (inotify.h; the hooks run with no Dentry or filesystem lock held)
 #ifndef MOAT_SENTRY_VFS_VFS_H_
 #define MOAT_SENTRY_VFS_VFS_H_
 
@@ -60,6 +61,7 @@ using kernel::Task;
 class Dentry;
 class FileDescription;
 class FileLocks;
+class InodeWatches;
 class Mount;
 class MountNamespace;
 struct Path;
@@ -112,6 +114,7 @@ void InitOwner(const Credentials& creds, const Stat& dir, uint32_t* mode, uint32
 
 class Inode : public RefCounted<Inode> {
  public:
+  // Frees the lock table and the inotify watch table, if they were ever made.
   virtual ~Inode();
 
   virtual Result<Stat> GetStat() = 0;
@@ -160,6 +163,11 @@ class Inode : public RefCounted<Inode> {
   void AddExecutor() { executors_.fetch_add(1); }
   void RemoveExecutor() { executors_.fetch_sub(1); }
   bool IsExecuting() const { return executors_.load() > 0; }
+  // Open file descriptions of this inode, counted by FileDescription: a removed file's inotify
+  // watches hear IN_DELETE_SELF when the last one closes.
+  void AddOpen() { opens_.fetch_add(1, std::memory_order_relaxed); }
+  int RemoveOpen() { return opens_.fetch_sub(1, std::memory_order_acq_rel) - 1; }
+  int OpenCount() const { return opens_.load(std::memory_order_acquire); }
 
   // For /proc/self/fd and readlink of special files: a name that is not a path ("pipe:[123]").
   virtual std::optional<std::string> AnonymousName() { return std::nullopt; }
@@ -182,11 +190,17 @@ class Inode : public RefCounted<Inode> {
   FileLocks& Locks();
   // The locks if any were ever taken: the close paths use it to skip files never locked.
   FileLocks* LocksIfAny() const { return locks_.load(std::memory_order_acquire); }
+  // inotify (inotify.h): the watches on this inode, or null if it was never watched. The table
+  // is made on the first watch and kept until the inode goes.
+  InodeWatches* watches() const { return watches_.load(std::memory_order_acquire); }
+  InodeWatches& EnsureWatches();
 
  private:
   std::atomic<int> writers_{0};
   std::atomic<int> executors_{0};
   std::atomic<FileLocks*> locks_{nullptr};  // owned
+  std::atomic<int> opens_{0};
+  std::atomic<InodeWatches*> watches_{nullptr};
 };
 
 class Dentry : public RefCounted<Dentry> {
