@@ -29,6 +29,8 @@ constexpr size_t kMaxAbsentNames = 4096;
 // Close requests wait for the next request (or this many) so that dropping a tree of dentries
 // does not cost one message per file.
 constexpr size_t kCloseBatch = 128;
+// More entries than a directory listing may have (a gofer that sends more is broken).
+constexpr size_t kMaxDirEntries = 16 << 20;
 
 // One connection to the gofer: requests and replies over a SOCK_SEQPACKET socket.
 class GoferClient : public RefCounted<GoferClient> {
@@ -97,34 +99,53 @@ class GoferClient : public RefCounted<GoferClient> {
   gofer::CloseRequest pending_close_ ABSL_GUARDED_BY(mu_);
 };
 
+class GoferInode;
+
+// Bumped by every namespace or attribute change made through any gofer mount: mounts may serve
+// overlapping host directories (the root and a volume below it), so a change through one can
+// show through another.
+std::atomic<uint64_t> g_generation{0};
+
 class GoferFs : public RefCounted<GoferFs> {
  public:
   explicit GoferFs(RefPtr<GoferClient> client) : client_(std::move(client)) {}
   GoferClient& client() { return *client_; }
 
+  // The inode for a node the gofer just returned: the one this filesystem already has for that
+  // host file (hard links are one inode, as on the host), or a new one.
+  RefPtr<GoferInode> InodeFor(RefPtr<GoferFs> self, const gofer::NodeReply& node);
+  // Called by a dying GoferInode.
+  void Forget(uint64_t host_dev, uint64_t host_ino, GoferInode* inode) {
+    absl::MutexLock l(&mu_);
+    auto it = inodes_.find({host_dev, host_ino});
+    if (it != inodes_.end() && it->second == inode) inodes_.erase(it);
+  }
+
   // The sentry's device number for host device `host_dev` (so st_dev/st_ino pairs stay unique
   // across host filesystems without showing host device numbers).
   uint64_t DevFor(uint64_t host_dev) {
-    absl::MutexLock l(&mu_);
+    absl::MutexLock l(&devs_mu_);
     auto [it, inserted] = devs_.try_emplace(host_dev, 0);
     if (inserted) it->second = vfs::NewAnonDev();
     return it->second;
   }
 
-  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
-  // After a namespace change: every cached attribute may be out of date.
-  void Changed() { generation_.fetch_add(1, std::memory_order_acq_rel); }
+  uint64_t generation() const { return g_generation.load(std::memory_order_acquire); }
+  // After a change: every cached attribute and missing name may be out of date.
+  void Changed() { g_generation.fetch_add(1, std::memory_order_acq_rel); }
 
  private:
   RefPtr<GoferClient> client_;
   absl::Mutex mu_;
-  std::map<uint64_t, uint64_t> devs_ ABSL_GUARDED_BY(mu_);
-  std::atomic<uint64_t> generation_{0};
+  // A leaf: taken under mu_ and under inode locks.
+  absl::Mutex devs_mu_;
+  std::map<uint64_t, uint64_t> devs_ ABSL_GUARDED_BY(devs_mu_);
+  // Live inodes by host (st_dev, st_ino); not owned. A node keeps its host inode open in the
+  // gofer, so the pair cannot be reused by another file while the entry exists.
+  std::map<std::pair<uint64_t, uint64_t>, GoferInode*> inodes_ ABSL_GUARDED_BY(mu_);
 };
 
 timespec ToTimespec(const gofer::Timespec& t) { return {t.sec, t.nsec}; }
-
-class GoferInode;
 
 // An open regular file: I/O on the donated host fd.
 class GoferFile : public vfs::SeekableFile {
@@ -155,19 +176,28 @@ class GoferFile : public vfs::SeekableFile {
 class GoferInode : public Inode {
  public:
   GoferInode(RefPtr<GoferFs> fs, const gofer::NodeReply& node)
-      : fs_(std::move(fs)), node_(node.node), type_(node.attr.mode & S_IFMT) {
+      : fs_(std::move(fs)),
+        node_(node.node),
+        type_(node.attr.mode & S_IFMT),
+        host_dev_(node.attr.dev),
+        host_ino_(node.attr.ino) {
     absl::MutexLock l(&mu_);
-    SetAttrLocked(node.attr, fs_->generation());
+    SetAttrLocked(node.attr, fs_->generation(), /*fresh=*/true);
   }
-  ~GoferInode() override { fs_->client().Release(node_); }
+  ~GoferInode() override {
+    fs_->Forget(host_dev_, host_ino_, this);
+    fs_->client().Release(node_);
+  }
 
   Result<Stat> GetStat() override {
     uint64_t gen = fs_->generation();
     std::shared_ptr<FileDescriptor> fd;
+    uint64_t version;
     {
       absl::MutexLock l(&mu_);
       if (attr_gen_ == gen && !stale_) return attr_;
       fd = io_fd_.lock();
+      version = version_;
     }
     gofer::Attr a;
     struct stat st;
@@ -177,7 +207,8 @@ class GoferInode : public Inode {
       a = TRY(fs_->client().Call(gofer::StatRequest{node_})).attr;
     }
     absl::MutexLock l(&mu_);
-    SetAttrLocked(a, gen);
+    // A write that raced with the fetch keeps the attributes stale.
+    SetAttrLocked(a, gen, version == version_);
     return attr_;
   }
 
@@ -189,10 +220,12 @@ class GoferInode : public Inode {
     if (req.size) r.mask |= gofer::kSetSize, r.size = *req.size;
     if (req.atime) r.mask |= gofer::kSetAtime, r.atime = {req.atime->tv_sec, req.atime->tv_nsec};
     if (req.mtime) r.mask |= gofer::kSetMtime, r.mtime = {req.mtime->tv_sec, req.mtime->tv_nsec};
-    uint64_t gen = fs_->generation();
     gofer::AttrReply reply = TRY(fs_->client().Call(r));
+    // Other names of the file, through other mounts, see the change too.
+    fs_->Changed();
     absl::MutexLock l(&mu_);
-    SetAttrLocked(reply.attr, gen);
+    version_++;
+    SetAttrLocked(reply.attr, fs_->generation(), /*fresh=*/false);
     return Ok();
   }
 
@@ -201,14 +234,14 @@ class GoferInode : public Inode {
     if (name.size() > gofer::kMaxName) return Errno(ENAMETOOLONG);
     {
       absl::MutexLock l(&mu_);
-      if (absent_.count(name)) return Errno(ENOENT);
+      if (absent_gen_ == fs_->generation() && absent_.count(name)) return Errno(ENOENT);
     }
     Result<gofer::NodeReply> node = fs_->client().Call(gofer::WalkRequest{node_, std::string(name)});
     if (!node.ok()) {
       if (node.error().value() == ENOENT) NoteAbsent(name);
       return node.error();
     }
-    return RefPtr<Inode>(NewInode(*node));
+    return RefPtr<Inode>(fs_->InodeFor(fs_, *node));
   }
 
   Result<std::vector<DirEntry>> ReadDir() override {
@@ -223,7 +256,8 @@ class GoferInode : public Inode {
         offset = e.next;
       }
       if (r.eof) return out;
-      if (r.entries.empty()) return Errno(EIO);  // a reply that makes no progress
+      // A gofer that makes no progress, or lists more than any directory holds, is broken.
+      if (r.entries.empty() || out.size() > kMaxDirEntries) return Errno(EIO);
     }
   }
 
@@ -233,8 +267,8 @@ class GoferInode : public Inode {
     TRY(Owner(creds, mode | S_IFREG, &r.mode, &r.uid, &r.gid));
     FileDescriptor fd;
     gofer::NodeReply node = TRY(Created(name, fs_->client().Call(r, &fd)));
-    if (!fd.valid()) return Errno(EIO);
-    RefPtr<GoferInode> inode = NewInode(node);
+    RefPtr<GoferInode> inode = fs_->InodeFor(fs_, node);
+    if (!fd.valid() || !IsRegular(fd.get(), O_RDWR)) return Errno(EIO);
     // The open that follows the create uses this descriptor instead of asking again.
     absl::MutexLock l(&inode->mu_);
     inode->created_fd_ = std::make_shared<FileDescriptor>(std::move(fd));
@@ -245,7 +279,7 @@ class GoferInode : public Inode {
                                 const Credentials& creds) override {
     gofer::MkdirRequest r{.dir = node_, .name = std::string(name)};
     TRY(Owner(creds, mode | S_IFDIR, &r.mode, &r.uid, &r.gid));
-    return RefPtr<Inode>(NewInode(TRY(Created(name, fs_->client().Call(r)))));
+    return RefPtr<Inode>(fs_->InodeFor(fs_, TRY(Created(name, fs_->client().Call(r)))));
   }
 
   Result<RefPtr<Inode>> MakeNode(std::string_view name, uint32_t mode, uint64_t,
@@ -256,7 +290,7 @@ class GoferInode : public Inode {
     gofer::MknodRequest r{.dir = node_, .name = std::string(name)};
     TRY(Owner(creds, mode, &r.mode, &r.uid, &r.gid));
     r.mode |= type;
-    return RefPtr<Inode>(NewInode(TRY(Created(name, fs_->client().Call(r)))));
+    return RefPtr<Inode>(fs_->InodeFor(fs_, TRY(Created(name, fs_->client().Call(r)))));
   }
 
   Result<RefPtr<Inode>> MakeSymlink(std::string_view name, std::string_view target,
@@ -264,21 +298,27 @@ class GoferInode : public Inode {
     gofer::SymlinkRequest r{.dir = node_, .name = std::string(name), .target = std::string(target)};
     uint32_t mode = S_IFLNK | 0777;
     TRY(Owner(creds, mode, &mode, &r.uid, &r.gid));
-    return RefPtr<Inode>(NewInode(TRY(Created(name, fs_->client().Call(r)))));
+    return RefPtr<Inode>(fs_->InodeFor(fs_, TRY(Created(name, fs_->client().Call(r)))));
   }
 
   Result<void> Link(std::string_view name, const RefPtr<Inode>& target) override {
     auto* t = dynamic_cast<GoferInode*>(target.get());
     if (!t || t->fs_ != fs_) return Errno(EXDEV);
-    TRY(Created(name, fs_->client().Call(gofer::LinkRequest{node_, std::string(name), t->node_})));
+    gofer::NodeReply node =
+        TRY(Created(name, fs_->client().Call(gofer::LinkRequest{node_, std::string(name), t->node_})));
+    // The new name is the same file: this filesystem already has its inode, and the node the
+    // gofer made for the name is not needed.
+    fs_->client().Release(node.node);
     return Ok();
   }
 
   Result<void> Unlink(std::string_view name) override { return Remove(name, 0); }
   Result<void> RemoveDir(std::string_view name) override { return Remove(name, AT_REMOVEDIR); }
 
-  Result<void> Rename(std::string_view name, Inode& new_dir, std::string_view new_name) override {
-    return DoRename(name, new_dir, new_name, 0);
+  Result<void> Rename(std::string_view name, Inode& new_dir, std::string_view new_name,
+                      bool replaces) override {
+    // A target the sandbox did not see is not replaced behind its back.
+    return DoRename(name, new_dir, new_name, replaces ? 0 : RENAME_NOREPLACE);
   }
   Result<void> Exchange(std::string_view name, Inode& other_dir,
                         std::string_view other_name) override {
@@ -292,6 +332,10 @@ class GoferInode : public Inode {
       if (link_target_) return *link_target_;
     }
     gofer::ReadLinkReply r = TRY(fs_->client().Call(gofer::ReadLinkRequest{node_}));
+    if (r.target.empty() || r.target.size() > gofer::kMaxSymlink ||
+        r.target.find('\0') != std::string::npos) {
+      return Errno(EIO);
+    }
     absl::MutexLock l(&mu_);
     link_target_ = r.target;
     return r.target;
@@ -304,7 +348,8 @@ class GoferInode : public Inode {
         if (!fd) {
           FileDescriptor got;
           TRY(fs_->client().Call(gofer::OpenRequest{node_, static_cast<uint32_t>(flags & O_ACCMODE)}, &got));
-          if (!got.valid()) return Errno(EIO);
+          // The mode matters beyond our own checks: the host enforces it on mappings.
+          if (!got.valid() || !IsRegular(got.get(), flags & O_ACCMODE)) return Errno(EIO);
           fd = std::make_shared<FileDescriptor>(std::move(got));
         }
         return RefPtr<FileDescription>(
@@ -334,10 +379,19 @@ class GoferInode : public Inode {
     }
   }
 
+  uint32_t type() const { return type_; }
+
   // A write changed the file's size and times.
   void MarkStale() {
     absl::MutexLock l(&mu_);
     stale_ = true;
+    version_++;
+  }
+
+  // Takes the attributes of a fresh reply for the same host file (another name of it).
+  void Refresh(const gofer::Attr& a) {
+    absl::MutexLock l(&mu_);
+    SetAttrLocked(a, fs_->generation(), /*fresh=*/true);
   }
   // Records an open host fd that GetStat may fstat instead of asking the gofer.
   void SetIoFd(const std::shared_ptr<FileDescriptor>& fd) {
@@ -346,11 +400,10 @@ class GoferInode : public Inode {
   }
 
  private:
-  RefPtr<GoferInode> NewInode(const gofer::NodeReply& node) {
-    return MakeRef<GoferInode>(fs_, node);
-  }
-
-  void SetAttrLocked(const gofer::Attr& a, uint64_t gen) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // Takes attributes fetched at generation `gen`; `fresh` says no write raced with the fetch,
+  // so the cache is valid again.
+  void SetAttrLocked(const gofer::Attr& a, uint64_t gen, bool fresh)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     attr_.dev = fs_->DevFor(a.dev);
     attr_.ino = a.ino;
     // The type never changes; a reply that says otherwise is not believed.
@@ -366,7 +419,7 @@ class GoferInode : public Inode {
     attr_.mtime = ToTimespec(a.mtime);
     attr_.ctime = ToTimespec(a.ctime);
     attr_gen_ = gen;
-    stale_ = false;
+    if (fresh) stale_ = false;
   }
 
   // The owner and permission bits of a new file made here by `creds`.
@@ -379,17 +432,24 @@ class GoferInode : public Inode {
   }
 
   // After a request that made `name` here: the name exists now, and link counts and times moved.
+  // EEXIST says the same of the name (someone else made it).
   Result<gofer::NodeReply> Created(std::string_view name, Result<gofer::NodeReply> r) {
-    if (!r.ok()) return r;
-    fs_->Changed();
-    absl::MutexLock l(&mu_);
-    if (auto it = absent_.find(name); it != absent_.end()) absent_.erase(it);
+    if (r.ok()) fs_->Changed();
+    if (r.ok() || r.error().value() == EEXIST) NotePresent(name);
     return r;
   }
 
-  void NoteAbsent(std::string_view name) {
+  void NotePresent(std::string_view name) {
     absl::MutexLock l(&mu_);
-    if (absent_.size() >= kMaxAbsentNames) absent_.clear();
+    if (auto it = absent_.find(name); it != absent_.end()) absent_.erase(it);
+  }
+
+  void NoteAbsent(std::string_view name) {
+    uint64_t gen = fs_->generation();
+    absl::MutexLock l(&mu_);
+    // Missing names noted before a change anywhere may have appeared since.
+    if (absent_gen_ != gen || absent_.size() >= kMaxAbsentNames) absent_.clear();
+    absent_gen_ = gen;
     absent_.emplace(name);
   }
 
@@ -404,16 +464,24 @@ class GoferInode : public Inode {
                         uint32_t flags) {
     auto* d = dynamic_cast<GoferInode*>(&new_dir);
     if (!d || d->fs_ != fs_) return Errno(EXDEV);
-    RETURN_IF_ERRNO(fs_->client().Call(gofer::RenameRequest{node_, std::string(name), d->node_,
-                                                            std::string(new_name), flags}));
+    Result<gofer::EmptyReply> r = fs_->client().Call(gofer::RenameRequest{
+        node_, std::string(name), d->node_, std::string(new_name), flags});
+    if (!r.ok()) {
+      if (r.error().value() == EEXIST) d->NotePresent(new_name);
+      return r.error();
+    }
     fs_->Changed();
     if (flags & RENAME_EXCHANGE) return Ok();
-    {
-      absl::MutexLock l(&d->mu_);
-      if (auto it = d->absent_.find(new_name); it != d->absent_.end()) d->absent_.erase(it);
-    }
+    d->NotePresent(new_name);
     NoteAbsent(name);
     return Ok();
+  }
+
+  // Whether a donated fd is a regular file open with access mode `acc`.
+  static bool IsRegular(int fd, int acc) {
+    struct stat st;
+    int fl = fcntl(fd, F_GETFL);
+    return fl >= 0 && (fl & O_ACCMODE) == acc && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
   }
 
   // The descriptor the create made, for the first open after it, unless that open is read-only
@@ -429,17 +497,42 @@ class GoferInode : public Inode {
   const RefPtr<GoferFs> fs_;
   const uint64_t node_;
   const uint32_t type_;  // S_IFMT bits
+  const uint64_t host_dev_, host_ino_;
 
   absl::Mutex mu_;
   Stat attr_ ABSL_GUARDED_BY(mu_);
   uint64_t attr_gen_ ABSL_GUARDED_BY(mu_) = 0;
   bool stale_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;  // bumped by writes and attribute changes
   std::weak_ptr<FileDescriptor> io_fd_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<FileDescriptor> created_fd_ ABSL_GUARDED_BY(mu_);
   std::set<std::string, std::less<>> absent_ ABSL_GUARDED_BY(mu_);
+  uint64_t absent_gen_ ABSL_GUARDED_BY(mu_) = 0;  // the generation absent_ was noted at
   std::optional<std::string> link_target_ ABSL_GUARDED_BY(mu_);
   RefPtr<Pipe> pipe_ ABSL_GUARDED_BY(mu_);  // FIFOs: created on first open
 };
+
+RefPtr<GoferInode> GoferFs::InodeFor(RefPtr<GoferFs> self, const gofer::NodeReply& node) {
+  // Declared before the lock so that, if it goes unused, it is dropped after the lock: the end
+  // of an inode takes the lock (Forget).
+  RefPtr<GoferInode> known;
+  absl::MutexLock l(&mu_);
+  auto key = std::make_pair(node.attr.dev, node.attr.ino);
+  if (auto it = inodes_.find(key); it != inodes_.end()) {
+    known = TryRef(it->second);
+    // The same host file seen again (another name, or the same one after the dentry went): one
+    // inode, and the new node goes back. A file of another type under a reused inode number
+    // cannot be, since a known inode keeps its host file open.
+    if (known && (node.attr.mode & S_IFMT) == known->type()) {
+      client_->Release(node.node);
+      known->Refresh(node.attr);
+      return RefPtr<GoferInode>(known);
+    }
+  }
+  auto inode = MakeRef<GoferInode>(std::move(self), node);
+  inodes_[key] = inode.get();
+  return inode;
+}
 
 GoferFile::GoferFile(int flags, Path path, std::shared_ptr<FileDescriptor> fd,
                      RefPtr<GoferInode> inode)
@@ -475,7 +568,7 @@ Result<RefPtr<vfs::Dentry>> NewGoferFilesystem(FileDescriptor sock) {
   auto client = MakeRef<GoferClient>(std::move(sock));
   gofer::NodeReply root = TRY(client->Call(gofer::AttachRequest{}));
   auto fs = MakeRef<GoferFs>(client);
-  return MakeRef<vfs::Dentry>(nullptr, "", MakeRef<GoferInode>(fs, root));
+  return MakeRef<vfs::Dentry>(nullptr, "", fs->InodeFor(fs, root));
 }
 
 }  // namespace moat::fsimpl

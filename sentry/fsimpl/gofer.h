@@ -7,20 +7,25 @@
 // it directly. FIFOs are sandbox pipes, and device nodes are the sentry's own devices, so no
 // host FIFO or device is ever opened for the application.
 //
-// Caching: only the sandbox is expected to change the tree below a mount (the host side may not
-// change it at the same time), so what the client learns stays true until the sandbox itself
-// changes it:
+// Caching: only the sandbox is expected to change the trees its mounts serve (the host side may
+// not change them at the same time), so what the client learns stays true until the sandbox
+// itself changes it:
+//   - one inode per host file and filesystem: a walk that reaches a file the filesystem already
+//     has (another hard link, or a name looked up again) gives back the same inode.
 //   - attributes are cached per inode. A write through a file marks its inode's attributes
-//     stale; any namespace change on the filesystem (create, link, unlink, rename) bumps a
-//     generation that makes every cached attribute stale, because it may move link counts and
-//     directory times. Stale attributes are read again with fstat on an open host fd of the
+//     stale; any other change through any gofer mount of the sandbox (create, link, unlink,
+//     rename, setattr) bumps a generation shared by all of them, which makes every cached
+//     attribute stale: mounts may serve overlapping host directories, and link counts and
+//     directory times move. Stale attributes are read again with fstat on an open host fd of the
 //     inode when there is one, or with one Stat request.
-//   - a directory remembers names it looked up and did not find, until it creates them.
+//   - a directory remembers names it looked up and did not find, until the generation moves.
+//   - a rename onto a name the sandbox found missing asks the gofer not to replace anything, so
+//     a stale cache can never make it destroy a file.
 // The dentry cache above (vfs.h) remembers what was found.
 //
-// Locking: GoferClient::mu_ serializes a request and its reply on the socket; it is a leaf
-// (nothing else is taken under it). GoferInode::mu_ guards the inode's caches and is never held
-// across a request.
+// Locking: GoferFs::mu_ (its inode table) comes before GoferInode::mu_, which guards an inode's
+// caches and is never held across a request. GoferClient::mu_ serializes a request and its
+// reply on the socket, and GoferFs::devs_mu_ guards the device numbers; both are leaves.
 #ifndef MOAT_SENTRY_FSIMPL_GOFER_H_
 #define MOAT_SENTRY_FSIMPL_GOFER_H_
 

@@ -170,7 +170,8 @@ class OverlayInode : public Inode {
     return Ok();
   }
 
-  Result<void> Rename(std::string_view name, Inode& new_dir, std::string_view new_name) override {
+  Result<void> Rename(std::string_view name, Inode& new_dir, std::string_view new_name,
+                      bool replaces) override {
     auto* nd = dynamic_cast<OverlayInode*>(&new_dir);
     if (!nd || nd->fs_ != fs_) return Errno(EXDEV);
     if (nd->type_ != S_IFDIR) return Errno(ENOTDIR);
@@ -209,7 +210,7 @@ class OverlayInode : public Inode {
       had_whiteout = TRY(RemoveWhiteoutLocked(*nup, new_name));
     }
     const bool lower_has_old = LowerHasLocked(name);
-    if (Result<void> r = up->Rename(name, *nup, new_name); !r.ok()) {
+    if (Result<void> r = up->Rename(name, *nup, new_name, replaces); !r.ok()) {
       if (had_whiteout) (void)MakeWhiteout(*nup, new_name);
       return r.error();
     }

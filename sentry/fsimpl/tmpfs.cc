@@ -698,7 +698,8 @@ class TmpfsDir : public TmpfsInode {
     return Ok();
   }
 
-  Result<void> Rename(std::string_view name, Inode& new_dir, std::string_view new_name) override {
+  Result<void> Rename(std::string_view name, Inode& new_dir, std::string_view new_name,
+                      bool) override {
     auto* nd = dynamic_cast<TmpfsDir*>(&new_dir);
     if (!nd || nd->fs_ != fs_) return Errno(EXDEV);
     if (new_name.size() > kNameMax) return Errno(ENAMETOOLONG);

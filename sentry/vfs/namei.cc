@@ -675,7 +675,8 @@ Result<void> RenameAt(const ResolveContext& ctx, const ParentAndName& from,
     return Ok();
   }
   RETURN_IF_ERRNO(
-      from.parent.dentry->inode()->Rename(from.name, *to.parent.dentry->inode(), to.name));
+      from.parent.dentry->inode()->Rename(from.name, *to.parent.dentry->inode(), to.name,
+                                          target != nullptr));
   if (target) target->set_deleted();
   Dentry::Move(old, to.parent.dentry, to.name);
   NotifyMove(from, to, *old->inode(), is_dir, target ? target->inode().get() : nullptr);

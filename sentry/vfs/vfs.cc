@@ -92,7 +92,9 @@ Result<RefPtr<Inode>> Inode::MakeSymlink(std::string_view, std::string_view, con
 Result<void> Inode::Link(std::string_view, const RefPtr<Inode>&) { return Errno(ENOTDIR); }
 Result<void> Inode::Unlink(std::string_view) { return Errno(ENOTDIR); }
 Result<void> Inode::RemoveDir(std::string_view) { return Errno(ENOTDIR); }
-Result<void> Inode::Rename(std::string_view, Inode&, std::string_view) { return Errno(ENOTDIR); }
+Result<void> Inode::Rename(std::string_view, Inode&, std::string_view, bool) {
+  return Errno(ENOTDIR);
+}
 Result<void> Inode::Exchange(std::string_view, Inode&, std::string_view) { return Errno(EINVAL); }
 Result<std::string> Inode::ReadLink() { return Errno(EINVAL); }
 std::optional<Path> Inode::JumpLink() { return std::nullopt; }

@@ -137,7 +137,10 @@ class Inode : public RefCounted<Inode> {
   virtual Result<void> Unlink(std::string_view name);
   virtual Result<void> RemoveDir(std::string_view name);
   // Moves `name` to `new_dir`/`new_name` within one filesystem; replaces a compatible target.
-  virtual Result<void> Rename(std::string_view name, Inode& new_dir, std::string_view new_name);
+  // `replaces` says whether the VFS found a target: a filesystem whose truth lives elsewhere
+  // (the gofer's host directory) must then not replace a file the sandbox did not know of.
+  virtual Result<void> Rename(std::string_view name, Inode& new_dir, std::string_view new_name,
+                              bool replaces);
   // renameat2's RENAME_EXCHANGE: atomically swaps what `name` here and `other_name` in
   // `other_dir` (of the same filesystem) refer to. Both must exist; they may be of different
   // types. The VFS has done the permission, ancestry and mountpoint checks and handles the

@@ -4,6 +4,7 @@
 #include <sys/sysmacros.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -247,6 +248,66 @@ TEST_F(GoferWritableTest, AttributeChanges) {
   ASSERT_OK(fresh.Mkdir("/dir/gd", 0755));
   EXPECT_EQ(HostStat("dir/g").st_gid, 77u);
   EXPECT_EQ(HostStat("dir/gd").st_mode & 07777, 02755u);
+}
+
+// Open fds of this process (the test's gofer servers run in it).
+int OpenFds() {
+  int n = 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/fd")) n++;
+  return n;
+}
+
+TEST_F(GoferWritableTest, HardLinksAreOneInode) {
+  ASSERT_EQ(link((host_ / "file").c_str(), (host_ / "dir/other").c_str()), 0);
+  Path a = ASSERT_OK_AND_GET(fs_->Lookup("/file"));
+  Path b = ASSERT_OK_AND_GET(fs_->Lookup("/dir/other"));
+  EXPECT_EQ(a.dentry->inode(), b.dentry->inode());
+  SetStatRequest req;
+  req.size = 2;
+  ASSERT_OK(a.dentry->inode()->SetStat(req));
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_->StatOf("/dir/other")).size, 2);
+  // Renaming one name of a file onto another does nothing, as on Linux.
+  ASSERT_OK(fs_->Rename("/file", "/dir/other"));
+  EXPECT_EQ(HostStat("file").st_nlink, 2u);
+  ASSERT_OK(fs_->Lookup("/file"));
+}
+
+TEST_F(GoferWritableTest, LinksDoNotLeakGoferNodes) {
+  ASSERT_OK(fs_->Lookup("/file"));
+  ASSERT_OK(fs_->Link("/file", "/warmup"));
+  ASSERT_OK(fs_->Unlink("/warmup"));
+  int before = OpenFds();
+  for (int i = 0; i < 50; i++) {
+    ASSERT_OK(fs_->Link("/file", "/dir/l"));
+    ASSERT_OK(fs_->Unlink("/dir/l"));
+  }
+  ASSERT_OK(fs_->StatOf("/dir"));  // a request, so that pending closes reach the server
+  EXPECT_LE(OpenFds(), before + 2);
+}
+
+// Two mounts of one host directory (a volume below the root, say): what one does, the other
+// sees, and a rename through one never replaces a file it did not know the other made.
+TEST_F(GoferWritableTest, OverlappingMountsStayCoherent) {
+  TestFs other(ASSERT_OK_AND_GET(ServeForTest(host_.path())), MountFlags{}, "gofer");
+  EXPECT_ERRNO(other.Lookup("/dir/t"), ENOENT);
+  EXPECT_ERRNO(fs_->Lookup("/dir/t"), ENOENT);
+  ASSERT_OK(fs_->WriteFile("/dir/t", "precious"));
+  EXPECT_EQ(ASSERT_OK_AND_GET(other.ReadFile("/dir/t")), "precious");
+  // `other` has no dentry for /dir/u yet and saw it missing; /dir/u then appears through fs_.
+  EXPECT_ERRNO(other.Lookup("/dir/u"), ENOENT);
+  ASSERT_OK(other.WriteFile("/dir/src", "junk"));
+  ASSERT_OK(fs_->WriteFile("/dir/u", "precious"));
+  Result<void> r = other.Rename("/dir/src", "/dir/u", RENAME_NOREPLACE);
+  EXPECT_ERRNO(r, EEXIST);
+  EXPECT_EQ(HostRead("dir/u"), "precious");
+  // Appends through one mount show in the size the other reports.
+  RefPtr<FileDescription> f = ASSERT_OK_AND_GET(fs_->Open("/dir/t", O_WRONLY | O_APPEND));
+  EXPECT_EQ(ASSERT_OK_AND_GET(TestFs::Write(*f, "!")), 1u);
+  SetStatRequest req;
+  req.mode = 0600;
+  ASSERT_OK(ASSERT_OK_AND_GET(fs_->Lookup("/dir/t")).dentry->inode()->SetStat(req));
+  EXPECT_EQ(ASSERT_OK_AND_GET(other.StatOf("/dir/t")).mode, S_IFREG | 0600u);
+  EXPECT_EQ(ASSERT_OK_AND_GET(other.StatOf("/dir/t")).size, 9);
 }
 
 // The server alone, fed requests the sentry would never send: it refuses them and stays within
