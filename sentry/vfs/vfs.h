@@ -158,6 +158,10 @@ class Inode : public RefCounted<Inode> {
   // the link stands for. A path walk that follows such a symlink jumps there instead of reading
   // the link (which may be "pipe:[123]"). Default: none, an ordinary symlink.
   virtual std::optional<Path> JumpLink();
+
+  // Whether the dentry cache may keep what Lookup returns. Filesystems whose names come and go
+  // on their own (/proc/<pid>) say no, so that every walk asks Lookup again.
+  virtual bool CacheLookups() const { return true; }
  private:
   std::atomic<int> writers_{0};
   std::atomic<int> executors_{0};
