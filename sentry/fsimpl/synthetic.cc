@@ -88,6 +88,21 @@ class DataFileDescription : public vfs::SeekableFile {
   DataFileDescription(int flags, const vfs::Path& path, RefPtr<DataFile> inode)
       : SeekableFile(flags, path), inode_(std::move(inode)) {}
 
+  // The file position is read and advanced around the generation, not held across it: a
+  // generator may look at this very description (reading /proc/self/fdinfo/N through fd N
+  // seeks it to learn its position).
+  Result<size_t> Read(kernel::Task& task, std::span<uint8_t> dst) override {
+    int64_t offset;
+    {
+      absl::MutexLock l(&offset_mu_);
+      offset = offset_;
+    }
+    size_t n = TRY(PRead(task, dst, offset));
+    absl::MutexLock l(&offset_mu_);
+    offset_ = offset + static_cast<int64_t>(n);
+    return n;
+  }
+
   Result<size_t> PRead(kernel::Task& task, std::span<uint8_t> dst, int64_t offset) override {
     if (offset < 0) return Errno(EINVAL);
     absl::MutexLock l(&mu_);

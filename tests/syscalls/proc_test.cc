@@ -529,6 +529,45 @@ TEST(ProcTest, Fdinfo) {
               SyscallFailsWithErrno(ENOENT));
 }
 
+TEST(ProcTest, FdinfoOfItself) {
+  // The file being read is the one described.
+  int fd = open("/proc/self/fdinfo/0", O_RDONLY | O_CLOEXEC);
+  ASSERT_THAT(fd, SyscallSucceeds());
+  std::string self = "/proc/self/fdinfo/" + std::to_string(fd);
+  int fd2 = open(self.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_THAT(fd2, SyscallSucceeds());
+  close(fd);
+  ASSERT_THAT(dup2(fd2, fd), SyscallSucceeds());
+  char buf[256];
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  ASSERT_THAT(n, SyscallSucceeds());
+  buf[n] = 0;
+  EXPECT_THAT(std::string(buf), StartsWith("pos:\t0\n"));
+  close(fd);
+  close(fd2);
+}
+
+TEST(ProcTest, MagicLinkToInheritedStdio) {
+  // /dev/stdout is /proc/self/fd/1; opening it reaches the same file even when it has no path
+  // (a pipe or terminal of the caller).
+  int p[2];
+  ASSERT_THAT(pipe(p), SyscallSucceeds());
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(p[1], 1);
+    int fd = open("/dev/stdout", O_WRONLY);
+    CHILD_CHECK(fd >= 0);
+    CHILD_CHECK(write(fd, "ok", 2) == 2);
+    _exit(0);
+  }
+  close(p[1]);
+  char buf[8] = {};
+  EXPECT_THAT(read(p[0], buf, sizeof(buf)), SyscallSucceedsWithValue(2));
+  EXPECT_STREQ(buf, "ok");
+  EXPECT_THAT(WaitForChild(pid), ExitedWith(0));
+  close(p[0]);
+}
+
 // ---- maps, mounts ----
 
 TEST(ProcTest, MapsFormatStackAndBinary) {
