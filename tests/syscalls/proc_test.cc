@@ -477,7 +477,19 @@ TEST(ProcTest, FdOfPipe) {
   EXPECT_TRUE(S_ISFIFO(lst.st_mode));
   EXPECT_EQ(lst.st_ino, st.st_ino);
   close(w);
+  // With the write end closed, opening the read end through /proc does not wait for a writer
+  // as a FIFO would: it sees end of file.
+  ASSERT_THAT(close(p[1]), SyscallSucceeds());
+  int r = open(("/proc/self/fd/" + std::to_string(p[0])).c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_THAT(r, SyscallSucceeds());
+  EXPECT_THAT(read(r, &c, 1), SyscallSucceedsWithValue(0));
+  close(r);
+  // And the write end of a pipe without readers opens too, even non-blocking.
+  ASSERT_THAT(pipe(p), SyscallSucceeds());
   close(p[0]);
+  w = open(("/proc/self/fd/" + std::to_string(p[1])).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  EXPECT_THAT(w, SyscallSucceeds());
+  close(w);
   close(p[1]);
 }
 
