@@ -390,8 +390,7 @@ Result<std::string> StatusFile(const Target& t, Task* reader) {
   }
   rlimit sigpending = t.tg->GetRlimit(RLIMIT_SIGPENDING);
   absl::StrAppend(&out, "Threads:\t", s.threads, "\nSigQ:\t", s.queued, "/",
-                  sigpending.rlim_cur == RLIM_INFINITY ? -1 : static_cast<int64_t>(sigpending.rlim_cur),
-                  "\n");
+                  static_cast<uint64_t>(sigpending.rlim_cur), "\n");
   absl::StrAppend(&out, "SigPnd:\t", Hex16(s.pending.bits()), "\nShdPnd:\t",
                   Hex16(s.shared_pending.bits()), "\nSigBlk:\t", Hex16(s.blocked.bits()),
                   "\nSigIgn:\t", Hex16(s.ignored.bits()), "\nSigCgt:\t", Hex16(s.caught.bits()),
