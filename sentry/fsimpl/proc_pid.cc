@@ -2,7 +2,8 @@
 // and task/ subdirectories and magic links. The contents of the bigger files are generated in
 // proc_pid_files.cc.
 #include <charconv>
-#include <cstdlib>
+#include <cstdio>
+#include <cstring>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"

@@ -1,13 +1,12 @@
 // The contents of the per-process files: stat, statm, status, maps, limits, mounts, mountinfo,
 // cmdline, environ and fdinfo, in Linux's formats (fs/proc/array.c, task_mmu.c, base.c).
 #include <elf.h>
-#include <linux/capability.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/sysmacros.h>
 
 #include <algorithm>
-#include <map>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"

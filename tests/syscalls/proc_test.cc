@@ -427,6 +427,20 @@ TEST(ProcTest, Exe) {
   close(fd);
 }
 
+TEST(ProcTest, ExecThroughExe) {
+  // Programs re-execute themselves through /proc/self/exe (busybox runs its applets so).
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    std::string argv0 = ::testing::internal::GetArgvs()[0];
+    char* const argv[] = {argv0.data(), const_cast<char*>("--gtest_list_tests"), nullptr};
+    execv("/proc/self/exe", argv);
+    _exit(kChildCheckFailed);
+  }
+  EXPECT_THAT(WaitForChild(pid), ExitedWith(0));
+}
+
 TEST(ProcTest, CwdAndRoot) {
   TempDir dir;
   EXPECT_CHILD_SUCCEEDS([&] {
