@@ -3,10 +3,10 @@
 // A Context is one application thread as the sentry sees it. Its task thread (the one sentry thread
 // that owns it) calls Switch() to run the thread until the next event, inspects and edits the
 // registers, reads and writes the thread's memory, and injects host syscalls into it. Only
-// Interrupt() may be called from other threads.
+// Interrupt() and ReadMemory() may be called from other threads.
 //
 // Ownership: a Context is owned by its Task (sentry/kernel/task.h) and used only by that task's
-// thread, except for Interrupt(). A Context made by Clone() is not attached yet: the new task's
+// thread, except for Interrupt() and ReadMemory(). A Context made by Clone() is not attached yet: the new task's
 // thread must call Adopt() before anything else.
 #ifndef MOAT_PLATFORM_PLATFORM_H_
 #define MOAT_PLATFORM_PLATFORM_H_
@@ -68,7 +68,8 @@ class Context {
   virtual Result<void> SetFpState(std::span<const uint8_t> state) = 0;
 
   // Copies memory of the thread's address space. Returns how many bytes were copied before the
-  // first unmapped or inaccessible page (short counts are not errors here), or an error.
+  // first unmapped or inaccessible page (short counts are not errors here), or an error. Any
+  // thread may call it (another task reads /proc/<pid>/cmdline and environ through it).
   virtual Result<size_t> ReadMemory(uint64_t addr, void* dst, size_t n) = 0;
   virtual Result<size_t> WriteMemory(uint64_t addr, const void* src, size_t n) = 0;
 

@@ -21,6 +21,8 @@
 #include "sentry/fsimpl/host_fd.h"
 #include "sentry/fsimpl/gofer.h"
 #include "sentry/fsimpl/overlay.h"
+#include "sentry/fsimpl/proc.h"
+#include "sentry/fsimpl/sys.h"
 #include "sentry/fsimpl/tmpfs.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/vfs/fd_table.h"
@@ -55,16 +57,6 @@ Result<RefPtr<vfs::Dentry>> EnsureDir(const RefPtr<vfs::Dentry>& dir, const std:
   return dir->AddChild(name, inode);
 }
 
-Result<void> AddFile(const RefPtr<vfs::Dentry>& dir, const std::string& name,
-                     const std::string& content, const kernel::Credentials& creds) {
-  RefPtr<vfs::Inode> inode = TRY(dir->inode()->Create(name, S_IFREG | 0444, creds));
-  dir->AddChild(name, inode);
-  FileDescriptor src(memfd_create("moat-sysfs", MFD_CLOEXEC));
-  if (!src || write(src.get(), content.data(), content.size()) != static_cast<ssize_t>(content.size()))
-    return LastErrno();
-  return fsimpl::TmpfsCopyFromHost(*inode, src.get(), content.size());
-}
-
 // /dev: the devices every program expects, on a tmpfs.
 Result<RefPtr<vfs::Dentry>> BuildDev(const kernel::Credentials& creds) {
   RefPtr<vfs::Dentry> dev = fsimpl::NewTmpfs(0755, 0, 0, 0);
@@ -86,18 +78,6 @@ Result<RefPtr<vfs::Dentry>> BuildDev(const kernel::Credentials& creds) {
   TRY(EnsureDir(dev, "pts", creds));
   TRY(EnsureDir(dev, "shm", creds, 01777));
   return dev;
-}
-
-// /sys: what libc and language runtimes read (the CPU list). TODO(#3): a real sysfs.
-Result<RefPtr<vfs::Dentry>> BuildSys(const kernel::Credentials& creds) {
-  RefPtr<vfs::Dentry> sys = fsimpl::NewTmpfs(0555, 0, 0, 0);
-  RefPtr<vfs::Dentry> d = TRY(EnsureDir(sys, "devices", creds));
-  d = TRY(EnsureDir(d, "system", creds));
-  d = TRY(EnsureDir(d, "cpu", creds));
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  std::string list = n > 1 ? fmt::format("0-{}\n", n - 1) : "0\n";
-  for (const char* f : {"online", "possible", "present"}) TRY(AddFile(d, f, list, creds));
-  return sys;
 }
 
 // A host path the gofer serves, and where the sandbox sees it.
@@ -207,16 +187,14 @@ absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const DoOptions& opts) {
                           MakeRef<vfs::Mount>(ns->NextMountId(), "tmpfs", "shm",
                                               fsimpl::NewTmpfs(01777, 0, 0, 0),
                                               vfs::MountFlags{.nosuid = true, .nodev = true})));
-  // TODO(#3): procfs. Until then /proc is an empty read-only directory, never the host's.
   RETURN_IF_ERROR(MountAt(*ns, *root_creds, "/proc",
                           MakeRef<vfs::Mount>(ns->NextMountId(), "proc", "proc",
-                                              fsimpl::NewTmpfs(0555, 0, 0, 0),
-                                              vfs::MountFlags{.readonly = true, .nosuid = true,
-                                                              .nodev = true, .noexec = true})));
-  Result<RefPtr<vfs::Dentry>> sys = BuildSys(*root_creds);
-  if (!sys.ok()) return ErrnoStatus("building /sys", sys.error());
+                                              fsimpl::NewProcfs(),
+                                              vfs::MountFlags{.nosuid = true, .nodev = true,
+                                                              .noexec = true})));
   RETURN_IF_ERROR(MountAt(*ns, *root_creds, "/sys",
-                          MakeRef<vfs::Mount>(ns->NextMountId(), "sysfs", "sysfs", *sys,
+                          MakeRef<vfs::Mount>(ns->NextMountId(), "sysfs", "sysfs",
+                                              fsimpl::NewSysfs(),
                                               vfs::MountFlags{.readonly = true, .nosuid = true,
                                                               .nodev = true, .noexec = true})));
   return ns;

@@ -22,10 +22,9 @@ using kernel::ThreadGroup;
 
 namespace {
 
-// The kernel release the sandbox reports: the Linux ABI it implements.
-constexpr char kRelease[] = "6.1.0";
-constexpr char kVersion[] = "#1 SMP Moat";
-constexpr uint64_t kNrOpen = 1048576;  // fs.nr_open
+using kernel::kRelease;
+using kernel::kVersion;
+using kernel::kNrOpen;
 
 void CopyField(char* dst, size_t n, const std::string& s) {
   std::memset(dst, 0, n);

@@ -68,7 +68,7 @@ class PipeInode : public vfs::Inode {
   }
 
   Result<RefPtr<vfs::FileDescription>> Open(int flags, const vfs::Path& path) override {
-    return OpenFifo(pipe_, flags, path);
+    return OpenFifo(pipe_, flags, path, /*is_pipe=*/true);
   }
 
   std::optional<std::string> AnonymousName() override {
@@ -436,7 +436,7 @@ std::pair<RefPtr<vfs::FileDescription>, RefPtr<vfs::FileDescription>> NewPipe(in
 }
 
 Result<RefPtr<vfs::FileDescription>> OpenFifo(const RefPtr<Pipe>& pipe, int flags,
-                                              const vfs::Path& path) {
+                                              const vfs::Path& path, bool is_pipe) {
   const bool nonblock = flags & O_NONBLOCK;
   uint64_t hup_version = 0;
   bool wait = false;
@@ -449,7 +449,7 @@ Result<RefPtr<vfs::FileDescription>> OpenFifo(const RefPtr<Pipe>& pipe, int flag
       case O_RDONLY:
         ++p.r_counter_;
         ++p.readers_;
-        if (p.writers_ == 0) {
+        if (p.writers_ == 0 && !is_pipe) {
           if (nonblock) {
             hup_version = p.w_counter_;
           } else {
@@ -460,10 +460,10 @@ Result<RefPtr<vfs::FileDescription>> OpenFifo(const RefPtr<Pipe>& pipe, int flag
         }
         break;
       case O_WRONLY:
-        if (nonblock && p.readers_ == 0) return Errno(ENXIO);
+        if (nonblock && p.readers_ == 0 && !is_pipe) return Errno(ENXIO);
         ++p.w_counter_;
         ++p.writers_;
-        if (p.readers_ == 0) {
+        if (p.readers_ == 0 && !is_pipe) {
           wait = true;
           snapshot = p.r_counter_;
         }

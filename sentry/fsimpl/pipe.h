@@ -53,7 +53,7 @@ class Pipe : public RefCounted<Pipe> {
   friend std::pair<RefPtr<vfs::FileDescription>, RefPtr<vfs::FileDescription>> NewPipe(
       int, uint32_t, uint32_t);
   friend Result<RefPtr<vfs::FileDescription>> OpenFifo(const RefPtr<Pipe>&, int,
-                                                       const vfs::Path&);
+                                                       const vfs::Path&, bool);
 
   // One ring slot: a page holding [off, off + len).
   struct Buffer {
@@ -122,7 +122,7 @@ class PipeEnd : public vfs::FileDescription, public vfs::SplicePipe {
   friend std::pair<RefPtr<vfs::FileDescription>, RefPtr<vfs::FileDescription>> NewPipe(
       int, uint32_t, uint32_t);
   friend Result<RefPtr<vfs::FileDescription>> OpenFifo(const RefPtr<Pipe>&, int,
-                                                       const vfs::Path&);
+                                                       const vfs::Path&, bool);
   // The caller has already counted this end in the pipe's readers/writers.
   PipeEnd(int flags, vfs::Path path, RefPtr<Pipe> pipe, uint64_t hup_version);
 
@@ -146,9 +146,11 @@ std::pair<RefPtr<vfs::FileDescription>, RefPtr<vfs::FileDescription>> NewPipe(in
                                                                               uint32_t gid = 0);
 
 // Opens a FIFO whose buffer is `pipe` (fifo_open): ENXIO for O_WRONLY|O_NONBLOCK with no reader,
-// EINVAL for access mode 3. A blocking open finishes in PipeEnd::WaitOpen.
+// EINVAL for access mode 3. A blocking open finishes in PipeEnd::WaitOpen. `is_pipe`: the open
+// of an anonymous pipe through /proc/<pid>/fd/N, which never waits for the other end and never
+// fails with ENXIO (fifo_open's is_pipe).
 Result<RefPtr<vfs::FileDescription>> OpenFifo(const RefPtr<Pipe>& pipe, int flags,
-                                              const vfs::Path& path);
+                                              const vfs::Path& path, bool is_pipe = false);
 
 // The pipe behind `file`, or null if it is not a pipe or FIFO (fcntl F_GETPIPE_SZ /
 // F_SETPIPE_SZ give EBADF then).

@@ -8,7 +8,13 @@ set(MOAT_FSIMPL_SOURCES
   sentry/fsimpl/gofer.cc
   sentry/fsimpl/overlay.cc
   sentry/fsimpl/pipe.cc
+  sentry/fsimpl/proc.cc
+  sentry/fsimpl/proc_pid.cc
+  sentry/fsimpl/proc_pid_files.cc
+  sentry/fsimpl/proc_sys.cc
   sentry/fsimpl/signalfd.cc
+  sentry/fsimpl/synthetic.cc
+  sentry/fsimpl/sys.cc
   sentry/fsimpl/timerfd.cc
   sentry/fsimpl/tmpfs.cc
 )

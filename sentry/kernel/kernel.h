@@ -34,6 +34,12 @@ class MountNamespace;
 
 namespace moat::kernel {
 
+// The kernel release the sandbox reports (uname, /proc/version, /proc/sys/kernel/osrelease): the
+// Linux ABI it implements.
+inline constexpr char kRelease[] = "6.1.0";
+inline constexpr char kVersion[] = "#1 SMP Moat";
+inline constexpr uint64_t kNrOpen = 1048576;  // fs.nr_open
+
 struct InitProcess {
   std::string path;  // resolved in the sandbox
   std::vector<std::string> argv;

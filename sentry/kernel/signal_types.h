@@ -82,6 +82,8 @@ class SignalHandlers : public RefCounted<SignalHandlers> {
 class PendingSignals {
  public:
   SigSet set() const { return set_; }
+  // How many signals are queued (/proc's SigQ).
+  size_t size() const { return queue_.size(); }
   // Returns false if the signal was already pending (standard) or the queue is full.
   bool Enqueue(const siginfo_t& info, size_t rt_limit);
   // Removes and returns the first pending signal of `sig`.

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "base/log.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/syscall_table.h"
@@ -15,9 +16,17 @@
 
 namespace moat::kernel {
 
+namespace {
+// The task whose thread this is (set when its loop starts).
+thread_local Task* g_current_task = nullptr;
+}  // namespace
+
 Task::Task(Kernel* kernel, RefPtr<ThreadGroup> tg, pid_t tid,
            std::unique_ptr<platform::Context> ctx)
-    : kernel_(kernel), tg_(std::move(tg)), tid_(tid), ctx_(std::move(ctx)) {}
+    : kernel_(kernel), tg_(std::move(tg)), tid_(tid), ctx_(std::move(ctx)),
+      start_time_(absl::Now()) {}
+
+Task* Task::Current() { return g_current_task; }
 
 Task::~Task() = default;
 
@@ -31,6 +40,10 @@ Result<size_t> Task::CopyInPartial(UserAddr src, void* dst, size_t n) {
 
 Result<size_t> Task::CopyOutPartial(UserAddr dst, const void* src, size_t n) {
   return ctx_->WriteMemory(dst.value(), src, n);
+}
+
+Result<size_t> Task::PeekMemory(uint64_t addr, void* dst, size_t n) {
+  return ctx_->ReadMemory(addr, dst, n);
 }
 
 Result<void> Task::CopyIn(UserAddr src, void* dst, size_t n) {
@@ -117,10 +130,41 @@ void Task::set_creds(RefPtr<Credentials> c) {
   creds_ = std::move(c);
 }
 
-void Task::set_mm(RefPtr<mm::MemoryManager> m) { mm_ = std::move(m); }
-void Task::set_fds(RefPtr<vfs::FdTable> f) { fds_ = std::move(f); }
-void Task::set_fs(RefPtr<vfs::FsContext> f) { fs_ = std::move(f); }
-void Task::set_mount_ns(RefPtr<vfs::MountNamespace> ns) { mount_ns_ = std::move(ns); }
+// The setters swap under shared_mu_ and drop the old reference after it: the last reference to
+// a memory manager or fd table may run destructors that should not run under a lock.
+void Task::set_mm(RefPtr<mm::MemoryManager> m) {
+  absl::MutexLock l(&shared_mu_);
+  mm_.swap(m);
+}
+void Task::set_fds(RefPtr<vfs::FdTable> f) {
+  absl::MutexLock l(&shared_mu_);
+  fds_.swap(f);
+}
+void Task::set_fs(RefPtr<vfs::FsContext> f) {
+  absl::MutexLock l(&shared_mu_);
+  fs_.swap(f);
+}
+void Task::set_mount_ns(RefPtr<vfs::MountNamespace> ns) {
+  absl::MutexLock l(&shared_mu_);
+  mount_ns_.swap(ns);
+}
+
+RefPtr<mm::MemoryManager> Task::SharedMM() const {
+  absl::MutexLock l(&shared_mu_);
+  return mm_;
+}
+RefPtr<vfs::FdTable> Task::SharedFds() const {
+  absl::MutexLock l(&shared_mu_);
+  return fds_;
+}
+RefPtr<vfs::FsContext> Task::SharedFs() const {
+  absl::MutexLock l(&shared_mu_);
+  return fs_;
+}
+RefPtr<vfs::MountNamespace> Task::SharedMountNs() const {
+  absl::MutexLock l(&shared_mu_);
+  return mount_ns_;
+}
 
 std::string Task::name() const {
   absl::MutexLock l(&name_mu_);
@@ -150,6 +194,8 @@ void Task::Kick() {
 
 Result<void> Task::Block(std::optional<absl::Time> deadline) {
   absl::MutexLock l(&wake_mu_);
+  blocked_.store(true);
+  absl::Cleanup unblocked = [this] { blocked_.store(false); };
   // A task that is being killed never sleeps again: its host thread is going away.
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(wake_mu_) {
     return woken_ || interrupted_.load() || killed_.load();
@@ -169,6 +215,8 @@ Result<void> Task::Block(std::optional<absl::Time> deadline) {
 
 Result<void> Task::BlockKillable() {
   absl::MutexLock l(&wake_mu_);
+  blocked_.store(true);
+  absl::Cleanup unblocked = [this] { blocked_.store(false); };
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(wake_mu_) {
     return woken_ || killed_.load();
   };
@@ -199,12 +247,6 @@ void Task::Start() {
     self->Run();
   }).detach();
 }
-
-namespace {
-thread_local Task* g_current_task = nullptr;
-}  // namespace
-
-Task* Task::Current() { return g_current_task; }
 
 void Task::Run() {
   g_current_task = this;

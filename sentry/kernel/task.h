@@ -12,6 +12,7 @@
 // Lock order:
 //   Kernel::mu_ (task tree, signals, process groups)
 //     Task::wake_mu_
+//     Task::shared_mu_ (a leaf: the pointers to shared objects)
 // A handler never holds Kernel::mu_ while it blocks or copies memory.
 #ifndef MOAT_SENTRY_KERNEL_TASK_H_
 #define MOAT_SENTRY_KERNEL_TASK_H_
@@ -74,8 +75,9 @@ class Task final : public RefCounted<Task>, public Wakeable {
   Task(Kernel* kernel, RefPtr<ThreadGroup> tg, pid_t tid, std::unique_ptr<platform::Context> ctx);
   ~Task();
 
-  // The task whose task thread is running the caller, or null on another sentry thread. Files
-  // whose readiness is the caller's (signalfd) use it, as Linux's use `current`.
+  // The task whose syscall the calling sentry thread is serving (the task thread's own task), or
+  // null on any other thread. Files whose answers depend on the caller (/proc/self, signalfd's
+  // readiness) use it, as Linux's use `current`.
   static Task* Current();
 
   Kernel& kernel() const { return *kernel_; }
@@ -125,6 +127,15 @@ class Task final : public RefCounted<Task>, public Wakeable {
   void set_fds(RefPtr<vfs::FdTable> f);
   void set_fs(RefPtr<vfs::FsContext> f);
   void set_mount_ns(RefPtr<vfs::MountNamespace> ns);
+  // The same objects for another thread (/proc/<pid>): only the task's own thread replaces them,
+  // and it does so under shared_mu_, which these take too.
+  RefPtr<mm::MemoryManager> SharedMM() const;
+  RefPtr<vfs::FdTable> SharedFds() const;
+  RefPtr<vfs::FsContext> SharedFs() const;
+  RefPtr<vfs::MountNamespace> SharedMountNs() const;
+  // Reads this task's memory from any sentry thread (/proc/<pid>/cmdline, environ): short counts
+  // at unmapped pages, like Context::ReadMemory, which allows it.
+  Result<size_t> PeekMemory(uint64_t addr, void* dst, size_t n);
 
   // ---- Paths, as the *at syscalls name them (task_paths.cc) ----
   // Who resolves and from which root. The credentials pointer stays valid for the syscall: only
@@ -191,6 +202,13 @@ class Task final : public RefCounted<Task>, public Wakeable {
   uint32_t personality() const { return personality_; }
   void set_personality(uint32_t p) { personality_ = p; }
   uint64_t clear_child_tid() const { return clear_child_tid_; }
+  // For /proc's process states: whether the thread is running application code, or sleeping in
+  // the sentry (Block), and when the task was created.
+  bool in_app() const { return in_app_.load(); }
+  bool blocked() const { return blocked_.load(); }
+  absl::Time start_time() const { return start_time_; }
+  // Whether the task is stopped in a group stop (Kernel::mu_).
+  bool group_stopped() const { return stopped_; }
   void set_clear_child_tid(uint64_t a) { clear_child_tid_ = a; }
 
   // ---- Lifecycle (task.cc, task_clone.cc, task_exec.cc, task_exit.cc) ----
@@ -250,6 +268,10 @@ class Task final : public RefCounted<Task>, public Wakeable {
   RefPtr<ThreadGroup> tg_;
   pid_t tid_;
   std::unique_ptr<platform::Context> ctx_;
+  const absl::Time start_time_;
+  // Held by the setters below and by the Shared* getters: a leaf lock. The task's own thread
+  // reads the pointers without it.
+  mutable absl::Mutex shared_mu_;
   RefPtr<mm::MemoryManager> mm_;
   RefPtr<vfs::FdTable> fds_;
   RefPtr<vfs::FsContext> fs_;
@@ -275,6 +297,8 @@ class Task final : public RefCounted<Task>, public Wakeable {
   std::atomic<bool> killed_{false};
   // Whether the task thread is running application code (Kick must interrupt it).
   std::atomic<bool> in_app_{false};
+  // Whether the task thread sleeps in Block() or BlockKillable().
+  std::atomic<bool> blocked_{false};
 
   RestartFn restart_;
   // The address of the last synchronous fault (cr2 in the signal frame).

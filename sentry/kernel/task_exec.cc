@@ -283,6 +283,8 @@ static Result<void> LoadImage(Task& t, ExecPlan& plan, std::vector<std::string> 
   t.mm().SetAuxv(st.auxv_bytes);
   t.mm().SetExecutable(vfs::PathString(t.fs().root(), plan.exe.path));
   t.mm().SetExecutableInode(plan.exe.path.dentry->inode());
+  t.mm().SetExecutablePath(plan.exe.path);
+  t.mm().SetStack(stack_base, stack_base + stack_size, st.sp);
 
   platform::Registers& r = t.context().Regs();
   platform::Registers fresh{};

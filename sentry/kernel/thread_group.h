@@ -51,6 +51,7 @@ class ThreadGroup : public RefCounted<ThreadGroup> {
   int pdeath_signal = 0;      // PR_SET_PDEATHSIG (per thread in Linux; per process here)
   bool dumpable = true;
   int nice = 0;  // getpriority/setpriority
+  int oom_score_adj = 0;  // /proc/<pid>/oom_score_adj: kept and inherited, never acted on
 
   // Group exit: once set, every task exits; the status is a wait status.
   bool exiting = false;

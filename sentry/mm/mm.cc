@@ -30,6 +30,8 @@ RefPtr<MemoryManager> MemoryManager::Fork() {
   m->argenv_ = argenv_;
   m->executable_ = executable_;
   m->auxv_ = auxv_;
+  m->exe_path_ = exe_path_;
+  m->stack_ = stack_;
   if (exe_inode_) exe_inode_->AddExecutor();
   m->exe_inode_ = exe_inode_;
   return m;
@@ -70,6 +72,7 @@ uint64_t MemoryManager::Brk(kernel::Task& task, uint64_t addr) {
 }
 
 void MemoryManager::AddFileMapping(uint64_t start, const FileMapping& m) {
+  RemoveFileMappings(start, m.end);
   absl::MutexLock l(&mu_);
   file_mappings_[start] = m;
 }
@@ -131,6 +134,35 @@ void MemoryManager::SetAuxv(std::string auxv) {
 std::string MemoryManager::auxv() {
   absl::MutexLock l(&mu_);
   return auxv_;
+}
+
+}  // namespace moat::mm
+
+namespace moat::mm {
+
+void MemoryManager::SetStack(uint64_t start, uint64_t end, uint64_t start_stack) {
+  absl::MutexLock l(&mu_);
+  stack_ = {start, end, start_stack};
+}
+
+MemoryManager::StackInfo MemoryManager::Stack() {
+  absl::MutexLock l(&mu_);
+  return stack_;
+}
+
+void MemoryManager::SetExecutablePath(vfs::Path path) {
+  absl::MutexLock l(&mu_);
+  std::swap(exe_path_, path);
+}
+
+vfs::Path MemoryManager::ExecutablePath() {
+  absl::MutexLock l(&mu_);
+  return exe_path_;
+}
+
+MemoryManager::BrkInfo MemoryManager::GetBrk() {
+  absl::MutexLock l(&mu_);
+  return {brk_start_, brk_, brk_mapped_end_};
 }
 
 }  // namespace moat::mm

@@ -4,6 +4,9 @@
 // run natively. The sentry keeps what it must: the program break (brk is emulated), the file
 // mappings it made (for /proc/pid/maps and msync), and where argv and envp live
 // (/proc/pid/cmdline, /proc/pid/environ). Shared by threads cloned with CLONE_VM.
+//
+// TODO(#3): anonymous mappings, munmap and mprotect run natively and are not recorded, so
+// /proc/pid/maps shows the mappings the sentry made (files, the stack, the heap) as it made them.
 #ifndef MOAT_SENTRY_MM_MM_H_
 #define MOAT_SENTRY_MM_MM_H_
 
@@ -15,12 +18,10 @@
 #include "base/errno.h"
 #include "base/ref_counted.h"
 #include "base/user_addr.h"
+#include "sentry/vfs/vfs.h"
 
 namespace moat::kernel {
 class Task;
-}
-namespace moat::vfs {
-class Inode;
 }
 
 namespace moat::mm {
@@ -47,7 +48,8 @@ class MemoryManager : public RefCounted<MemoryManager> {
   // new (or unchanged, on failure) break, as Linux does.
   uint64_t Brk(kernel::Task& task, uint64_t addr);
 
-  // Records a file mapping made at [start, end).
+  // Records a file mapping made at [start, end). It replaces what was recorded there (a
+  // MAP_FIXED mapping replaces, and a record in the way of a new mapping is stale).
   void AddFileMapping(uint64_t start, const FileMapping& m);
   // Forgets the file mappings in [start, end) (munmap, or an anonymous mapping over them).
   void RemoveFileMappings(uint64_t start, uint64_t end);
@@ -68,6 +70,21 @@ class MemoryManager : public RefCounted<MemoryManager> {
   void SetAuxv(std::string auxv);
   std::string auxv();
 
+  // For /proc/pid/maps, stat and status: the initial stack the loader mapped, [start, end),
+  // with `start_stack` the stack pointer the program started with; the executable's location
+  // (/proc/pid/exe follows it); and the brk area.
+  void SetStack(uint64_t start, uint64_t end, uint64_t start_stack);
+  struct StackInfo {
+    uint64_t start = 0, end = 0, start_stack = 0;
+  };
+  StackInfo Stack();
+  void SetExecutablePath(vfs::Path path);
+  vfs::Path ExecutablePath();
+  struct BrkInfo {
+    uint64_t start = 0, brk = 0, mapped_end = 0;
+  };
+  BrkInfo GetBrk();
+
  private:
   absl::Mutex mu_;
   uint64_t brk_start_ ABSL_GUARDED_BY(mu_) = 0;
@@ -78,6 +95,8 @@ class MemoryManager : public RefCounted<MemoryManager> {
   std::string executable_ ABSL_GUARDED_BY(mu_);
   std::string auxv_ ABSL_GUARDED_BY(mu_);
   RefPtr<vfs::Inode> exe_inode_ ABSL_GUARDED_BY(mu_);
+  vfs::Path exe_path_ ABSL_GUARDED_BY(mu_);
+  StackInfo stack_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace moat::mm

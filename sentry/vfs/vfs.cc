@@ -143,6 +143,9 @@ RefPtr<Dentry> Dentry::CachedChild(std::string_view name) {
 // TODO(#3): the cache is never evicted while a tree is in use, so it grows with every name
 // looked up (and hostfs keeps one O_PATH fd per cached directory).
 Result<RefPtr<Dentry>> Dentry::Child(std::string_view name) {
+  if (!inode_->CacheLookups()) {
+    return MakeRef<Dentry>(RefPtr<Dentry>(this), std::string(name), TRY(inode_->Lookup(name)));
+  }
   // The lookup may do host I/O (hostfs, overlay), so it runs without the dentry lock. If the
   // children changed meanwhile (an unlink or rename of this very name may have raced with it),
   // what it found may be stale: look again rather than cache it.

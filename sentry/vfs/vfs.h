@@ -198,6 +198,9 @@ class Inode : public RefCounted<Inode> {
   InodeWatches* watches() const { return watches_.load(std::memory_order_acquire); }
   InodeWatches& EnsureWatches();
 
+  // Whether the dentry cache may keep what Lookup returns. Filesystems whose names come and go
+  // on their own (/proc/<pid>) say no, so that every walk asks Lookup again.
+  virtual bool CacheLookups() const { return true; }
  private:
   std::atomic<int> writers_{0};
   std::atomic<int> executors_{0};

@@ -57,6 +57,17 @@ print(sorted(results) == [i * i for i in range(8)], os.WEXITSTATUS(status), p2.s
     echo "$out"
     [ "$out" = "$(printf '3\n3\nLinux')" ] || fail "busybox printed '$out'"
     ;;
+  ps)
+    # busybox ps reads /proc: the shell (init, waiting for its child) and ps itself.
+    out=$("$runsc" do -- /bin/busybox sh -c 'busybox ps -o pid,ppid,stat,comm,args; exit 0')
+    status=$?
+    echo "$out"
+    [ "$status" = 0 ] || fail "exit status $status"
+    [ "$(echo "$out" | wc -l)" = 3 ] || fail "ps printed $(echo "$out" | wc -l) lines, want 3"
+    echo "$out" | grep -Eq '^ +1 +0 +S +busybox +/bin/busybox sh -c busybox ps' ||
+      fail "no line for the shell"
+    echo "$out" | grep -Eq '^ +[0-9]+ +1 +R +busybox +busybox ps -o pid' || fail "no line for ps"
+    ;;
   segv)
     # The NULL dereference kills only its own process; the shell goes on and reports 139.
     out=$("$runsc" do -- /bin/sh -c "$build/tests/e2e/segv; echo status \$?")
