@@ -14,7 +14,8 @@ class DevptsInode : public vfs::Inode {
  public:
   DevptsInode(uint64_t dev, uint64_t ino, uint32_t mode, uint32_t uid, uint32_t gid,
               uint64_t rdev)
-      : dev_(dev), ino_(ino), rdev_(rdev), mode_(mode), uid_(uid), gid_(gid) {
+      : dev_(dev), ino_(ino), rdev_(rdev), type_(mode & S_IFMT), mode_(mode), uid_(uid),
+        gid_(gid) {
     atime_ = mtime_ = ctime_ = vfs::Now();
   }
 
@@ -36,10 +37,10 @@ class DevptsInode : public vfs::Inode {
   }
 
   Result<void> SetStat(const vfs::SetStatRequest& req) override {
-    if (req.size) return Errno(S_ISDIR(mode_) ? EISDIR : EINVAL);
+    if (req.size) return Errno(S_ISDIR(type_) ? EISDIR : EINVAL);
     timespec now = vfs::Now();
     absl::MutexLock l(&mu_);
-    if (req.mode) mode_ = (mode_ & S_IFMT) | (*req.mode & 07777);
+    if (req.mode) mode_ = type_ | (*req.mode & 07777);
     if (req.uid) uid_ = *req.uid;
     if (req.gid) gid_ = *req.gid;
     if (req.atime) atime_ = req.atime->tv_nsec == UTIME_NOW ? now : *req.atime;
@@ -57,6 +58,7 @@ class DevptsInode : public vfs::Inode {
   const uint64_t dev_;
   const uint64_t ino_;
   const uint64_t rdev_;
+  const uint32_t type_;
   absl::Mutex mu_;
   uint32_t mode_ ABSL_GUARDED_BY(mu_);
   uint32_t uid_ ABSL_GUARDED_BY(mu_);

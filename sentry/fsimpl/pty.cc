@@ -156,7 +156,8 @@ Result<size_t> Pty::MasterWrite(Task& t, std::span<const uint8_t> src, bool nonb
       absl::MutexLock l(&mu_);
       size_t n = ldisc_.Receive(src.subspan(done), fx);
       done += n;
-      if (n || fx.signals) NotifyLocked(kEventIn | kEventRdNorm);
+      // Input may also have started or stopped output (IXON) and echoed.
+      if (n) NotifyLocked(kEventIn | kEventOut | kEventRdNorm | kEventWrNorm);
     }
     Deliver(t, fx);
     if (done == src.size()) return done;

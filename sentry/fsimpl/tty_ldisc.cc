@@ -83,7 +83,8 @@ void LineDiscipline::SetTermios(const KernelTermios& t, Effects& fx) {
 // ---- Input ----
 
 size_t LineDiscipline::Receive(std::span<const uint8_t> src, Effects& fx) {
-  const size_t n = std::min(src.size(), kInputQueueSize - std::min(kInputQueueSize, pending_.size()));
+  const size_t room = kInputQueueSize - std::min(kInputQueueSize, pending_.size());
+  const size_t n = std::min(src.size(), room);
   pending_.insert(pending_.end(), src.begin(), src.begin() + static_cast<ptrdiff_t>(n));
   ProcessPending(fx);
   return n;

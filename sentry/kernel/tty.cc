@@ -195,7 +195,8 @@ void Hangup(Terminal& tty) {
   tty.pgrp = 0;
 }
 
-void DisassociateOnExitLocked(Kernel& k, ThreadGroup* tg) {
+// The header cannot name Kernel::mu_ (kernel.h includes it); callers hold it.
+void DisassociateOnExitLocked(Kernel& k, ThreadGroup* tg) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   if (!IsSessionLeader(*tg)) return;
   DisassociateLocked(k, tg, /*on_exit=*/true);
 }

@@ -8,6 +8,7 @@
 // without O_NOCTTY would make the terminal its own. Tests about controlling terminals run in
 // forked children that call setsid() first.
 
+#include <dirent.h>
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
@@ -125,6 +126,24 @@ TEST(PtyTest, DevptsHasPtmx) {
   ASSERT_THAT(stat("/dev/ptmx", &st), SyscallSucceeds());
   EXPECT_TRUE(S_ISCHR(st.st_mode));
   EXPECT_EQ(st.st_rdev, makedev(5, 2));
+}
+
+TEST(PtyTest, DevptsListsReplicas) {
+  Pty p;
+  unsigned n = 0;
+  ASSERT_THAT(ioctl(p.master.get(), TIOCGPTN, &n), SyscallSucceeds());
+  DIR* dir = opendir("/dev/pts");
+  ASSERT_NE(dir, nullptr) << ErrnoString(errno);
+  bool ptmx = false, replica = false;
+  while (struct dirent* e = readdir(dir)) {
+    if (strcmp(e->d_name, "ptmx") == 0) ptmx = e->d_type == DT_CHR;
+    if (e->d_name == std::to_string(n)) replica = e->d_type == DT_CHR;
+  }
+  closedir(dir);
+  EXPECT_TRUE(ptmx);
+  EXPECT_TRUE(replica);
+  // Nothing else can be made there.
+  EXPECT_THAT(mkdir("/dev/pts/dir", 0755), SyscallFails());
 }
 
 TEST(PtyTest, EachOpenIsANewPty) {
@@ -707,6 +726,22 @@ TEST(PtyTest, QuitAndSuspendCharacters) {
   usleep(50000);
   WriteAll(p.master.get(), "\032");
   EXPECT_THAT(WaitForChild(pid), ExitedWith(0));
+}
+
+// ^S stops the replica's output under IXON and ^Q starts it again.
+TEST(PtyTest, FlowControlCharacters) {
+  Pty p;
+  SetLflag(p.replica.get(), 0, ECHO);
+  WriteAll(p.master.get(), "\023");
+  usleep(50000);  // Linux processes input asynchronously
+  int flags = fcntl(p.replica.get(), F_GETFL);
+  ASSERT_THAT(fcntl(p.replica.get(), F_SETFL, flags | O_NONBLOCK), SyscallSucceeds());
+  EXPECT_THAT(write(p.replica.get(), "x", 1), SyscallFailsWithErrno(EAGAIN));
+  EXPECT_EQ(PollEvents(p.replica.get(), POLLOUT, 50) & POLLOUT, 0);
+  WriteAll(p.master.get(), "\021");
+  EXPECT_TRUE(PollEvents(p.replica.get(), POLLOUT, 1000) & POLLOUT);
+  WriteAll(p.replica.get(), "y");
+  EXPECT_EQ(ReadAvailable(p.master.get(), 1), "y");
 }
 
 TEST(PtyTest, IsigOffPassesControlCharacters) {
