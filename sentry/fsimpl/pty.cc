@@ -154,7 +154,7 @@ Result<size_t> Pty::MasterWrite(Task& t, std::span<const uint8_t> src, bool nonb
     LineDiscipline::Effects fx;
     {
       absl::MutexLock l(&mu_);
-      size_t n = ldisc_.Receive(src.subspan(done), fx);
+      size_t n = master_stopped_ ? 0 : ldisc_.Receive(src.subspan(done), fx);
       done += n;
       // Input may also have started or stopped output (IXON) and echoed.
       if (n) NotifyLocked(kEventIn | kEventOut | kEventRdNorm | kEventWrNorm);
@@ -179,7 +179,7 @@ EventMask Pty::MasterReadiness(EventMask mask) {
   EventMask ready = 0;
   if (ldisc_.OutputQueued() || (packet_ && packet_status_)) ready |= kEventIn | kEventRdNorm;
   if (packet_ && packet_status_) ready |= kEventPri;
-  if (ldisc_.InputHasRoom()) ready |= kEventOut | kEventWrNorm;
+  if (ldisc_.InputHasRoom() && !master_stopped_) ready |= kEventOut | kEventWrNorm;
   if (other_closed_) ready |= kEventHup;
   return ready & (mask | kEventErr | kEventHup);
 }
@@ -420,12 +420,21 @@ Result<long> Pty::Ioctl(Task& t, bool master, bool readable, uint64_t cmd, UserA
       if (!master) TRY(kernel::CheckJobControl(t, *this, SIGTTOU));
       const long action = static_cast<long>(arg.value());
       absl::MutexLock l(&mu_);
+      // Each end stops and starts its own output.
       switch (action) {
         case TCOOFF:
-          ldisc_.set_stopped(true);
+          if (master) {
+            master_stopped_ = true;
+          } else {
+            ldisc_.set_stopped(true);
+          }
           break;
         case TCOON:
-          ldisc_.set_stopped(false);
+          if (master) {
+            master_stopped_ = false;
+          } else {
+            ldisc_.set_stopped(false);
+          }
           break;
         case TCIOFF:
         case TCION:

@@ -87,6 +87,8 @@ class Pty final : public kernel::Terminal {
   // TIOCPKT: master reads start with a status byte; `packet_status_` holds the TIOCPKT_* events
   // not reported yet.
   bool packet_ ABSL_GUARDED_BY(mu_) = false;
+  // TCXONC's TCOOFF on the master: its writes wait (the replica's is the line discipline's).
+  bool master_stopped_ ABSL_GUARDED_BY(mu_) = false;
   uint8_t packet_status_ ABSL_GUARDED_BY(mu_) = 0;
 
   kernel::WaitQueue master_q_;

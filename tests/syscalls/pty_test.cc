@@ -534,6 +534,55 @@ TEST(PtyTest, Tcflush) {
   EXPECT_THAT(ioctl(p.master.get(), TCFLSH, 7), SyscallFailsWithErrno(EINVAL));
 }
 
+TEST(PtyTest, PacketMode) {
+  Pty p;
+  int on = 1;
+  ASSERT_THAT(ioctl(p.master.get(), TIOCPKT, &on), SyscallSucceeds());
+  int got = 0;
+  ASSERT_THAT(ioctl(p.master.get(), TIOCGPKT, &got), SyscallSucceeds());
+  EXPECT_EQ(got, 1);
+  EXPECT_THAT(ioctl(p.replica.get(), TIOCPKT, &on), SyscallFailsWithErrno(ENOTTY));
+  WriteAll(p.replica.get(), "x");
+  ASSERT_TRUE(PollEvents(p.master.get(), POLLIN, 1000) & POLLIN);
+  unsigned char buf[16];
+  // Data comes after a TIOCPKT_DATA byte.
+  ASSERT_THAT(read(p.master.get(), buf, sizeof(buf)), SyscallSucceedsWithValue(2));
+  EXPECT_EQ(buf[0], TIOCPKT_DATA);
+  EXPECT_EQ(buf[1], 'x');
+  // A flush on the replica is reported alone, with POLLPRI.
+  ASSERT_THAT(tcflush(p.replica.get(), TCIFLUSH), SyscallSucceeds());
+  EXPECT_EQ(PollEvents(p.master.get(), POLLIN | POLLPRI, 1000), POLLIN | POLLPRI);
+  ASSERT_THAT(read(p.master.get(), buf, sizeof(buf)), SyscallSucceedsWithValue(1));
+  EXPECT_EQ(buf[0], TIOCPKT_FLUSHREAD);
+}
+
+TEST(PtyTest, Tiocsig) {
+  Pty p;
+  EXPECT_THAT(ioctl(p.master.get(), TIOCSIG, SIGUSR1), SyscallFailsWithErrno(EINVAL));
+  EXPECT_THAT(ioctl(p.replica.get(), TIOCSIG, SIGINT), SyscallFailsWithErrno(ENOTTY));
+  // Without a foreground process group the signal goes nowhere.
+  EXPECT_THAT(ioctl(p.master.get(), TIOCSIG, SIGINT), SyscallSucceeds());
+}
+
+TEST(PtyTest, Tcxonc) {
+  Pty p;
+  ASSERT_THAT(fcntl(p.replica.get(), F_SETFL, O_RDWR | O_NONBLOCK), SyscallSucceeds());
+  ASSERT_THAT(fcntl(p.master.get(), F_SETFL, O_RDWR | O_NONBLOCK), SyscallSucceeds());
+  // Each end stops its own output.
+  ASSERT_THAT(tcflow(p.replica.get(), TCOOFF), SyscallSucceeds());
+  EXPECT_THAT(write(p.replica.get(), "z", 1), SyscallFailsWithErrno(EAGAIN));
+  EXPECT_THAT(write(p.master.get(), "m", 1), SyscallSucceedsWithValue(1));
+  ASSERT_THAT(tcflow(p.replica.get(), TCOON), SyscallSucceeds());
+  EXPECT_THAT(write(p.replica.get(), "z", 1), SyscallSucceedsWithValue(1));
+  ASSERT_THAT(tcflow(p.master.get(), TCOOFF), SyscallSucceeds());
+  EXPECT_EQ(PollEvents(p.master.get(), POLLOUT) & POLLOUT, 0);
+  EXPECT_THAT(write(p.master.get(), "m", 1), SyscallFailsWithErrno(EAGAIN));
+  ASSERT_THAT(tcflow(p.master.get(), TCOON), SyscallSucceeds());
+  EXPECT_THAT(write(p.master.get(), "m", 1), SyscallSucceedsWithValue(1));
+  EXPECT_THAT(ioctl(p.replica.get(), TCXONC, 7), SyscallFailsWithErrno(EINVAL));
+  EXPECT_THAT(tcdrain(p.replica.get()), SyscallSucceeds());
+}
+
 TEST(PtyTest, PollReadiness) {
   Pty p;
   EXPECT_EQ(PollEvents(p.master.get(), POLLIN | POLLOUT), POLLOUT);
