@@ -13,6 +13,7 @@
 #include <pty.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -981,6 +982,41 @@ TEST(PtyTest, MasterCloseSendsSighupToSessionLeader) {
   close(sync[0]);
   p.master.reset();
   EXPECT_THAT(WaitForChild(pid), KilledBySignal(SIGHUP));
+}
+
+// When the session leader exits, the foreground process group of its terminal gets SIGHUP.
+TEST(PtyTest, SessionLeaderExitHangsUpForeground) {
+  Pty p;
+  EXPECT_CHILD_SUCCEEDS([&] {
+    // The foreground process outlives its parent; it comes back to us to be waited for.
+    CHILD_CHECK_SUCCESS(prctl(PR_SET_CHILD_SUBREAPER, 1));
+    int sync[2];
+    CHILD_CHECK_SUCCESS(pipe(sync));
+    pid_t leader = fork();
+    if (leader == 0) {
+      CHILD_CHECK_SUCCESS(setsid());
+      CHILD_CHECK_SUCCESS(ioctl(p.replica.get(), TIOCSCTTY, 0));
+      pid_t fg = fork();
+      if (fg == 0) {
+        for (;;) pause();
+      }
+      CHILD_CHECK_SUCCESS(setpgid(fg, fg));
+      CHILD_CHECK_SUCCESS(tcsetpgrp(p.replica.get(), fg));
+      CHILD_CHECK(write(sync[1], &fg, sizeof(fg)) == sizeof(fg));
+      _exit(0);
+    }
+    pid_t fg = 0;
+    CHILD_CHECK(read(sync[0], &fg, sizeof(fg)) == sizeof(fg));
+    int status = 0;
+    CHILD_CHECK(waitpid(leader, &status, 0) == leader);
+    CHILD_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHILD_CHECK(waitpid(fg, &status, 0) == fg);
+    CHILD_CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGHUP);
+    // The terminal is free again.
+    pid_t pg = -1;
+    CHILD_CHECK_SUCCESS(ioctl(p.master.get(), TIOCGPGRP, &pg));
+    CHILD_CHECK(pg == 0);
+  });
 }
 
 }  // namespace
