@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "platform/platform.h"
+#include "sentry/fsimpl/devpts.h"
 #include "sentry/fsimpl/host_fd.h"
 #include "sentry/fsimpl/gofer.h"
 #include "sentry/fsimpl/overlay.h"
@@ -65,7 +66,8 @@ Result<RefPtr<vfs::Dentry>> BuildDev(const kernel::Credentials& creds) {
     unsigned major, minor;
   };
   for (const Node& n : {Node{"null", 1, 3}, Node{"zero", 1, 5}, Node{"full", 1, 7},
-                        Node{"random", 1, 8}, Node{"urandom", 1, 9}, Node{"tty", 5, 0}}) {
+                        Node{"random", 1, 8}, Node{"urandom", 1, 9}, Node{"tty", 5, 0},
+                        Node{"ptmx", 5, 2}}) {
     RefPtr<vfs::Inode> inode = TRY(dev->inode()->MakeNode(n.name, S_IFCHR | 0666,
                                                            makedev(n.major, n.minor), creds));
     dev->AddChild(n.name, inode);
@@ -183,6 +185,10 @@ absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const DoOptions& opts) {
   RETURN_IF_ERROR(MountAt(*ns, *root_creds, "/dev",
                           MakeRef<vfs::Mount>(ns->NextMountId(), "tmpfs", "dev", *dev,
                                               vfs::MountFlags{.nosuid = true})));
+  RETURN_IF_ERROR(MountAt(*ns, *root_creds, "/dev/pts",
+                          MakeRef<vfs::Mount>(ns->NextMountId(), "devpts", "devpts",
+                                              fsimpl::Devpts::Get().root(),
+                                              vfs::MountFlags{.nosuid = true, .noexec = true})));
   RETURN_IF_ERROR(MountAt(*ns, *root_creds, "/dev/shm",
                           MakeRef<vfs::Mount>(ns->NextMountId(), "tmpfs", "shm",
                                               fsimpl::NewTmpfs(01777, 0, 0, 0),

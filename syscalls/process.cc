@@ -216,6 +216,7 @@ Result<long> Setsid(Task& t, const SyscallArgs&) {
     if (g->pgid == self->pid()) return Errno(EPERM);
   }
   self->sid = self->pgid = self->pid();
+  self->ctty.reset();  // a new session starts without a controlling terminal
   return self->sid;
 }
 

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "sentry/fsimpl/devpts.h"
+
 namespace moat::fsimpl {
 namespace {
 
@@ -99,6 +101,9 @@ Result<RefPtr<vfs::FileDescription>> OpenDevice(uint32_t major, uint32_t minor, 
       default:
         break;
     }
+  }
+  if (major == kTtyAuxMajor || major == kPtyReplicaMajor) {
+    return OpenTerminalDevice(major, minor, flags, path);
   }
   return Errno(ENXIO);
 }

@@ -11,9 +11,9 @@
 
 namespace moat::fsimpl {
 
-// Opens character device `major`:`minor`: 1:3 null, 1:5 zero, 1:7 full, 1:8 random, 1:9 urandom.
-// ENXIO for any other (a node without a driver).
-// TODO(#3): tty (5:0), ptmx (5:2) and the devpts slaves.
+// Opens character device `major`:`minor`: 1:3 null, 1:5 zero, 1:7 full, 1:8 random, 1:9 urandom,
+// and the terminals of devpts.h: 5:0 tty, 5:2 ptmx, 136:N the pty replicas. ENXIO for any other
+// (a node without a driver).
 Result<RefPtr<vfs::FileDescription>> OpenDevice(uint32_t major, uint32_t minor, int flags,
                                                 const vfs::Path& path);
 

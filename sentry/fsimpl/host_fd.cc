@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "base/log.h"
+#include "sentry/fsimpl/tty_ldisc.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
 #include "sentry/kernel/thread_group.h"
@@ -209,16 +210,19 @@ Result<int64_t> HostFile::Seek(int64_t offset, int whence) {
 
 Result<long> HostFile::Ioctl(kernel::Task& t, uint64_t cmd, UserAddr arg) {
   switch (cmd) {
+    // The kernel's struct termios is the first kTermiosSize bytes of glibc's, which is larger:
+    // only those cross to and from the application.
     case TCGETS: {
-      termios tio;
+      KernelTermios tio{};
       if (ioctl(fd_.get(), TCGETS, &tio) < 0) return LastErrno();
-      RETURN_IF_ERRNO(t.CopyOutObj(arg, tio));
+      RETURN_IF_ERRNO(t.CopyOut(arg, &tio, kTermiosSize));
       return 0;
     }
     case TCSETS:
     case TCSETSW:
     case TCSETSF: {
-      termios tio = TRY(t.CopyInObj<termios>(arg));
+      KernelTermios tio{};
+      RETURN_IF_ERRNO(t.CopyIn(arg, &tio, kTermiosSize));
       if (ioctl(fd_.get(), cmd, &tio) < 0) return LastErrno();
       return 0;
     }

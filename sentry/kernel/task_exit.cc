@@ -64,6 +64,8 @@ void Task::ReleaseVforkParent() {
 }
 
 void Kernel::GroupExited(ThreadGroup* tg) {
+  // A session leader's exit hangs up its controlling terminal's foreground process group.
+  DisassociateOnExitLocked(*this, tg);
   tg->zombie = true;
   if (!tg->exiting) {
     tg->exiting = true;

@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "base/ref_counted.h"
 #include "sentry/kernel/signal_types.h"
+#include "sentry/kernel/tty.h"
 #include "sentry/kernel/waitqueue.h"
 
 namespace moat::kernel {
@@ -43,6 +44,7 @@ class ThreadGroup : public RefCounted<ThreadGroup> {
   std::vector<RefPtr<ThreadGroup>> children;
   pid_t pgid = 0;
   pid_t sid = 0;
+  RefPtr<Terminal> ctty;  // the controlling terminal (tty.h); inherited by fork
   RefPtr<SignalHandlers> handlers;
   PendingSignals pending;
   int exit_signal = SIGCHLD;  // sent to the parent when this group exits

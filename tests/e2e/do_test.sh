@@ -81,6 +81,42 @@ print(sorted(results) == [i * i for i in range(8)], os.WEXITSTATUS(status), p2.s
   efault)
     "$runsc" do -- "$build/tests/e2e/efault" || fail "efault checks failed"
     ;;
+  pty)
+    # A pseudo-terminal of the sandbox: a child on the replica as its controlling terminal,
+    # canonical input with echo, ONLCR output, end of file when it exits.
+    out=$("$runsc" do -- python3 -c '
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    print(os.ttyname(0), os.getsid(0) == os.getpid(), os.tcgetpgrp(0) == os.getpid())
+    print("hello", input("name? "))
+    sys.exit(3)
+os.write(fd, b"world\n")
+out = b""
+while True:
+    try:
+        d = os.read(fd, 1024)
+    except OSError:
+        break
+    if not d:
+        break
+    out += d
+print(repr(out), os.waitpid(pid, 0)[1] >> 8)
+')
+    echo "$out"
+    want="b'world\\r\\n/dev/pts/0 True True\\r\\nname? hello world\\r\\n' 3"
+    [ "$out" = "$want" ] || fail "python printed '$out', want '$want'"
+    ;;
+  host_tty)
+    # The caller's terminal as stdio: terminal ioctls go to the host terminal.
+    command -v script >/dev/null || fail "script(1) is needed to give runsc a terminal"
+    out=$(script -qec "$runsc do -- /bin/sh -c 'stty -a | head -1; stty -echo; stty -a | grep -c -- -echo'" /dev/null </dev/null | tr -d '\r')
+    status=$?
+    echo "$out"
+    [ "$status" = 0 ] || fail "exit status $status"
+    echo "$out" | head -1 | grep -q '^speed ' || fail "stty -a printed '$out'"
+    [ "$(echo "$out" | sed -n 2p)" = 1 ] || fail "stty -echo did not reach the terminal: '$out'"
+    ;;
   writes_stay_inside)
     dir=$(mktemp -d)
     echo original > "$dir/file"
