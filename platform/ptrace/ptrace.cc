@@ -399,10 +399,11 @@ struct InitArgs {
 // raw syscalls only.
 int InitMain(void* arg) {
   auto* a = static_cast<InitArgs*>(arg);
-  // Move the three fds we keep far up, then to their fixed numbers, and close everything else.
-  int sync = fcntl(a->sync_fd, F_DUPFD, 4000);
-  int chan = fcntl(a->channel_fd, F_DUPFD, 4000);
-  int stubfd = fcntl(a->stub_fd, F_DUPFD, 4000);
+  // Move the three fds we keep above their fixed numbers (so that no dup2 below clobbers one of
+  // them, whatever the fd limit), then to those numbers, and close everything else.
+  int sync = fcntl(a->sync_fd, F_DUPFD, stub::kStubFd + 2);
+  int chan = fcntl(a->channel_fd, F_DUPFD, stub::kStubFd + 2);
+  int stubfd = fcntl(a->stub_fd, F_DUPFD, stub::kStubFd + 2);
   if (sync < 0 || chan < 0 || stubfd < 0) _exit(125);
   if (dup2(chan, stub::kChannelFd) < 0 || dup2(stubfd, stub::kStubFd) < 0) _exit(125);
   if (dup2(sync, stub::kStubFd + 1) < 0) _exit(125);

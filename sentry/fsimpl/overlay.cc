@@ -45,6 +45,17 @@ class OverlayFs : public RefCounted<OverlayFs> {
   absl::Mutex mu;
 };
 
+class OverlayInode;
+
+// A link to an OverlayInode that does not keep it alive and knows when it is gone (a weak
+// pointer). A directory names its children through these, so that a child nothing uses (no
+// dentry, no open file) goes when the dentry cache lets it go; looking it up again builds it
+// from the layers.
+struct InodeAnchor : public RefCounted<InodeAnchor> {
+  absl::Mutex mu;
+  OverlayInode* inode ABSL_GUARDED_BY(mu);
+};
+
 class OverlayInode : public Inode {
  public:
   OverlayInode(RefPtr<OverlayFs> fs, uint32_t type, uint64_t dev, uint64_t ino,
@@ -57,7 +68,14 @@ class OverlayInode : public Inode {
         upper_ref_(std::move(upper)),
         upper_(upper_ref_.get()),
         parent_(parent),
-        name_(std::move(name)) {}
+        name_(std::move(name)) {
+    absl::MutexLock l(&anchor_->mu);
+    anchor_->inode = this;
+  }
+  ~OverlayInode() override {
+    absl::MutexLock l(&anchor_->mu);
+    anchor_->inode = nullptr;
+  }
 
   // The upper inode once there is one. Set once, under fs_->mu; read without it.
   Inode* upper() const { return upper_.load(std::memory_order_acquire); }
@@ -137,7 +155,7 @@ class OverlayInode : public Inode {
       return r.error();
     }
     // The new name is the same overlay inode, as it is the same file.
-    children_[std::string(name)] = RefPtr<OverlayInode>(t);
+    SetChildLocked(name, *t);
     return Ok();
   }
 
@@ -221,8 +239,8 @@ class OverlayInode : public Inode {
       if (target->type_ == S_IFDIR) target->removed_ = true;
       nd->ForgetChildLocked(new_name, target);
     }
-    nd->children_[std::string(new_name)] = child;
-    child->parent_ = nd;
+    nd->SetChildLocked(new_name, *child);
+    child->parent_ = RefPtr<OverlayInode>(nd);
     child->name_ = std::string(new_name);
     return Ok();
   }
@@ -253,8 +271,8 @@ class OverlayInode : public Inode {
 
     // Each overlay inode keeps its own lower part and opacity wherever it goes: a directory
     // born in the upper layer stays opaque under a name that has a lower directory.
-    children_[std::string(name)] = b;
-    od->children_[std::string(other_name)] = a;
+    SetChildLocked(name, *b);
+    od->SetChildLocked(other_name, *a);
     a->MovedLocked(this, name, od, other_name);
     b->MovedLocked(od, other_name, this, name);
     return Ok();
@@ -298,7 +316,7 @@ class OverlayInode : public Inode {
 
   Result<RefPtr<OverlayInode>> LookupLocked(std::string_view name) {
     if (name.size() > kNameMax) return Errno(ENAMETOOLONG);
-    if (auto it = children_.find(name); it != children_.end()) return it->second;
+    if (RefPtr<OverlayInode> known = ChildLocked(name)) return known;
     RefPtr<Inode> u, l;
     Stat ust, lst;
     if (Inode* up = upper()) {
@@ -328,7 +346,7 @@ class OverlayInode : public Inode {
     const uint64_t ino = l ? lst.ino : (kUpperInoBit | ust.ino);
     auto child = MakeRef<OverlayInode>(fs_, type, dev, ino, std::move(l), std::move(u), this,
                                        std::string(name));
-    children_.emplace(std::string(name), child);
+    SetChildLocked(name, *child);
     return child;
   }
 
@@ -371,8 +389,8 @@ class OverlayInode : public Inode {
     std::vector<DirEntry> out;
     out.reserve(merged.size());
     for (auto& [name, m] : merged) {
-      if (auto c = children_.find(name); c != children_.end()) {
-        m.entry.ino = c->second->ino_;
+      if (RefPtr<OverlayInode> c = ChildLocked(name)) {
+        m.entry.ino = c->ino_;
       } else if (!m.from_lower) {
         m.entry.ino |= kUpperInoBit;
       }
@@ -481,7 +499,7 @@ class OverlayInode : public Inode {
     const uint64_t ino = kUpperInoBit | TRY(u->GetStat()).ino;
     auto child = MakeRef<OverlayInode>(fs_, type, fs_->dev, ino, nullptr, std::move(u), this,
                                        std::string(name));
-    children_[std::string(name)] = child;
+    SetChildLocked(name, *child);
     return RefPtr<Inode>(std::move(child));
   }
 
@@ -525,14 +543,44 @@ class OverlayInode : public Inode {
   // names, which still exists.
   void MovedLocked(OverlayInode* old_dir, std::string_view old_name, OverlayInode* new_dir,
                    std::string_view new_name) {
-    if (parent_ != old_dir || name_ != old_name) return;
-    parent_ = new_dir;
+    if (parent_.get() != old_dir || name_ != old_name) return;
+    parent_ = RefPtr<OverlayInode>(new_dir);
     name_ = std::string(new_name);
   }
 
   void ForgetChildLocked(std::string_view name, const RefPtr<OverlayInode>& child) {
     children_.erase(std::string(name));
-    if (child->parent_ == this && child->name_ == name) child->parent_ = nullptr;
+    if (child->parent_.get() == this && child->name_ == name) child->parent_ = nullptr;
+  }
+
+  // The live inode of child `name`, if this directory has one.
+  RefPtr<OverlayInode> ChildLocked(std::string_view name) {
+    auto it = children_.find(name);
+    if (it == children_.end()) return nullptr;
+    RefPtr<OverlayInode> c;
+    {
+      absl::MutexLock l(&it->second->mu);
+      c = TryRef(it->second->inode);
+    }
+    if (!c) children_.erase(it);
+    return c;
+  }
+
+  void SetChildLocked(std::string_view name, OverlayInode& child) {
+    children_[std::string(name)] = child.anchor_;
+    // Entries of children that went are swept now and then, so that a directory whose names
+    // were all looked up once does not keep them all.
+    if (children_.size() < sweep_at_) return;
+    for (auto it = children_.begin(); it != children_.end();) {
+      bool alive;
+      {
+        RefPtr<InodeAnchor> a = it->second;  // outlives the lock, even once erased
+        absl::MutexLock l(&a->mu);
+        alive = a->inode != nullptr;
+      }
+      it = alive ? std::next(it) : children_.erase(it);
+    }
+    sweep_at_ = std::max<size_t>(64, 2 * children_.size());
   }
 
   const RefPtr<OverlayFs> fs_;
@@ -542,13 +590,16 @@ class OverlayInode : public Inode {
   const RefPtr<Inode> lower_;  // null for a file born in the upper layer, or an opaque directory
   RefPtr<Inode> upper_ref_;    // owns what upper_ points to
   std::atomic<Inode*> upper_;
-  // Guarded by fs_->mu. `parent_` is where a copy-up puts this file: not owned (the parent holds
-  // this inode in its children_), and null once the name is gone.
-  OverlayInode* parent_;
+  const RefPtr<InodeAnchor> anchor_ = MakeRef<InodeAnchor>();
+  // Guarded by fs_->mu. `parent_` is where a copy-up puts this file (a child keeps its parent,
+  // which it needs for that), and null once the name is gone.
+  RefPtr<OverlayInode> parent_;
   std::string name_;
   bool removed_ = false;  // a removed directory takes no new names
-  // Every child looked up or made, so that a name keeps its inode (and its copy-up state).
-  std::map<std::string, RefPtr<OverlayInode>, std::less<>> children_;
+  // Every child looked up or made and still alive, so that a name keeps its inode (and its
+  // copy-up state) while anything uses it.
+  std::map<std::string, RefPtr<InodeAnchor>, std::less<>> children_;
+  size_t sweep_at_ = 64;
 };
 
 // An open regular file of the overlay. It reads through whichever layer holds the file now, so

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <linux/capability.h>
+#include <sys/resource.h>
 #include <sys/sysmacros.h>
 
 #include <limits>
@@ -121,8 +122,79 @@ FileLocks& Inode::Locks() {
 
 // ---- Dentry ----
 
+namespace {
+
+// How many dentries the cache aims to keep: a quarter of the fd limit the sandbox was started
+// with (which the gofer shares, and each cached gofer dentry holds a gofer fd), within bounds.
+int64_t DentryCacheTarget() {
+  static const int64_t target = [] {
+    rlimit r{};
+    getrlimit(RLIMIT_NOFILE, &r);
+    int64_t quarter = r.rlim_max == RLIM_INFINITY ? 16384 : static_cast<int64_t>(r.rlim_max / 4);
+    return std::clamp<int64_t>(quarter, 256, 16384);
+  }();
+  return target;
+}
+
+// Live dentries in the sentry, and the count at which the next lookup prunes the cache.
+std::atomic<int64_t> g_dentries{0};
+std::atomic<int64_t> g_prune_at{0};
+std::atomic<bool> g_pruning{false};
+// Deeper trees are pruned only down to here, so that pruning keeps a bounded stack.
+constexpr int kMaxPruneDepth = 256;
+
+}  // namespace
+
 Dentry::Dentry(RefPtr<Dentry> parent, std::string name, RefPtr<Inode> inode)
-    : parent_(std::move(parent)), name_(std::move(name)), inode_(std::move(inode)) {}
+    : parent_(std::move(parent)), name_(std::move(name)), inode_(std::move(inode)) {
+  g_dentries.fetch_add(1, std::memory_order_relaxed);
+}
+
+Dentry::~Dentry() { g_dentries.fetch_sub(1, std::memory_order_relaxed); }
+
+void Dentry::MaybePrune() {
+  int64_t limit = std::max(DentryCacheTarget(), g_prune_at.load(std::memory_order_relaxed));
+  if (g_dentries.load(std::memory_order_relaxed) <= limit) return;
+  if (g_pruning.exchange(true)) return;  // another thread is at it
+  RefPtr<Dentry> root(this);
+  while (RefPtr<Dentry> up = root->parent()) root = std::move(up);
+  root->PruneUnused();
+  // If most of the cache is in use, wait for it to double before trying again, so that
+  // pruning stays a small share of the lookups.
+  g_prune_at.store(2 * g_dentries.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  g_pruning.store(false);
+}
+
+size_t Dentry::PruneUnused() {
+  absl::MutexLock l(&mu_);
+  return PruneUnusedLocked(0);
+}
+
+size_t Dentry::PruneUnusedLocked(int depth) {
+  size_t n = 0;
+  for (auto it = children_.begin(); it != children_.end();) {
+    Dentry* c = it->second.get();
+    bool unused;
+    {
+      // Parent before child, as everywhere. With both locks held nobody can take the child
+      // from the cache, so a count of one (the cache's) cannot grow meanwhile.
+      absl::MutexLock cl(&c->mu_);
+      if (depth < kMaxPruneDepth) n += c->PruneUnusedLocked(depth + 1);
+      unused = c->children_.empty() && c->RefCount() == 1 && !c->inode_->watches() &&
+               !c->inode_->IsExecuting();
+    }
+    if (unused) {
+      // Freed at once, so that its parent's count drops too. Its end may release the inode,
+      // which takes filesystem locks: those come after dentry locks.
+      ++generation_;
+      it = children_.erase(it);
+      n++;
+    } else {
+      ++it;
+    }
+  }
+  return n;
+}
 
 std::string Dentry::name() const {
   absl::MutexLock l(&mu_);
@@ -159,13 +231,16 @@ Result<RefPtr<Dentry>> Dentry::Child(std::string_view name) {
     }
     RefPtr<Inode> inode = TRY(inode_->Lookup(name));
     auto d = MakeRef<Dentry>(RefPtr<Dentry>(this), std::string(name), std::move(inode));
-    absl::MutexLock l(&mu_);
+    absl::ReleasableMutexLock l(&mu_);
     auto it = children_.find(name);
     if (it != children_.end()) return it->second;
     if (generation_ != generation && attempt < 3) continue;
     // After a few contended attempts the result is still a correct answer for this walk; it is
     // just not cached.
-    if (generation_ == generation) children_.emplace(std::string(name), d);
+    if (generation_ != generation) return d;
+    children_.emplace(std::string(name), d);
+    l.Release();
+    MaybePrune();
     return d;
   }
 }

@@ -240,6 +240,11 @@ class Dentry : public RefCounted<Dentry> {
   // filesystem) is only freed once its caches are emptied. Dentries still in use elsewhere
   // survive; lookups simply fill the cache again.
   void PruneTree();
+  // Drops, from the cache below this dentry, every dentry that nothing but the cache holds
+  // (no open file, cwd, mount or cached child of its own; its inode not watched or executed),
+  // bottom-up. Returns how many went. A later walk looks them up again.
+  size_t PruneUnused();
+  ~Dentry();
 
  private:
   mutable absl::Mutex mu_;
@@ -251,6 +256,12 @@ class Dentry : public RefCounted<Dentry> {
   // removed or renamed does not cache what it found.
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   bool deleted_ ABSL_GUARDED_BY(mu_) = false;
+
+  // Bounds the cache: after a lookup adds a child, prunes this dentry's filesystem tree if the
+  // sandbox holds more dentries than the cache should keep. Each cached dentry of a gofer mount
+  // holds a host fd in the gofer, so an unbounded cache would exhaust them.
+  void MaybePrune();
+  size_t PruneUnusedLocked(int depth) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 };
 
 // Mount flags kept by the VFS (MS_* values).

@@ -38,6 +38,27 @@ TEST_F(VfsTest, ResolvesComponents) {
   EXPECT_EQ(f.dentry, p.dentry);
 }
 
+// The dentry cache lets go of what nothing uses, bottom-up, and keeps what is in use: a path
+// someone holds, its ancestors, mountpoints. Lookups still find everything afterwards.
+TEST_F(VfsTest, PruneUnusedKeepsWhatIsInUse) {
+  ASSERT_OK(fs_.WriteFile("/a/b/c", "c"));
+  ASSERT_OK(fs_.Mkdir("/held"));
+  ASSERT_OK(fs_.WriteFile("/held/file", "f"));
+  ASSERT_OK(fs_.Mkdir("/mnt"));
+  auto m = MakeRef<Mount>(fs_.ns().NextMountId(), "tmpfs", "none", NewTmpfs(0755, 0, 0, 0),
+                          MountFlags{});
+  ASSERT_OK(fs_.ns().AddMount(ASSERT_OK_AND_GET(fs_.Lookup("/mnt")), m));
+  Path held = ASSERT_OK_AND_GET(fs_.Lookup("/held/file"));
+  const RefPtr<Dentry>& root = fs_.root().dentry;
+  EXPECT_GE(root->PruneUnused(), 3u);  // c, b and a at least
+  EXPECT_EQ(root->CachedChild("a"), nullptr);
+  EXPECT_NE(root->CachedChild("held"), nullptr);
+  EXPECT_EQ(root->CachedChild("held")->CachedChild("file"), held.dentry);
+  EXPECT_NE(root->CachedChild("mnt"), nullptr);
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_.ReadFile("/a/b/c")), "c");
+  EXPECT_EQ(ASSERT_OK_AND_GET(fs_.Lookup("/mnt")).mount, m);
+}
+
 TEST_F(VfsTest, Errors) {
   EXPECT_ERRNO(fs_.Lookup(""), ENOENT);
   EXPECT_ERRNO(fs_.Lookup("/missing"), ENOENT);
