@@ -7,6 +7,7 @@ packages=(
   libseccomp-dev nlohmann-json3-dev libabsl-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   busybox-static python3 sqlite3
+  libpython3.11-testsuite  # CPython's own tests: tests/e2e/python_suite.sh
 )
 
 missing=()
