@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -80,6 +81,14 @@ Result<RefPtr<vfs::Dentry>> BuildDev(const kernel::Credentials& creds) {
   TRY(EnsureDir(dev, "pts", creds));
   TRY(EnsureDir(dev, "shm", creds, 01777));
   return dev;
+}
+
+// The size of a tmpfs mounted without a size option: half of the host's memory, as Linux's
+// default, so that filling one gives ENOSPC rather than exhausting the host.
+uint64_t DefaultTmpfsSize() {
+  struct sysinfo si {};
+  if (sysinfo(&si) < 0) return 0;
+  return static_cast<uint64_t>(si.totalram) * si.mem_unit / 2;
 }
 
 // A host path the gofer serves, and where the sandbox sees it.
@@ -158,7 +167,7 @@ absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const DoOptions& opts) {
   ASSIGN_OR_RETURN(std::vector<FileDescriptor> socks, StartGofer(gofer_mounts));
   Result<RefPtr<vfs::Dentry>> lower = fsimpl::NewGoferFilesystem(std::move(socks[0]));
   if (!lower.ok()) return ErrnoStatus(fmt::format("root {}", opts.root_dir), lower.error());
-  RefPtr<vfs::Dentry> upper = fsimpl::NewTmpfs(0755, 0, 0, 0);
+  RefPtr<vfs::Dentry> upper = fsimpl::NewTmpfs(0755, 0, 0, DefaultTmpfsSize());
   RefPtr<vfs::Dentry> root = fsimpl::NewOverlay(*lower, upper);
   auto root_mount = MakeRef<vfs::Mount>(1, "overlay", "root", root, vfs::MountFlags{});
   auto ns = MakeRef<vfs::MountNamespace>(root_mount);
@@ -191,7 +200,7 @@ absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const DoOptions& opts) {
                                               vfs::MountFlags{.nosuid = true, .noexec = true})));
   RETURN_IF_ERROR(MountAt(*ns, *root_creds, "/dev/shm",
                           MakeRef<vfs::Mount>(ns->NextMountId(), "tmpfs", "shm",
-                                              fsimpl::NewTmpfs(01777, 0, 0, 0),
+                                              fsimpl::NewTmpfs(01777, 0, 0, DefaultTmpfsSize()),
                                               vfs::MountFlags{.nosuid = true, .nodev = true})));
   RETURN_IF_ERROR(MountAt(*ns, *root_creds, "/proc",
                           MakeRef<vfs::Mount>(ns->NextMountId(), "proc", "proc",
