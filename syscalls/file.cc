@@ -120,9 +120,13 @@ Result<long> DoSymlink(Task& t, UserAddr target, int newdirfd, UserAddr linkpath
 }
 
 Result<long> DoReadlink(Task& t, int dirfd, UserAddr upath, UserAddr buf, int64_t size) {
-  std::string path = TRY(t.CopyInPath(upath));
+  // do_readlinkat(): the size is checked before the path is even read.
   if (size <= 0) return Errno(EINVAL);
+  std::string path = TRY(t.CopyInPath(upath));
   Path p = TRY(t.ResolveAt(dirfd, path, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH));
+  // An empty path names the descriptor's file: for anything but a symlink that names nothing
+  // readlink could read (ENOENT rather than EINVAL).
+  if (path.empty() && !S_ISLNK(TRY(StatOf(p)).mode)) return Errno(ENOENT);
   std::string target = TRY(p.dentry->inode()->ReadLink());
   size_t n = std::min<size_t>(target.size(), size);
   TRY(t.CopyOut(buf, target.data(), n));
@@ -154,21 +158,32 @@ Result<long> DoChown(Task& t, const Path& p, uint32_t uid, uint32_t gid) {
   vfs::Stat st = TRY(StatOf(p));
   RefPtr<kernel::Credentials> c = t.creds();
   constexpr uint32_t kKeep = static_cast<uint32_t>(-1);
-  bool cap = c->HasCap(CAP_CHOWN);
-  if (uid != kKeep && uid != st.uid && !cap) return Errno(EPERM);
-  if (gid != kKeep && gid != st.gid && !cap) {
-    if (c->fsuid != st.uid || !c->InGroup(gid)) return Errno(EPERM);
+  const bool owner = c->fsuid == st.uid;
+  const bool cap_chown = c->HasCap(CAP_CHOWN);
+  // setattr_prepare(): chown_ok() lets the owner "change" the owner to itself only, and
+  // chgrp_ok() lets the owner pick its own groups; anything else takes CAP_CHOWN, even a
+  // change to the values the file already has.
+  if (uid != kKeep && !(owner && uid == st.uid) && !cap_chown) return Errno(EPERM);
+  if (gid != kKeep && !(owner && (gid == st.gid || c->InGroup(gid))) && !cap_chown) {
+    return Errno(EPERM);
   }
-  if (uid == kKeep && gid == kKeep) return 0;
+  // chown_common(): every chown, even one that changes nothing, marks the change time and
+  // drops the set-id bits of a non-directory (ATTR_KILL_SUID and setattr_should_drop_sgid).
   vfs::SetStatRequest req;
+  req.touch_ctime = true;
   if (uid != kKeep) req.uid = uid;
   if (gid != kKeep) req.gid = gid;
-  // Changing the owner of a regular file drops its set-user-ID bit, and set-group-ID when the
-  // group can execute it (Linux's should_remove_suid).
-  if (S_ISREG(st.mode) && (st.mode & (S_ISUID | S_ISGID))) {
+  if (!S_ISDIR(st.mode)) {
     uint32_t m = st.mode & 07777 & ~S_ISUID;
-    if (st.mode & S_IXGRP) m &= ~S_ISGID;
-    req.mode = m;
+    const bool in_group = c->InGroup(st.gid) || c->HasCap(CAP_FSETID);
+    if ((m & S_ISGID) && ((m & S_IXGRP) || !in_group)) m &= ~S_ISGID;
+    if (m != (st.mode & 07777)) {
+      // The dropped bits are a mode change, which setattr_prepare() allows the owner only;
+      // it also drops S_ISGID if the caller is not in the (new) group.
+      if (!owner && !c->HasCap(CAP_FOWNER)) return Errno(EPERM);
+      if (!c->InGroup(req.gid.value_or(st.gid)) && !c->HasCap(CAP_FSETID)) m &= ~S_ISGID;
+      req.mode = m;
+    }
   }
   TRY(p.dentry->inode()->SetStat(req));
   return 0;
@@ -183,14 +198,25 @@ Result<long> DoTruncate(Task& t, const Path& p, int64_t len) {
   TRY(vfs::CheckPermission(*t.creds(), st, W_OK));
   if (p.dentry->inode()->IsExecuting()) return Errno(ETXTBSY);
   TRY(CheckNewSize(t, len));
+  // vfs_truncate() -> do_truncate() without time attributes: the filesystem stamps the file if
+  // the size changes. A truncation by someone without CAP_FSETID drops set-id bits.
   vfs::SetStatRequest req;
   req.size = len;
+  req.mode = vfs::ModeAfterWrite(*t.creds(), st);
   TRY(p.dentry->inode()->SetStat(req));
   return 0;
 }
 
-// Sets access and modification times; `times` null means both "now".
+bool ValidNsec(long nsec) {
+  return nsec == UTIME_NOW || nsec == UTIME_OMIT || (nsec >= 0 && nsec < 1'000'000'000);
+}
+
+// vfs_utimes(): sets access and modification times; `times` null means both "now". The
+// nanoseconds are judged only once the file is found.
 Result<long> DoUtimes(Task& t, const Path& p, const timespec* times) {
+  if (times && (!ValidNsec(times[0].tv_nsec) || !ValidNsec(times[1].tv_nsec))) {
+    return Errno(EINVAL);
+  }
   if (ReadOnlyMount(p)) return Errno(EROFS);
   vfs::Stat st = TRY(StatOf(p));
   RefPtr<kernel::Credentials> c = t.creds();
@@ -538,8 +564,12 @@ Result<long> Ftruncate(Task& t, const SyscallArgs& a) {
   vfs::Stat st = TRY(f->GetStat());
   if (!S_ISREG(st.mode)) return Errno(EINVAL);
   TRY(CheckNewSize(t, a.Int(1)));
+  // do_ftruncate(): ATTR_MTIME | ATTR_CTIME, so the file is stamped even if its size stays;
+  // set-id bits go as for a write.
   vfs::SetStatRequest req;
   req.size = a.Int(1);
+  req.mtime = timespec{0, UTIME_NOW};
+  req.mode = vfs::ModeAfterWrite(*t.creds(), st);
   TRY(f->SetStat(req));
   return 0;
 }
@@ -554,24 +584,28 @@ Result<long> Mknodat(Task& t, const SyscallArgs& a) {
 
 // utimensat(2)
 Result<long> Utimensat(Task& t, const SyscallArgs& a) {
-  int flags = a.Int32(3);
-  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Errno(EINVAL);
+  const int dirfd = a.Int32(0), flags = a.Int32(3);
   timespec ts[2];
-  bool have = !a.Addr(2).IsNull();
+  const bool have = !a.Addr(2).IsNull();
   if (have) {
     TRY(t.CopyIn(a.Addr(2), ts, sizeof(ts)));
-    for (auto& v : ts) {
-      if (v.tv_nsec != UTIME_NOW && v.tv_nsec != UTIME_OMIT && (v.tv_nsec < 0 || v.tv_nsec >= 1'000'000'000))
-        return Errno(EINVAL);
-    }
+    // Nothing to do: Linux does not even look at the path or the flags.
+    if (ts[0].tv_nsec == UTIME_OMIT && ts[1].tv_nsec == UTIME_OMIT) return 0;
   }
   Path p;
-  if (a.Addr(1).IsNull()) {
-    // Linux's extension: a null path means the file open at dirfd.
-    if (a.Int32(0) == AT_FDCWD) return Errno(EFAULT);
-    p = TRY(t.fds().Get(a.Int32(0)))->path();
+  if (a.Addr(1).IsNull() && dirfd != AT_FDCWD) {
+    // Linux's extension: a null path means the file open at dirfd (futimens), which takes no
+    // flags and no O_PATH descriptor.
+    if (flags) return Errno(EINVAL);
+    RefPtr<FileDescription> f = TRY(t.fds().Get(dirfd));
+    if (f->flags() & O_PATH) return Errno(EBADF);
+    p = f->path();
+    // A host file (the stdio of `runsc do`) has no inode in the sandbox whose times it could
+    // set; the call succeeds as it would on the terminal.
+    if (!p.valid()) return 0;
   } else {
-    p = TRY(ResolveUserPath(t, a.Int32(0), a.Addr(1), flags));
+    if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Errno(EINVAL);
+    p = TRY(ResolveUserPath(t, dirfd, a.Addr(1), flags));
   }
   return DoUtimes(t, p, have ? ts : nullptr);
 }

@@ -149,7 +149,10 @@ class TmpfsInode : public Inode {
     } else if (resized) {
       mtime_ = now;
     }
-    ctime_ = now;
+    // shmem_setattr(): a truncate(2) to the size the file already has changes nothing at all.
+    if (req.mode || req.uid || req.gid || req.atime || req.mtime || resized || req.touch_ctime) {
+      ctime_ = now;
+    }
     return Ok();
   }
 

@@ -71,6 +71,28 @@ Result<void> CheckPermission(const Credentials& creds, const Stat& stat, int mas
   return Errno(EACCES);
 }
 
+std::optional<uint32_t> ModeAfterWrite(const Credentials& creds, const Stat& stat) {
+  if (!S_ISREG(stat.mode) || !(stat.mode & (S_ISUID | S_ISGID))) return std::nullopt;
+  if (creds.HasCap(CAP_FSETID)) return std::nullopt;
+  uint32_t mode = stat.mode & 07777 & ~S_ISUID;
+  if ((stat.mode & S_ISGID) && ((stat.mode & S_IXGRP) || !creds.InGroup(stat.gid))) {
+    mode &= ~S_ISGID;
+  }
+  if (mode == (stat.mode & 07777)) return std::nullopt;
+  return mode;
+}
+
+Result<void> RemovePrivs(const Credentials& creds, FileDescription& file) {
+  if (creds.HasCap(CAP_FSETID)) return Ok();
+  Inode* inode = file.inode();
+  if (!inode) return Ok();
+  std::optional<uint32_t> mode = ModeAfterWrite(creds, TRY(inode->GetStat()));
+  if (!mode) return Ok();
+  SetStatRequest req;
+  req.mode = *mode;
+  return inode->SetStat(req);
+}
+
 // ---- Inode defaults ----
 
 Result<void> Inode::SetStat(const SetStatRequest&) { return Errno(EPERM); }

@@ -87,6 +87,9 @@ struct SetStatRequest {
   std::optional<int64_t> size;
   std::optional<timespec> atime;  // tv_nsec may be UTIME_NOW
   std::optional<timespec> mtime;
+  // Marks the change time even if nothing else changes (chown(2) with -1 for both ids). Any
+  // other field, or a size that changes, marks it too.
+  bool touch_ctime = false;
 };
 
 struct DirEntry {
@@ -109,6 +112,16 @@ Result<void> CheckPermission(const Credentials& creds, const Stat& stat, int mas
 // directory is setgid (a new directory then inherits the bit), else the creator's fsgid.
 void InitOwner(const Credentials& creds, const Stat& dir, uint32_t* mode, uint32_t* uid,
                uint32_t* gid);
+
+// Linux's should_remove_suid() / setattr_should_drop_sgid(): the permission bits a regular file
+// `stat` keeps when `creds` writes or truncates it, or nothing if none change. A writer without
+// CAP_FSETID drops S_ISUID, and S_ISGID when it means set-group-ID on execution (S_IXGRP) or
+// when the writer is not in the file's group.
+std::optional<uint32_t> ModeAfterWrite(const Credentials& creds, const Stat& stat);
+
+// file_remove_privs(): applies ModeAfterWrite to the file `file` before a write. Cheap for
+// writers with CAP_FSETID, which keep everything.
+Result<void> RemovePrivs(const Credentials& creds, FileDescription& file);
 
 class Inode : public RefCounted<Inode> {
  public:
