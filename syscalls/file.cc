@@ -39,6 +39,17 @@ Result<long> InstallFile(Task& t, RefPtr<FileDescription> f, bool cloexec) {
 }
 
 Result<long> DoOpen(Task& t, int dirfd, UserAddr upath, int flags, uint32_t mode) {
+  // build_open_flags(), before the path is read. O_PATH drops every other flag first.
+  if (!(flags & O_PATH)) {
+    // Linux 6.4 refuses the combination that used to create regular files.
+    if ((flags & (O_DIRECTORY | O_CREAT)) == (O_DIRECTORY | O_CREAT)) return Errno(EINVAL);
+    // The kernel's __O_TMPFILE bit alone (glibc's __O_TMPFILE includes O_DIRECTORY).
+    constexpr int kTmpfileBit = 020000000;
+    if (flags & kTmpfileBit) {
+      if ((flags & O_TMPFILE) != O_TMPFILE) return Errno(EINVAL);
+      if ((flags & O_ACCMODE) == O_RDONLY) return Errno(EINVAL);
+    }
+  }
   std::string path = TRY(t.CopyInPath(upath));
   if (path.empty()) return Errno(ENOENT);
   flags |= kKernelOLargefile;  // implied on 64-bit, and reported by F_GETFL
@@ -527,6 +538,19 @@ Result<long> Fchmod(Task& t, const SyscallArgs& a) {
 }
 Result<long> Fchmodat(Task& t, const SyscallArgs& a) {
   Path p = TRY(ResolveUserPath(t, a.Int32(0), a.Addr(1), 0));
+  return DoChmod(t, p, a.Uint32(2));
+}
+
+// fchmodat2(2)
+Result<long> Fchmodat2(Task& t, const SyscallArgs& a) {
+  int flags = a.Int32(3);
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Errno(EINVAL);
+  Path p = TRY(ResolveUserPath(t, a.Int32(0), a.Addr(1), flags));
+  // notify_change(): a symlink's mode is not used, and no filesystem lets it change.
+  if (S_ISLNK(TRY(StatOf(p)).mode)) {
+    if (ReadOnlyMount(p)) return Errno(EROFS);
+    return Errno(EOPNOTSUPP);
+  }
   return DoChmod(t, p, a.Uint32(2));
 }
 

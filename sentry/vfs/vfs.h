@@ -368,8 +368,16 @@ class FileDescription : public RefCounted<FileDescription> {
   int flags() const { return flags_.load(std::memory_order_relaxed); }
   // F_SETFL: only O_APPEND, O_NONBLOCK, O_ASYNC, O_DIRECT and O_NOATIME change.
   void SetStatusFlags(int flags);
-  bool readable() const { return (flags() & O_ACCMODE) != O_WRONLY && !(flags() & O_PATH); }
-  bool writable() const { return (flags() & O_ACCMODE) != O_RDONLY && !(flags() & O_PATH); }
+  // Access mode 3 (O_WRONLY | O_RDWR) is checked for read and write permission at open but
+  // gives neither (Linux's OPEN_FMODE), as O_PATH does.
+  bool readable() const {
+    const int acc = flags() & O_ACCMODE;
+    return (acc == O_RDONLY || acc == O_RDWR) && !(flags() & O_PATH);
+  }
+  bool writable() const {
+    const int acc = flags() & O_ACCMODE;
+    return (acc == O_WRONLY || acc == O_RDWR) && !(flags() & O_PATH);
+  }
   const Path& path() const { return path_; }
   Inode* inode() const { return path_.dentry ? path_.dentry->inode().get() : nullptr; }
 

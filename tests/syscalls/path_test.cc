@@ -9,11 +9,13 @@
 // only read (/bin/sh, /etc/passwd, /dev, /proc).
 
 #include <limits.h>
+#include <linux/openat2.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -665,7 +667,92 @@ TEST_F(PathTest, ODirectory) {
   FileDescriptor fd(open(C("dirlink"), O_RDONLY | O_DIRECTORY));
   EXPECT_TRUE(fd.valid()) << ErrnoString(errno);
   EXPECT_THAT(open(C("dir"), O_WRONLY | O_DIRECTORY), SyscallFailsWithErrno(EISDIR));
+  // openat2 takes O_DIRECTORY alike.
+  struct open_how how = {};
+  how.flags = O_RDONLY | O_DIRECTORY;
+  FileDescriptor fd2(syscall(SYS_openat2, AT_FDCWD, C("dir"), &how, sizeof(how)));
+  EXPECT_TRUE(fd2.valid()) << ErrnoString(errno);
+  EXPECT_THAT(syscall(SYS_openat2, AT_FDCWD, C("file"), &how, sizeof(how)),
+              SyscallFailsWithErrno(ENOTDIR));
+  how.flags = O_RDONLY | O_DIRECTORY | O_CREAT;
+  EXPECT_THAT(syscall(SYS_openat2, AT_FDCWD, C("dir"), &how, sizeof(how)),
+              SyscallFailsWithErrno(EINVAL));
   EXPECT_THAT(open(C("dir"), O_RDWR), SyscallFailsWithErrno(EISDIR));
+}
+
+TEST_F(PathTest, OpenFlagOddities) {
+  MakeCast();
+  // Access mode 3 asks for read and write permission but gives neither.
+  FileDescriptor fd(open(C("file"), 3));
+  ASSERT_TRUE(fd.valid()) << ErrnoString(errno);
+  char buf[4];
+  EXPECT_THAT(read(fd.get(), buf, 1), SyscallFailsWithErrno(EBADF));
+  EXPECT_THAT(write(fd.get(), "x", 1), SyscallFailsWithErrno(EBADF));
+  EXPECT_EQ(fcntl(fd.get(), F_GETFL) & O_ACCMODE, 3);
+  // O_CREAT with O_DIRECTORY is refused outright (Linux 6.4 and later).
+  EXPECT_THAT(open(C("new"), O_CREAT | O_DIRECTORY | O_RDONLY, 0644),
+              SyscallFailsWithErrno(EINVAL));
+  EXPECT_THAT(open(C("dir"), O_CREAT | O_DIRECTORY | O_RDONLY, 0644),
+              SyscallFailsWithErrno(EINVAL));
+  EXPECT_THAT(open(C("file"), O_CREAT | O_DIRECTORY | O_RDONLY, 0644),
+              SyscallFailsWithErrno(EINVAL));
+  EXPECT_THAT(access(C("new"), F_OK), SyscallFailsWithErrno(ENOENT));
+  // O_TRUNC asks for write access, which a directory never gives.
+  EXPECT_THAT(open(C("dir"), O_RDONLY | O_TRUNC), SyscallFailsWithErrno(EISDIR));
+  // Unknown flags are ignored.
+  FileDescriptor odd(open(C("file"), O_RDONLY | 0x40000000));
+  EXPECT_TRUE(odd.valid()) << ErrnoString(errno);
+}
+
+TEST_F(PathTest, Mknod) {
+  MakeFile("file");
+  EXPECT_THAT(mknod(C("d"), S_IFDIR | 0755, 0), SyscallFailsWithErrno(EPERM));
+  EXPECT_THAT(mknod(C("file"), S_IFDIR | 0755, 0), SyscallFailsWithErrno(EPERM));
+  EXPECT_THAT(mknod(C("x"), S_IFMT | 0755, 0), SyscallFailsWithErrno(EINVAL));
+  EXPECT_THAT(mknod(C("file"), S_IFIFO | 0755, 0), SyscallFailsWithErrno(EEXIST));
+  ASSERT_THAT(mknod(C("plain"), 0644, 0), SyscallSucceeds());
+  EXPECT_TRUE(S_ISREG(Lstat(P("plain")).st_mode));
+  ASSERT_THAT(mknod(C("null"), S_IFCHR | 0666, makedev(1, 3)), SyscallSucceeds());
+  struct stat st = Lstat(P("null"));
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  EXPECT_EQ(st.st_rdev, makedev(1, 3));
+  FileDescriptor fd(open(C("null"), O_WRONLY));
+  ASSERT_TRUE(fd.valid()) << ErrnoString(errno);
+  EXPECT_THAT(write(fd.get(), "gone", 4), SyscallSucceedsWithValue(4));
+  // Devices need CAP_MKNOD; FIFOs and sockets do not.
+  EXPECT_CHILD_SUCCEEDS([&] {
+    CHILD_CHECK_SUCCESS(chmod(dir_.path().c_str(), 0777));
+    CHILD_CHECK_SUCCESS(setgid(65534));
+    CHILD_CHECK_SUCCESS(setuid(65534));
+    CHILD_CHECK_ERRNO(mknod(P("dev").c_str(), S_IFCHR | 0666, makedev(1, 3)), EPERM);
+    CHILD_CHECK_ERRNO(mknod(P("file").c_str(), S_IFCHR | 0666, makedev(1, 3)), EEXIST);
+    CHILD_CHECK_SUCCESS(mknod(P("fifo").c_str(), S_IFIFO | 0666, 0));
+    CHILD_CHECK_SUCCESS(mknod(P("sock").c_str(), S_IFSOCK | 0666, 0));
+  });
+}
+
+TEST_F(PathTest, Fchmodat2) {
+  MakeFile("file");
+  MakeLink("file", "link");
+  constexpr long kFchmodat2 = 452;
+  if (syscall(kFchmodat2, AT_FDCWD, C("file"), 0600, 0) == -1 && errno == ENOSYS) {
+    GTEST_SKIP() << "fchmodat2 needs Linux 6.6";
+  }
+  EXPECT_EQ(Stat(P("file")).st_mode & 07777, 0600u);
+  EXPECT_THAT(syscall(kFchmodat2, AT_FDCWD, C("file"), 0640, AT_SYMLINK_NOFOLLOW),
+              SyscallSucceeds());
+  EXPECT_EQ(Stat(P("file")).st_mode & 07777, 0640u);
+  // A symlink's own mode cannot change.
+  EXPECT_THAT(syscall(kFchmodat2, AT_FDCWD, C("link"), 0600, AT_SYMLINK_NOFOLLOW),
+              SyscallFailsWithErrno(EOPNOTSUPP));
+  EXPECT_THAT(syscall(kFchmodat2, AT_FDCWD, C("link"), 0604, 0), SyscallSucceeds());
+  EXPECT_EQ(Stat(P("file")).st_mode & 07777, 0604u);
+  FileDescriptor pfd(open(C("file"), O_PATH));
+  EXPECT_THAT(syscall(kFchmodat2, pfd.get(), "", 0600, AT_EMPTY_PATH), SyscallSucceeds());
+  EXPECT_EQ(Stat(P("file")).st_mode & 07777, 0600u);
+  EXPECT_THAT(syscall(kFchmodat2, AT_FDCWD, C("file"), 0600, 0x200),
+              SyscallFailsWithErrno(EINVAL));
+  EXPECT_THAT(syscall(kFchmodat2, pfd.get(), "", 0600, 0), SyscallFailsWithErrno(ENOENT));
 }
 
 TEST_F(PathTest, CreateThroughSymlinks) {
@@ -829,6 +916,8 @@ TEST_F(PathTest, RenameAcrossMountsAndMountpoints) {
   // A mountpoint cannot be renamed, replaced or removed.
   EXPECT_THAT(rename("/dev/shm", "/dev/shm2"), SyscallFailsWithErrno(EBUSY));
   EXPECT_THAT(rmdir("/dev/shm"), SyscallFailsWithErrno(EBUSY));
+  EXPECT_THAT(rmdir("/dev"), SyscallFailsWithErrno(EBUSY));
+  EXPECT_THAT(rmdir("/proc"), SyscallFailsWithErrno(EBUSY));
   EXPECT_THAT(rename((shm + "/g").c_str(), "/dev/shm"), SyscallFailsWithErrno(EXDEV));
   ASSERT_THAT(unlink(shm_file.c_str()), SyscallSucceeds());
   ASSERT_THAT(rmdir(shm.c_str()), SyscallSucceeds());
@@ -910,6 +999,7 @@ TEST_F(PathTest, UnlinkAndRmdirErrnoMatrix) {
   EXPECT_THAT(unlink(C("missing")), SyscallFailsWithErrno(ENOENT));
   EXPECT_THAT(unlink(C("f/x")), SyscallFailsWithErrno(ENOTDIR));
   EXPECT_THAT(rmdir("."), SyscallFailsWithErrno(EINVAL));
+  EXPECT_THAT(unlinkat(AT_FDCWD, C("d/."), AT_REMOVEDIR), SyscallFailsWithErrno(EINVAL));
   EXPECT_THAT(rmdir(".."), SyscallFailsWithErrno(ENOTEMPTY));
   // The working directory can be removed; it then has no name.
   char cwd[PATH_MAX];
