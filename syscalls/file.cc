@@ -670,7 +670,7 @@ Result<long> Fsync(Task& t, const SyscallArgs& a) {
 }
 Result<long> Fdatasync(Task& t, const SyscallArgs& a) { return Fsync(t, a); }
 Result<long> Syncfs(Task& t, const SyscallArgs& a) {
-  TRY(t.fds().Get(a.Int32(0)));
+  TRY(t.fds().GetNotPath(a.Int32(0)));
   return 0;
 }
 Result<long> Sync(Task&, const SyscallArgs&) { return 0; }

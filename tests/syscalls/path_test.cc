@@ -10,7 +10,12 @@
 
 #include <limits.h>
 #include <linux/openat2.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/select.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -649,6 +654,34 @@ TEST_F(PathTest, OPathWhatFails) {
   EXPECT_THAT(fgetxattr(fd.get(), "user.x", buf, sizeof(buf)), SyscallFailsWithErrno(EBADF));
   EXPECT_THAT(futimens(fd.get(), nullptr), SyscallFailsWithErrno(EBADF));
   EXPECT_THAT(fchdir(fd.get()), SyscallFailsWithErrno(ENOTDIR));
+  EXPECT_THAT(flock(fd.get(), LOCK_SH), SyscallFailsWithErrno(EBADF));
+  EXPECT_THAT(fallocate(fd.get(), 0, 0, 10), SyscallFailsWithErrno(EBADF));
+  EXPECT_EQ(posix_fadvise(fd.get(), 0, 0, POSIX_FADV_NORMAL), EBADF);
+  EXPECT_THAT(fsetxattr(fd.get(), "user.x", "v", 1, 0), SyscallFailsWithErrno(EBADF));
+  EXPECT_THAT(flistxattr(fd.get(), buf, sizeof(buf)), SyscallFailsWithErrno(EBADF));
+  EXPECT_THAT(syncfs(fd.get()), SyscallFailsWithErrno(EBADF));
+  struct flock lk = {};
+  lk.l_type = F_RDLCK;
+  EXPECT_THAT(fcntl(fd.get(), F_GETLK, &lk), SyscallFailsWithErrno(EBADF));
+  EXPECT_THAT(fcntl(fd.get(), F_SETLK, &lk), SyscallFailsWithErrno(EBADF));
+  struct iovec iov = {buf, sizeof(buf)};
+  EXPECT_THAT(readv(fd.get(), &iov, 1), SyscallFailsWithErrno(EBADF));
+  EXPECT_THAT(writev(fd.get(), &iov, 1), SyscallFailsWithErrno(EBADF));
+  // poll does not see the descriptor at all.
+  struct pollfd pfd = {fd.get(), POLLIN, 0};
+  EXPECT_THAT(poll(&pfd, 1, 0), SyscallSucceedsWithValue(1));
+  EXPECT_EQ(pfd.revents, POLLNVAL);
+  fd_set set;
+  FD_ZERO(&set);
+  FD_SET(fd.get(), &set);
+  struct timeval zero = {0, 0};
+  // select counts it as open, and as ready.
+  EXPECT_THAT(select(fd.get() + 1, &set, nullptr, nullptr, &zero), SyscallSucceedsWithValue(1));
+  EXPECT_TRUE(FD_ISSET(fd.get(), &set));
+  FileDescriptor ep(epoll_create1(EPOLL_CLOEXEC));
+  struct epoll_event ev = {};
+  ev.events = EPOLLIN;
+  EXPECT_THAT(epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd.get(), &ev), SyscallFailsWithErrno(EBADF));
   FileDescriptor dfd(open(C("dir"), O_PATH));
   ASSERT_TRUE(dfd.valid());
   EXPECT_THAT(syscall(SYS_getdents64, dfd.get(), buf, sizeof(buf)), SyscallFailsWithErrno(EBADF));
