@@ -53,10 +53,12 @@ Result<long> DoOpen(Task& t, int dirfd, UserAddr upath, int flags, uint32_t mode
   std::string path = TRY(t.CopyInPath(upath));
   if (path.empty()) return Errno(ENOENT);
   flags |= kKernelOLargefile;  // implied on 64-bit, and reported by F_GETFL
-  if ((flags & __O_TMPFILE) == __O_TMPFILE) return Errno(EOPNOTSUPP);  // TODO(#3): O_TMPFILE
   vfs::Path start = TRY(t.StartAt(dirfd, path));
+  const uint32_t applied = mode & 07777 & ~t.fs().umask();
   RefPtr<FileDescription> f =
-      TRY(vfs::OpenAt(t.PathContext(), start, path, flags, mode & 07777 & ~t.fs().umask()));
+      (flags & O_TMPFILE) == O_TMPFILE && !(flags & O_PATH)
+          ? TRY(vfs::OpenTmpfile(t.PathContext(), start, path, flags, applied))
+          : TRY(vfs::OpenAt(t.PathContext(), start, path, flags, applied));
   // A FIFO opened without O_NONBLOCK waits here for its other end.
   TRY(f->WaitOpen(t));
   return InstallFile(t, std::move(f), flags & O_CLOEXEC);

@@ -87,7 +87,6 @@ Result<long> Openat2(Task& t, const SyscallArgs& a) {
   std::string path = TRY(t.CopyInPath(a.Addr(1)));
   if (path.empty()) return Errno(ENOENT);
   const int flags = static_cast<int>(how.flags);
-  if ((flags & O_TMPFILE) == O_TMPFILE) return Errno(EOPNOTSUPP);  // TODO(#3): O_TMPFILE
   // RESOLVE_CACHED asks for a walk the dentry cache can answer; the sentry's walks never sleep
   // on I/O it could avoid, so it simply resolves.
   const uint64_t resolve = how.resolve & ~kResolveCached;
@@ -99,7 +98,9 @@ Result<long> Openat2(Task& t, const SyscallArgs& a) {
   vfs::Path start = TRY(t.StartAt(dirfd, scoped ? std::string(".") : path));
   const uint32_t mode = static_cast<uint32_t>(how.mode) & 07777 & ~t.fs().umask();
   RefPtr<vfs::FileDescription> f =
-      TRY(vfs::OpenAt(t.PathContext(), start, path, flags, mode, resolve));
+      (flags & O_TMPFILE) == O_TMPFILE
+          ? TRY(vfs::OpenTmpfile(t.PathContext(), start, path, flags, mode, resolve))
+          : TRY(vfs::OpenAt(t.PathContext(), start, path, flags, mode, resolve));
   TRY(f->WaitOpen(t));
   return TRY(t.fds().Add(std::move(f), flags & O_CLOEXEC, 0, FdLimit(t)));
 }

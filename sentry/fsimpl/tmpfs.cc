@@ -620,6 +620,20 @@ class TmpfsDir : public TmpfsInode {
     });
   }
 
+  // shmem_tmpfile(): a file of this filesystem that no directory lists yet.
+  Result<RefPtr<Inode>> CreateTmpfile(uint32_t mode, const Credentials& creds,
+                                      bool linkable) override {
+    uint32_t m = S_IFREG | (mode & 07777), uid, gid;
+    InitOwner(creds, &m, &uid, &gid);
+    {
+      absl::ReaderMutexLock l(&fs_->mu);
+      if (links() == 0) return Errno(ENOENT);
+    }
+    auto file = MakeRef<TmpfsFile>(fs_, m, uid, gid, /*nlink=*/0);
+    file->set_linkable(linkable);
+    return RefPtr<Inode>(std::move(file));
+  }
+
   Result<RefPtr<Inode>> MakeDir(std::string_view name, uint32_t mode,
                                 const Credentials& creds) override {
     return AddNew(name, S_IFDIR | (mode & 01777), creds, [&](uint32_t m, uint32_t u, uint32_t g) {
@@ -660,8 +674,9 @@ class TmpfsDir : public TmpfsInode {
     if (name.size() > kNameMax) return Errno(ENAMETOOLONG);
     absl::MutexLock l(&fs_->mu);
     if (links() == 0) return Errno(ENOENT);
-    if (t->links() == 0) return Errno(ENOENT);
+    if (t->links() == 0 && !t->linkable()) return Errno(ENOENT);
     if (entries_.count(name)) return Errno(EEXIST);
+    t->set_linkable(false);
     entries_.emplace(std::string(name), RefPtr<TmpfsInode>(t));
     const timespec now = vfs::Now();
     t->AddLinks(1);

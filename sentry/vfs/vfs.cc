@@ -115,6 +115,9 @@ Result<void> Inode::Unlink(std::string_view) { return Errno(ENOTDIR); }
 Result<void> Inode::RemoveDir(std::string_view) { return Errno(ENOTDIR); }
 Result<void> Inode::Rename(std::string_view, Inode&, std::string_view) { return Errno(ENOTDIR); }
 Result<void> Inode::Exchange(std::string_view, Inode&, std::string_view) { return Errno(EINVAL); }
+Result<RefPtr<Inode>> Inode::CreateTmpfile(uint32_t, const Credentials&, bool) {
+  return Errno(EOPNOTSUPP);
+}
 Result<std::string> Inode::ReadLink() { return Errno(EINVAL); }
 std::optional<Path> Inode::JumpLink() { return std::nullopt; }
 Result<std::string> Inode::GetXattr(std::string_view) { return Errno(EOPNOTSUPP); }

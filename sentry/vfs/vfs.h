@@ -156,6 +156,12 @@ class Inode : public RefCounted<Inode> {
   virtual Result<void> Exchange(std::string_view name, Inode& other_dir,
                                 std::string_view other_name);
 
+  // open(2)'s O_TMPFILE in this directory: a regular file with no name and no links, owned as
+  // Create's. `linkable` (no O_EXCL) lets linkat give it a name later (set_linkable). Default:
+  // EOPNOTSUPP, as for a filesystem without a tmpfile operation.
+  virtual Result<RefPtr<Inode>> CreateTmpfile(uint32_t mode, const Credentials& creds,
+                                              bool linkable);
+
   // Symlinks. Default: EINVAL.
   virtual Result<std::string> ReadLink();
 
@@ -173,6 +179,11 @@ class Inode : public RefCounted<Inode> {
   void AddExecutor() { executors_.fetch_add(1); }
   void RemoveExecutor() { executors_.fetch_sub(1); }
   bool IsExecuting() const { return executors_.load() > 0; }
+
+  // Linux's I_LINKABLE: a file made by O_TMPFILE without O_EXCL, which link(2) may give a first
+  // name although it has no links. Cleared by that link.
+  bool linkable() const { return linkable_.load(std::memory_order_acquire); }
+  void set_linkable(bool v) { linkable_.store(v, std::memory_order_release); }
 
   // For /proc/self/fd and readlink of special files: a name that is not a path ("pipe:[123]").
   virtual std::optional<std::string> AnonymousName() { return std::nullopt; }
@@ -199,6 +210,7 @@ class Inode : public RefCounted<Inode> {
  private:
   std::atomic<int> writers_{0};
   std::atomic<int> executors_{0};
+  std::atomic<bool> linkable_{false};
   std::atomic<FileLocks*> locks_{nullptr};  // owned
 };
 
@@ -512,11 +524,18 @@ Result<RefPtr<FileDescription>> OpenPath(const Credentials& creds, const Path& p
 // open(2) as a whole: resolves `path` from `start` with O_NOFOLLOW / O_DIRECTORY / trailing-slash
 // rules and, with O_CREAT, creates a missing regular file (O_EXCL, creation through a dangling
 // symlink, EISDIR for "name/", no permission check on the file just created, like Linux).
-// `mode` is open's mode with the umask already applied. O_TMPFILE is the caller's. `resolve`
+// `mode` is open's mode with the umask already applied. O_TMPFILE goes to OpenTmpfile. `resolve`
 // is openat2's RESOLVE_* flags, as in ResolveOptions.
 Result<RefPtr<FileDescription>> OpenAt(const ResolveContext& ctx, const Path& start,
                                        std::string_view path, int flags, uint32_t mode,
                                        uint64_t resolve = 0);
+
+// open(2) with O_TMPFILE (do_tmpfile): an unnamed regular file in the directory `path` names
+// (ENOTDIR otherwise), after the EROFS and write+search permission checks; the flags have been
+// validated (a writable access mode). The description keeps O_TMPFILE in its flags.
+Result<RefPtr<FileDescription>> OpenTmpfile(const ResolveContext& ctx, const Path& start,
+                                            std::string_view path, int flags, uint32_t mode,
+                                            uint64_t resolve = 0);
 
 // ---- Namespace operations ----
 //

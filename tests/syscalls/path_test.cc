@@ -788,6 +788,74 @@ TEST_F(PathTest, Fchmodat2) {
   EXPECT_THAT(syscall(kFchmodat2, pfd.get(), "", 0600, 0), SyscallFailsWithErrno(ENOENT));
 }
 
+TEST_F(PathTest, OTmpfile) {
+  MakeCast();
+  umask(022);
+  FileDescriptor fd(open(dir_.path().c_str(), O_TMPFILE | O_RDWR, 0666));
+  ASSERT_TRUE(fd.valid()) << ErrnoString(errno);
+  constexpr int kKernelOLargefile = 0100000;
+  EXPECT_THAT(fcntl(fd.get(), F_GETFL), SyscallSucceedsWithValue(O_TMPFILE | O_RDWR | kKernelOLargefile));
+  struct stat st;
+  ASSERT_THAT(fstat(fd.get(), &st), SyscallSucceeds());
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+  EXPECT_EQ(st.st_nlink, 0u);
+  EXPECT_EQ(st.st_dev, Stat(dir_.path()).st_dev);
+  ASSERT_THAT(write(fd.get(), "abc", 3), SyscallSucceedsWithValue(3));
+  ASSERT_THAT(lseek(fd.get(), 0, SEEK_SET), SyscallSucceeds());
+  EXPECT_EQ(ReadAll(fd.get()), "abc");
+  EXPECT_THAT(fchdir(fd.get()), SyscallFailsWithErrno(ENOTDIR));
+  // It has no name until linkat gives it one.
+  EXPECT_THAT(access(C("named"), F_OK), SyscallFailsWithErrno(ENOENT));
+  ASSERT_THAT(linkat(fd.get(), "", AT_FDCWD, C("named"), AT_EMPTY_PATH), SyscallSucceeds());
+  EXPECT_EQ(ReadFile(P("named")), "abc");
+  ASSERT_THAT(linkat(fd.get(), "", AT_FDCWD, C("named2"), AT_EMPTY_PATH), SyscallSucceeds());
+  ASSERT_THAT(fstat(fd.get(), &st), SyscallSucceeds());
+  EXPECT_EQ(st.st_nlink, 2u);
+  EXPECT_TRUE(SameFile(st, Stat(P("named2"))));
+  // With O_EXCL it can never have one.
+  FileDescriptor excl(open(dir_.path().c_str(), O_TMPFILE | O_WRONLY | O_EXCL, 0600));
+  ASSERT_TRUE(excl.valid()) << ErrnoString(errno);
+  EXPECT_THAT(fcntl(excl.get(), F_GETFL), SyscallSucceedsWithValue(O_TMPFILE | O_WRONLY | kKernelOLargefile));
+  EXPECT_THAT(linkat(excl.get(), "", AT_FDCWD, C("never"), AT_EMPTY_PATH),
+              SyscallFailsWithErrno(ENOENT));
+  // Nor across filesystems.
+  FileDescriptor other(open(dir_.path().c_str(), O_TMPFILE | O_WRONLY, 0600));
+  ASSERT_TRUE(other.valid());
+  EXPECT_THAT(linkat(other.get(), "", AT_FDCWD, "/dev/shm/moat_path_test_tmpfile", AT_EMPTY_PATH),
+              SyscallFailsWithErrno(EXDEV));
+  // The directory must be one, and writable.
+  EXPECT_THAT(open(C("file"), O_TMPFILE | O_RDWR, 0600), SyscallFailsWithErrno(ENOTDIR));
+  EXPECT_THAT(open(C("missing"), O_TMPFILE | O_RDWR, 0600), SyscallFailsWithErrno(ENOENT));
+  FileDescriptor via_link(open(C("dirlink"), O_TMPFILE | O_RDWR, 0600));
+  EXPECT_TRUE(via_link.valid()) << ErrnoString(errno);
+  EXPECT_THAT(open(C("dir"), O_TMPFILE | O_RDONLY, 0600), SyscallFailsWithErrno(EINVAL));
+  EXPECT_THAT(open(C("dir"), 020000000 | O_RDWR, 0600), SyscallFailsWithErrno(EINVAL));
+  EXPECT_THAT(open(C("dir"), O_TMPFILE | O_CREAT | O_RDWR, 0600), SyscallFailsWithErrno(EINVAL));
+  // Nothing shows in the directory.
+  FileDescriptor dir(open(C("dir"), O_TMPFILE | O_RDWR, 0600));
+  ASSERT_TRUE(dir.valid());
+  char buf[512];
+  FileDescriptor list(open(C("dir"), O_RDONLY | O_DIRECTORY));
+  long n = syscall(SYS_getdents64, list.get(), buf, sizeof(buf));
+  EXPECT_EQ(n, 2 * 24);  // "." and ".." only
+  // Creating needs write and search permission on the directory; the owner comes from it.
+  ASSERT_THAT(chmod(dir_.path().c_str(), 0755), SyscallSucceeds());
+  MakeDir("sgid", 02777);
+  ASSERT_THAT(chown(C("sgid"), 0, 4321), SyscallSucceeds());
+  ASSERT_THAT(chmod(C("sgid"), 02777), SyscallSucceeds());
+  EXPECT_CHILD_SUCCEEDS([&] {
+    CHILD_CHECK_SUCCESS(setgid(65534));
+    CHILD_CHECK_SUCCESS(setuid(65534));
+    CHILD_CHECK_ERRNO(open(P("dir").c_str(), O_TMPFILE | O_RDWR, 0600), EACCES);
+    int t = open(P("sgid").c_str(), O_TMPFILE | O_RDWR, 0600);
+    CHILD_CHECK(t >= 0);
+    struct stat tst;
+    CHILD_CHECK_SUCCESS(fstat(t, &tst));
+    CHILD_CHECK(tst.st_uid == 65534 && tst.st_gid == 4321);
+  });
+}
+
 TEST_F(PathTest, CreateThroughSymlinks) {
   MakeCast();
   // O_CREAT through a dangling link makes its target.
