@@ -922,12 +922,23 @@ TEST_F(PathTest, DotDotAcrossMounts) {
   ASSERT_TRUE(up.valid());
   ASSERT_THAT(fstat(up.get(), &st), SyscallSucceeds());
   EXPECT_TRUE(SameFile(st, root));
+  // Through a symlink into a mount: ".." is the parent of where the link led.
+  MakeLink("/dev/shm", "shmlink");
+  EXPECT_TRUE(SameFile(Stat(P("shmlink/..")), Stat("/dev")));
+  EXPECT_TRUE(SameFile(Stat(P("shmlink/../..")), root));
+  MakeLink("../../..", "up3");
+  EXPECT_TRUE(SameFile(Stat(P("up3/../../..")), root));
   // And from the working directory.
   char cwd[PATH_MAX];
   ASSERT_NE(getcwd(cwd, sizeof(cwd)), nullptr);
   ASSERT_THAT(chdir("/dev/shm"), SyscallSucceeds());
-  ASSERT_THAT(chdir("../.."), SyscallSucceeds());
   char now[PATH_MAX];
+  ASSERT_NE(getcwd(now, sizeof(now)), nullptr);
+  EXPECT_STREQ(now, "/dev/shm");
+  ASSERT_THAT(chdir(C("shmlink")), SyscallSucceeds());
+  ASSERT_NE(getcwd(now, sizeof(now)), nullptr);
+  EXPECT_STREQ(now, "/dev/shm");
+  ASSERT_THAT(chdir("../.."), SyscallSucceeds());
   ASSERT_NE(getcwd(now, sizeof(now)), nullptr);
   EXPECT_STREQ(now, "/");
   ASSERT_THAT(chdir("/"), SyscallSucceeds());
