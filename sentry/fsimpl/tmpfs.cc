@@ -307,9 +307,9 @@ class TmpfsFile : public TmpfsInode {
     return n;
   }
 
-  // pwrite, or an append when `append` (O_APPEND applies to pwrite too on Linux).
-  // TODO(#3): a write by a writer without CAP_FSETID should clear S_ISUID (and S_ISGID with
-  // S_IXGRP) like file_remove_privs(); the writer's credentials do not reach this layer yet.
+  // pwrite, or an append when `append` (O_APPEND applies to pwrite too on Linux). The write
+  // syscalls have dropped the set-id bits already where the writer lacks CAP_FSETID
+  // (vfs::RemovePrivs).
   // TODO(#3): the size limit charges every page up to the furthest write, so a sparse write far
   // into a file on a size-limited tmpfs can fail with ENOSPC where Linux would not.
   Result<size_t> WriteAt(std::span<const uint8_t> src, int64_t offset, bool append) {
