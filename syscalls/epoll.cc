@@ -72,8 +72,8 @@ Result<long> EpollCtl(Task& t, const SyscallArgs& a) {
   epoll_event ev{};
   const bool has_event = op != EPOLL_CTL_DEL;
   if (has_event) ev = TRY(t.CopyInObj<epoll_event>(a.Addr(3)));
-  RefPtr<vfs::FileDescription> f = TRY(t.fds().Get(epfd));
-  RefPtr<vfs::FileDescription> target = TRY(t.fds().Get(fd));
+  RefPtr<vfs::FileDescription> f = TRY(t.fds().GetNotPath(epfd));
+  RefPtr<vfs::FileDescription> target = TRY(t.fds().GetNotPath(fd));
   // Files without poll support (regular files, directories, /dev/null) cannot be watched.
   if (!target->Queue()) return Errno(EPERM);
   // EPOLLWAKEUP needs CAP_BLOCK_SUSPEND; without it the flag is dropped silently.

@@ -40,13 +40,26 @@ Result<long> InstallFile(Task& t, RefPtr<FileDescription> f, bool cloexec) {
 }
 
 Result<long> DoOpen(Task& t, int dirfd, UserAddr upath, int flags, uint32_t mode) {
+  // build_open_flags(), before the path is read. O_PATH drops every other flag first.
+  if (!(flags & O_PATH)) {
+    // Linux 6.4 refuses the combination that used to create regular files.
+    if ((flags & (O_DIRECTORY | O_CREAT)) == (O_DIRECTORY | O_CREAT)) return Errno(EINVAL);
+    // The kernel's __O_TMPFILE bit alone (glibc's __O_TMPFILE includes O_DIRECTORY).
+    constexpr int kTmpfileBit = 020000000;
+    if (flags & kTmpfileBit) {
+      if ((flags & O_TMPFILE) != O_TMPFILE) return Errno(EINVAL);
+      if ((flags & O_ACCMODE) == O_RDONLY) return Errno(EINVAL);
+    }
+  }
   std::string path = TRY(t.CopyInPath(upath));
   if (path.empty()) return Errno(ENOENT);
   flags |= kKernelOLargefile;  // implied on 64-bit, and reported by F_GETFL
-  if ((flags & __O_TMPFILE) == __O_TMPFILE) return Errno(EOPNOTSUPP);  // TODO(#3): O_TMPFILE
   vfs::Path start = TRY(t.StartAt(dirfd, path));
+  const uint32_t applied = mode & 07777 & ~t.fs().umask();
   RefPtr<FileDescription> f =
-      TRY(vfs::OpenAt(t.PathContext(), start, path, flags, mode & 07777 & ~t.fs().umask()));
+      (flags & O_TMPFILE) == O_TMPFILE && !(flags & O_PATH)
+          ? TRY(vfs::OpenTmpfile(t.PathContext(), start, path, flags, applied))
+          : TRY(vfs::OpenAt(t.PathContext(), start, path, flags, applied));
   // A FIFO opened without O_NONBLOCK waits here for its other end.
   TRY(f->WaitOpen(t));
   return InstallFile(t, std::move(f), flags & O_CLOEXEC);
@@ -121,9 +134,13 @@ Result<long> DoSymlink(Task& t, UserAddr target, int newdirfd, UserAddr linkpath
 }
 
 Result<long> DoReadlink(Task& t, int dirfd, UserAddr upath, UserAddr buf, int64_t size) {
-  std::string path = TRY(t.CopyInPath(upath));
+  // do_readlinkat(): the size is checked before the path is even read.
   if (size <= 0) return Errno(EINVAL);
+  std::string path = TRY(t.CopyInPath(upath));
   Path p = TRY(t.ResolveAt(dirfd, path, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH));
+  // An empty path names the descriptor's file: for anything but a symlink that names nothing
+  // readlink could read (ENOENT rather than EINVAL).
+  if (path.empty() && !S_ISLNK(TRY(StatOf(p)).mode)) return Errno(ENOENT);
   std::string target = TRY(p.dentry->inode()->ReadLink());
   size_t n = std::min<size_t>(target.size(), size);
   TRY(t.CopyOut(buf, target.data(), n));
@@ -156,21 +173,32 @@ Result<long> DoChown(Task& t, const Path& p, uint32_t uid, uint32_t gid) {
   vfs::Stat st = TRY(StatOf(p));
   RefPtr<kernel::Credentials> c = t.creds();
   constexpr uint32_t kKeep = static_cast<uint32_t>(-1);
-  bool cap = c->HasCap(CAP_CHOWN);
-  if (uid != kKeep && uid != st.uid && !cap) return Errno(EPERM);
-  if (gid != kKeep && gid != st.gid && !cap) {
-    if (c->fsuid != st.uid || !c->InGroup(gid)) return Errno(EPERM);
+  const bool owner = c->fsuid == st.uid;
+  const bool cap_chown = c->HasCap(CAP_CHOWN);
+  // setattr_prepare(): chown_ok() lets the owner "change" the owner to itself only, and
+  // chgrp_ok() lets the owner pick its own groups; anything else takes CAP_CHOWN, even a
+  // change to the values the file already has.
+  if (uid != kKeep && !(owner && uid == st.uid) && !cap_chown) return Errno(EPERM);
+  if (gid != kKeep && !(owner && (gid == st.gid || c->InGroup(gid))) && !cap_chown) {
+    return Errno(EPERM);
   }
-  if (uid == kKeep && gid == kKeep) return 0;
+  // chown_common(): every chown, even one that changes nothing, marks the change time and
+  // drops the set-id bits of a non-directory (ATTR_KILL_SUID and setattr_should_drop_sgid).
   vfs::SetStatRequest req;
+  req.touch_ctime = true;
   if (uid != kKeep) req.uid = uid;
   if (gid != kKeep) req.gid = gid;
-  // Changing the owner of a regular file drops its set-user-ID bit, and set-group-ID when the
-  // group can execute it (Linux's should_remove_suid).
-  if (S_ISREG(st.mode) && (st.mode & (S_ISUID | S_ISGID))) {
+  if (!S_ISDIR(st.mode)) {
     uint32_t m = st.mode & 07777 & ~S_ISUID;
-    if (st.mode & S_IXGRP) m &= ~S_ISGID;
-    req.mode = m;
+    const bool in_group = c->InGroup(st.gid) || c->HasCap(CAP_FSETID);
+    if ((m & S_ISGID) && ((m & S_IXGRP) || !in_group)) m &= ~S_ISGID;
+    if (m != (st.mode & 07777)) {
+      // The dropped bits are a mode change, which setattr_prepare() allows the owner only;
+      // it also drops S_ISGID if the caller is not in the (new) group.
+      if (!owner && !c->HasCap(CAP_FOWNER)) return Errno(EPERM);
+      if (!c->InGroup(req.gid.value_or(st.gid)) && !c->HasCap(CAP_FSETID)) m &= ~S_ISGID;
+      req.mode = m;
+    }
   }
   TRY(p.dentry->inode()->SetStat(req));
   vfs::NotifySetStat(*p.dentry, req);
@@ -186,15 +214,26 @@ Result<long> DoTruncate(Task& t, const Path& p, int64_t len) {
   TRY(vfs::CheckPermission(*t.creds(), st, W_OK));
   if (p.dentry->inode()->IsExecuting()) return Errno(ETXTBSY);
   TRY(CheckNewSize(t, len));
+  // vfs_truncate() -> do_truncate() without time attributes: the filesystem stamps the file if
+  // the size changes. A truncation by someone without CAP_FSETID drops set-id bits.
   vfs::SetStatRequest req;
   req.size = len;
+  req.mode = vfs::ModeAfterWrite(*t.creds(), st);
   TRY(p.dentry->inode()->SetStat(req));
   vfs::NotifySetStat(*p.dentry, req);
   return 0;
 }
 
-// Sets access and modification times; `times` null means both "now".
+bool ValidNsec(long nsec) {
+  return nsec == UTIME_NOW || nsec == UTIME_OMIT || (nsec >= 0 && nsec < 1'000'000'000);
+}
+
+// vfs_utimes(): sets access and modification times; `times` null means both "now". The
+// nanoseconds are judged only once the file is found.
 Result<long> DoUtimes(Task& t, const Path& p, const timespec* times) {
+  if (times && (!ValidNsec(times[0].tv_nsec) || !ValidNsec(times[1].tv_nsec))) {
+    return Errno(EINVAL);
+  }
   if (ReadOnlyMount(p)) return Errno(EROFS);
   vfs::Stat st = TRY(StatOf(p));
   RefPtr<kernel::Credentials> c = t.creds();
@@ -511,6 +550,19 @@ Result<long> Fchmodat(Task& t, const SyscallArgs& a) {
   return DoChmod(t, p, a.Uint32(2));
 }
 
+// fchmodat2(2)
+Result<long> Fchmodat2(Task& t, const SyscallArgs& a) {
+  int flags = a.Int32(3);
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Errno(EINVAL);
+  Path p = TRY(ResolveUserPath(t, a.Int32(0), a.Addr(1), flags));
+  // notify_change(): a symlink's mode is not used, and no filesystem lets it change.
+  if (S_ISLNK(TRY(StatOf(p)).mode)) {
+    if (ReadOnlyMount(p)) return Errno(EROFS);
+    return Errno(EOPNOTSUPP);
+  }
+  return DoChmod(t, p, a.Uint32(2));
+}
+
 // chown(2), fchown(2), lchown(2), fchownat(2)
 Result<long> Chown(Task& t, const SyscallArgs& a) {
   Path p = TRY(ResolveUserPath(t, AT_FDCWD, a.Addr(0), 0));
@@ -545,8 +597,12 @@ Result<long> Ftruncate(Task& t, const SyscallArgs& a) {
   vfs::Stat st = TRY(f->GetStat());
   if (!S_ISREG(st.mode)) return Errno(EINVAL);
   TRY(CheckNewSize(t, a.Int(1)));
+  // do_ftruncate(): ATTR_MTIME | ATTR_CTIME, so the file is stamped even if its size stays;
+  // set-id bits go as for a write.
   vfs::SetStatRequest req;
   req.size = a.Int(1);
+  req.mtime = timespec{0, UTIME_NOW};
+  req.mode = vfs::ModeAfterWrite(*t.creds(), st);
   TRY(f->SetStat(req));
   if (f->path().dentry) vfs::NotifySetStat(*f->path().dentry, req);
   return 0;
@@ -562,24 +618,28 @@ Result<long> Mknodat(Task& t, const SyscallArgs& a) {
 
 // utimensat(2)
 Result<long> Utimensat(Task& t, const SyscallArgs& a) {
-  int flags = a.Int32(3);
-  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Errno(EINVAL);
+  const int dirfd = a.Int32(0), flags = a.Int32(3);
   timespec ts[2];
-  bool have = !a.Addr(2).IsNull();
+  const bool have = !a.Addr(2).IsNull();
   if (have) {
     TRY(t.CopyIn(a.Addr(2), ts, sizeof(ts)));
-    for (auto& v : ts) {
-      if (v.tv_nsec != UTIME_NOW && v.tv_nsec != UTIME_OMIT && (v.tv_nsec < 0 || v.tv_nsec >= 1'000'000'000))
-        return Errno(EINVAL);
-    }
+    // Nothing to do: Linux does not even look at the path or the flags.
+    if (ts[0].tv_nsec == UTIME_OMIT && ts[1].tv_nsec == UTIME_OMIT) return 0;
   }
   Path p;
-  if (a.Addr(1).IsNull()) {
-    // Linux's extension: a null path means the file open at dirfd.
-    if (a.Int32(0) == AT_FDCWD) return Errno(EFAULT);
-    p = TRY(t.fds().Get(a.Int32(0)))->path();
+  if (a.Addr(1).IsNull() && dirfd != AT_FDCWD) {
+    // Linux's extension: a null path means the file open at dirfd (futimens), which takes no
+    // flags and no O_PATH descriptor.
+    if (flags) return Errno(EINVAL);
+    RefPtr<FileDescription> f = TRY(t.fds().Get(dirfd));
+    if (f->flags() & O_PATH) return Errno(EBADF);
+    p = f->path();
+    // A host file (the stdio of `runsc do`) has no inode in the sandbox whose times it could
+    // set; the call succeeds as it would on the terminal.
+    if (!p.valid()) return 0;
   } else {
-    p = TRY(ResolveUserPath(t, a.Int32(0), a.Addr(1), flags));
+    if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Errno(EINVAL);
+    p = TRY(ResolveUserPath(t, dirfd, a.Addr(1), flags));
   }
   return DoUtimes(t, p, have ? ts : nullptr);
 }
@@ -620,7 +680,7 @@ Result<long> Fsync(Task& t, const SyscallArgs& a) {
 }
 Result<long> Fdatasync(Task& t, const SyscallArgs& a) { return Fsync(t, a); }
 Result<long> Syncfs(Task& t, const SyscallArgs& a) {
-  TRY(t.fds().Get(a.Int32(0)));
+  TRY(t.fds().GetNotPath(a.Int32(0)));
   return 0;
 }
 Result<long> Sync(Task&, const SyscallArgs&) { return 0; }

@@ -29,6 +29,9 @@ constexpr uint64_t kValidOpenFlags =
     O_RDONLY | O_WRONLY | O_RDWR | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK |
     O_SYNC | O_DSYNC | O_ASYNC | O_DIRECT | kKernelOLargefile | O_DIRECTORY | O_NOFOLLOW |
     O_NOATIME | O_CLOEXEC | O_PATH | __O_TMPFILE;
+// The kernel's __O_TMPFILE bit alone: glibc's __O_TMPFILE includes O_DIRECTORY, so testing a
+// flag word against it would take every O_DIRECTORY open for a temporary file.
+constexpr uint64_t kTmpfileBit = 020000000;
 // What O_PATH may come with (O_PATH_FLAGS, O_CLOEXEC being stripped before).
 constexpr uint64_t kOPathFlags = O_DIRECTORY | O_NOFOLLOW | O_PATH;
 
@@ -51,20 +54,20 @@ Result<void> CheckHow(const OpenHow& how) {
   if (flags & ~kValidOpenFlags) return Errno(EINVAL);
   if (how.resolve & ~kValidResolve) return Errno(EINVAL);
   if ((how.resolve & kResolveBeneath) && (how.resolve & kResolveInRoot)) return Errno(EINVAL);
-  const bool tmpfile = (flags & __O_TMPFILE) == __O_TMPFILE;
+  const bool tmpfile = (flags & O_TMPFILE) == O_TMPFILE;
   if ((flags & O_CREAT) || tmpfile) {
     if (how.mode & ~static_cast<uint64_t>(07777)) return Errno(EINVAL);
   } else if (how.mode != 0) {
     return Errno(EINVAL);
   }
   if ((flags & O_DIRECTORY) && (flags & O_CREAT)) return Errno(EINVAL);
-  if (flags & __O_TMPFILE) {
+  if (flags & kTmpfileBit) {
     if (!tmpfile) return Errno(EINVAL);
     if ((flags & O_ACCMODE) == O_RDONLY) return Errno(EINVAL);
   }
   if ((flags & O_PATH) && (flags & ~kOPathFlags)) return Errno(EINVAL);
   // A lookup that must not block cannot create or truncate.
-  if ((how.resolve & kResolveCached) && (flags & (O_TRUNC | O_CREAT | __O_TMPFILE))) {
+  if ((how.resolve & kResolveCached) && (flags & (O_TRUNC | O_CREAT | kTmpfileBit))) {
     return Errno(EAGAIN);
   }
   return Ok();
@@ -84,7 +87,6 @@ Result<long> Openat2(Task& t, const SyscallArgs& a) {
   std::string path = TRY(t.CopyInPath(a.Addr(1)));
   if (path.empty()) return Errno(ENOENT);
   const int flags = static_cast<int>(how.flags);
-  if ((flags & __O_TMPFILE) == __O_TMPFILE) return Errno(EOPNOTSUPP);  // TODO(#3): O_TMPFILE
   // RESOLVE_CACHED asks for a walk the dentry cache can answer; the sentry's walks never sleep
   // on I/O it could avoid, so it simply resolves.
   const uint64_t resolve = how.resolve & ~kResolveCached;
@@ -96,7 +98,9 @@ Result<long> Openat2(Task& t, const SyscallArgs& a) {
   vfs::Path start = TRY(t.StartAt(dirfd, scoped ? std::string(".") : path));
   const uint32_t mode = static_cast<uint32_t>(how.mode) & 07777 & ~t.fs().umask();
   RefPtr<vfs::FileDescription> f =
-      TRY(vfs::OpenAt(t.PathContext(), start, path, flags, mode, resolve));
+      (flags & O_TMPFILE) == O_TMPFILE
+          ? TRY(vfs::OpenTmpfile(t.PathContext(), start, path, flags, mode, resolve))
+          : TRY(vfs::OpenAt(t.PathContext(), start, path, flags, mode, resolve));
   TRY(f->WaitOpen(t));
   return TRY(t.fds().Add(std::move(f), flags & O_CLOEXEC, 0, FdLimit(t)));
 }

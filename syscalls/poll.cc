@@ -25,7 +25,7 @@ int Scan(Task& t, std::vector<PollEntry>& entries) {
     e.revents = 0;
     if (e.fd < 0) continue;
     if (!e.file) {
-      Result<RefPtr<vfs::FileDescription>> f = t.fds().Get(e.fd);
+      Result<RefPtr<vfs::FileDescription>> f = t.fds().GetNotPath(e.fd);
       if (!f.ok()) {
         e.revents = POLLNVAL;
         ready++;

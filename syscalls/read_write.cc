@@ -98,6 +98,8 @@ Result<long> ReadInto(Task& t, FileDescription& f, UserAddr buf, size_t count,
 Result<long> WriteFrom(Task& t, FileDescription& f, UserAddr buf, size_t count,
                        std::optional<int64_t> offset) {
   count = std::min(count, kMaxRw);
+  // A write by someone without CAP_FSETID drops the file's set-id bits (file_remove_privs).
+  if (count > 0) TRY(vfs::RemovePrivs(*t.creds(), f));
   size_t done = 0;
   std::vector<uint8_t> data(std::min(count, kChunk));
   do {
@@ -165,6 +167,7 @@ Result<long> DoWritev(Task& t, FileDescription& f, UserAddr iovp, int64_t cnt,
   }
   if (data.empty()) return 0;  // Linux returns before touching the file, pipes included
   size_t allowed = TRY(FileSizeLimit(t, f, offset, data.size()));
+  TRY(vfs::RemovePrivs(*t.creds(), f));
   std::span<const uint8_t> src(data.data(), allowed);
   Result<size_t> r = offset ? f.PWrite(t, src, *offset) : f.Write(t, src);
   if (!r.ok() && r.error().value() == EPIPE && f.SendsSigpipe()) SendSelfSignal(t, SIGPIPE);

@@ -28,7 +28,10 @@ struct stat ToStat(const vfs::Stat& s) {
 }
 
 Result<long> StatPath(Task& t, int dirfd, UserAddr path, int flags, UserAddr buf) {
-  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT)) return Errno(EINVAL);
+  // vfs_statx()'s check: the statx sync flags are accepted (and meaningless) here too.
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE)) {
+    return Errno(EINVAL);
+  }
   vfs::Path p = TRY(ResolveUserPath(t, dirfd, path, flags));
   vfs::Stat s = TRY(p.dentry->inode()->GetStat());
   TRY(t.CopyOutObj(buf, ToStat(s)));

@@ -139,10 +139,11 @@ SyscallTable Build() {
   b.Supported(SYS_statx, Statx);
   b.Supported(SYS_close_range, CloseRange);
   b.Supported(SYS_faccessat2, Faccessat2);
+  b.Supported(452, Fchmodat2);  // SYS_fchmodat2, which older C library headers lack
   b.Partial(SYS_memfd_create, MemfdCreate, "MFD_HUGETLB is ENOSYS (no hugetlbfs)");
   b.Partial(SYS_fallocate, Fallocate, "tmpfs modes only (allocate, KEEP_SIZE, PUNCH_HOLE)");
   b.Supported(SYS_sync_file_range, SyncFileRange);
-  b.Partial(SYS_openat2, Openat2, "RESOLVE_CACHED always resolves; O_TMPFILE is EOPNOTSUPP");
+  b.Partial(SYS_openat2, Openat2, "RESOLVE_CACHED always resolves");
 
   // Event files.
   b.Supported(SYS_epoll_create, EpollCreate);

@@ -126,6 +126,23 @@ class OverlayInode : public Inode {
     return CreateChild(name, S_IFDIR, [&](Inode& up) { return up.MakeDir(name, mode, creds); });
   }
 
+  // ovl_tmpfile(): the directory is copied up and the file made in the upper layer, where it
+  // lives from the start, like a file created there.
+  Result<RefPtr<Inode>> CreateTmpfile(uint32_t mode, const Credentials& creds,
+                                      bool linkable) override {
+    if (type_ != S_IFDIR) return Errno(ENOTDIR);
+    absl::MutexLock l(&fs_->mu);
+    if (removed_) return Errno(ENOENT);
+    Inode* up = TRY(CopyUpLocked(false));
+    RefPtr<Inode> u = TRY(up->CreateTmpfile(mode, creds, linkable));
+    const uint64_t ino = kUpperInoBit | TRY(u->GetStat()).ino;
+    // No parent: it has nothing to copy up, and a link gives it its place.
+    auto file = MakeRef<OverlayInode>(fs_, S_IFREG, fs_->dev, ino, nullptr, std::move(u), nullptr,
+                                      std::string());
+    file->set_linkable(linkable);
+    return RefPtr<Inode>(std::move(file));
+  }
+
   Result<RefPtr<Inode>> MakeNode(std::string_view name, uint32_t mode, uint64_t rdev,
                                  const Credentials& creds) override {
     // A 0:0 character device is how whiteouts are spelled; overlayfs refuses to make one.

@@ -149,7 +149,10 @@ class TmpfsInode : public Inode {
     } else if (resized) {
       mtime_ = now;
     }
-    ctime_ = now;
+    // shmem_setattr(): a truncate(2) to the size the file already has changes nothing at all.
+    if (req.mode || req.uid || req.gid || req.atime || req.mtime || resized || req.touch_ctime) {
+      ctime_ = now;
+    }
     return Ok();
   }
 
@@ -304,9 +307,9 @@ class TmpfsFile : public TmpfsInode {
     return n;
   }
 
-  // pwrite, or an append when `append` (O_APPEND applies to pwrite too on Linux).
-  // TODO(#3): a write by a writer without CAP_FSETID should clear S_ISUID (and S_ISGID with
-  // S_IXGRP) like file_remove_privs(); the writer's credentials do not reach this layer yet.
+  // pwrite, or an append when `append` (O_APPEND applies to pwrite too on Linux). The write
+  // syscalls have dropped the set-id bits already where the writer lacks CAP_FSETID
+  // (vfs::RemovePrivs).
   // TODO(#3): the size limit charges every page up to the furthest write, so a sparse write far
   // into a file on a size-limited tmpfs can fail with ENOSPC where Linux would not.
   Result<size_t> WriteAt(std::span<const uint8_t> src, int64_t offset, bool append) {
@@ -617,6 +620,20 @@ class TmpfsDir : public TmpfsInode {
     });
   }
 
+  // shmem_tmpfile(): a file of this filesystem that no directory lists yet.
+  Result<RefPtr<Inode>> CreateTmpfile(uint32_t mode, const Credentials& creds,
+                                      bool linkable) override {
+    uint32_t m = S_IFREG | (mode & 07777), uid, gid;
+    InitOwner(creds, &m, &uid, &gid);
+    {
+      absl::ReaderMutexLock l(&fs_->mu);
+      if (links() == 0) return Errno(ENOENT);
+    }
+    auto file = MakeRef<TmpfsFile>(fs_, m, uid, gid, /*nlink=*/0);
+    file->set_linkable(linkable);
+    return RefPtr<Inode>(std::move(file));
+  }
+
   Result<RefPtr<Inode>> MakeDir(std::string_view name, uint32_t mode,
                                 const Credentials& creds) override {
     return AddNew(name, S_IFDIR | (mode & 01777), creds, [&](uint32_t m, uint32_t u, uint32_t g) {
@@ -657,8 +674,9 @@ class TmpfsDir : public TmpfsInode {
     if (name.size() > kNameMax) return Errno(ENAMETOOLONG);
     absl::MutexLock l(&fs_->mu);
     if (links() == 0) return Errno(ENOENT);
-    if (t->links() == 0) return Errno(ENOENT);
+    if (t->links() == 0 && !t->linkable()) return Errno(ENOENT);
     if (entries_.count(name)) return Errno(EEXIST);
+    t->set_linkable(false);
     entries_.emplace(std::string(name), RefPtr<TmpfsInode>(t));
     const timespec now = vfs::Now();
     t->AddLinks(1);

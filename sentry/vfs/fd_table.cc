@@ -67,6 +67,12 @@ Result<RefPtr<FileDescription>> FdTable::Get(int fd) const {
   return fds_[fd].file;
 }
 
+Result<RefPtr<FileDescription>> FdTable::GetNotPath(int fd) const {
+  RefPtr<FileDescription> f = TRY(Get(fd));
+  if (f->flags() & O_PATH) return Errno(EBADF);
+  return f;
+}
+
 Result<bool> FdTable::GetCloexec(int fd) const {
   absl::MutexLock l(&mu_);
   if (fd < 0 || static_cast<size_t>(fd) >= fds_.size() || !fds_[fd].file) return Errno(EBADF);

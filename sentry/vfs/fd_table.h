@@ -22,6 +22,9 @@ class FdTable : public RefCounted<FdTable> {
   Result<void> Set(int fd, RefPtr<FileDescription> file, bool cloexec, uint64_t limit);
   // EBADF if `fd` is not open.
   Result<RefPtr<FileDescription>> Get(int fd) const;
+  // Linux's fdget() as opposed to fdget_raw(): an O_PATH description is EBADF too, for the
+  // calls that do not see such descriptors at all (poll, epoll_ctl, syncfs).
+  Result<RefPtr<FileDescription>> GetNotPath(int fd) const;
   Result<bool> GetCloexec(int fd) const;
   Result<void> SetCloexec(int fd, bool cloexec);
   // Removes `fd` and returns what it held (the caller drops it outside the table's lock).

@@ -306,13 +306,16 @@ Result<RefPtr<FileDescription>> DoOpen(const Credentials& creds, const Path& p, 
   Stat st = TRY(inode.GetStat());
   const uint32_t type = st.mode & S_IFMT;
 
+  // The kernel's __O_TMPFILE bit (glibc's __O_TMPFILE includes O_DIRECTORY): a file made by
+  // O_TMPFILE keeps O_DIRECTORY in its flags although it is no directory.
+  constexpr int kTmpfileBit = 020000000;
   if (flags & O_PATH) {
     if ((flags & O_DIRECTORY) && type != S_IFDIR) return Errno(ENOTDIR);
     // An O_PATH file keeps only these flags (O_PATH_FLAGS).
     return RefPtr<FileDescription>(
         MakeRef<PathFile>(flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW), p));
   }
-  if ((flags & O_DIRECTORY) && type != S_IFDIR) return Errno(ENOTDIR);
+  if ((flags & O_DIRECTORY) && !(flags & kTmpfileBit) && type != S_IFDIR) return Errno(ENOTDIR);
 
   int acc = 0;
   switch (flags & O_ACCMODE) {
@@ -480,6 +483,23 @@ Result<RefPtr<FileDescription>> OpenAt(const ResolveContext& ctx, const Path& st
   }
 }
 
+Result<RefPtr<FileDescription>> OpenTmpfile(const ResolveContext& ctx, const Path& start,
+                                            std::string_view path, int flags, uint32_t mode,
+                                            uint64_t resolve) {
+  // do_tmpfile(): the directory (symlinks followed), EROFS, then vfs_tmpfile()'s may_create().
+  Walker w(ctx, start, resolve);
+  Path dir = TRY(w.Walk(start, path, /*follow_final=*/true, /*must_be_dir=*/true));
+  if (ReadOnlyMount(dir)) return Errno(EROFS);
+  RETURN_IF_ERRNO(MayCreate(*ctx.creds, dir));
+  RefPtr<Inode> inode =
+      TRY(dir.dentry->inode()->CreateTmpfile(mode & 07777, *ctx.creds, !(flags & O_EXCL)));
+  // A name for /proc/self/fd and the like, marked deleted as Linux shows it ("/tmp/#123").
+  const std::string name = "#" + std::to_string(TRY(inode->GetStat()).ino);
+  auto d = MakeRef<Dentry>(dir.dentry, name, std::move(inode));
+  d->set_deleted();
+  return DoOpen(*ctx.creds, Path{dir.mount, std::move(d)}, flags, /*created=*/true);
+}
+
 // ---- Namespace operations ----
 
 Result<Path> MakeDirAt(const ResolveContext& ctx, const ParentAndName& at, uint32_t mode) {
@@ -557,8 +577,10 @@ Result<void> LinkAt(const ResolveContext& ctx, const Path& old_path, const Paren
   }
   RETURN_IF_ERRNO(MayCreate(creds, at.parent));
   if (S_ISDIR(st.mode)) return Errno(EPERM);
-  if (st.nlink == 0) return Errno(ENOENT);
+  // A file with no links stays without, unless O_TMPFILE made it to be linked.
+  if (st.nlink == 0 && !target->linkable()) return Errno(ENOENT);
   RETURN_IF_ERRNO(at.parent.dentry->inode()->Link(at.name, target));
+  target->set_linkable(false);
   at.parent.dentry->AddChild(at.name, target);
   // fsnotify_link(): the link count changed, then the new name.
   NotifyInode(*target, IN_ATTRIB);

@@ -73,6 +73,28 @@ Result<void> CheckPermission(const Credentials& creds, const Stat& stat, int mas
   return Errno(EACCES);
 }
 
+std::optional<uint32_t> ModeAfterWrite(const Credentials& creds, const Stat& stat) {
+  if (!S_ISREG(stat.mode) || !(stat.mode & (S_ISUID | S_ISGID))) return std::nullopt;
+  if (creds.HasCap(CAP_FSETID)) return std::nullopt;
+  uint32_t mode = stat.mode & 07777 & ~S_ISUID;
+  if ((stat.mode & S_ISGID) && ((stat.mode & S_IXGRP) || !creds.InGroup(stat.gid))) {
+    mode &= ~S_ISGID;
+  }
+  if (mode == (stat.mode & 07777)) return std::nullopt;
+  return mode;
+}
+
+Result<void> RemovePrivs(const Credentials& creds, FileDescription& file) {
+  if (creds.HasCap(CAP_FSETID)) return Ok();
+  Inode* inode = file.inode();
+  if (!inode) return Ok();
+  std::optional<uint32_t> mode = ModeAfterWrite(creds, TRY(inode->GetStat()));
+  if (!mode) return Ok();
+  SetStatRequest req;
+  req.mode = *mode;
+  return inode->SetStat(req);
+}
+
 // ---- Inode defaults ----
 
 Result<void> Inode::SetStat(const SetStatRequest&) { return Errno(EPERM); }
@@ -97,6 +119,9 @@ Result<void> Inode::Rename(std::string_view, Inode&, std::string_view, bool) {
   return Errno(ENOTDIR);
 }
 Result<void> Inode::Exchange(std::string_view, Inode&, std::string_view) { return Errno(EINVAL); }
+Result<RefPtr<Inode>> Inode::CreateTmpfile(uint32_t, const Credentials&, bool) {
+  return Errno(EOPNOTSUPP);
+}
 Result<std::string> Inode::ReadLink() { return Errno(EINVAL); }
 std::optional<Path> Inode::JumpLink() { return std::nullopt; }
 Result<std::string> Inode::GetXattr(std::string_view) { return Errno(EOPNOTSUPP); }

@@ -89,6 +89,9 @@ struct SetStatRequest {
   std::optional<int64_t> size;
   std::optional<timespec> atime;  // tv_nsec may be UTIME_NOW
   std::optional<timespec> mtime;
+  // Marks the change time even if nothing else changes (chown(2) with -1 for both ids). Any
+  // other field, or a size that changes, marks it too.
+  bool touch_ctime = false;
 };
 
 struct DirEntry {
@@ -111,6 +114,16 @@ Result<void> CheckPermission(const Credentials& creds, const Stat& stat, int mas
 // directory is setgid (a new directory then inherits the bit), else the creator's fsgid.
 void InitOwner(const Credentials& creds, const Stat& dir, uint32_t* mode, uint32_t* uid,
                uint32_t* gid);
+
+// Linux's should_remove_suid() / setattr_should_drop_sgid(): the permission bits a regular file
+// `stat` keeps when `creds` writes or truncates it, or nothing if none change. A writer without
+// CAP_FSETID drops S_ISUID, and S_ISGID when it means set-group-ID on execution (S_IXGRP) or
+// when the writer is not in the file's group.
+std::optional<uint32_t> ModeAfterWrite(const Credentials& creds, const Stat& stat);
+
+// file_remove_privs(): applies ModeAfterWrite to the file `file` before a write. Cheap for
+// writers with CAP_FSETID, which keep everything.
+Result<void> RemovePrivs(const Credentials& creds, FileDescription& file);
 
 class Inode : public RefCounted<Inode> {
  public:
@@ -149,6 +162,12 @@ class Inode : public RefCounted<Inode> {
   virtual Result<void> Exchange(std::string_view name, Inode& other_dir,
                                 std::string_view other_name);
 
+  // open(2)'s O_TMPFILE in this directory: a regular file with no name and no links, owned as
+  // Create's. `linkable` (no O_EXCL) lets linkat give it a name later (set_linkable). Default:
+  // EOPNOTSUPP, as for a filesystem without a tmpfile operation.
+  virtual Result<RefPtr<Inode>> CreateTmpfile(uint32_t mode, const Credentials& creds,
+                                              bool linkable);
+
   // Symlinks. Default: EINVAL.
   virtual Result<std::string> ReadLink();
 
@@ -171,6 +190,11 @@ class Inode : public RefCounted<Inode> {
   void AddOpen() { opens_.fetch_add(1, std::memory_order_relaxed); }
   int RemoveOpen() { return opens_.fetch_sub(1, std::memory_order_acq_rel) - 1; }
   int OpenCount() const { return opens_.load(std::memory_order_acquire); }
+
+  // Linux's I_LINKABLE: a file made by O_TMPFILE without O_EXCL, which link(2) may give a first
+  // name although it has no links. Cleared by that link.
+  bool linkable() const { return linkable_.load(std::memory_order_acquire); }
+  void set_linkable(bool v) { linkable_.store(v, std::memory_order_release); }
 
   // For /proc/self/fd and readlink of special files: a name that is not a path ("pipe:[123]").
   virtual std::optional<std::string> AnonymousName() { return std::nullopt; }
@@ -204,6 +228,7 @@ class Inode : public RefCounted<Inode> {
  private:
   std::atomic<int> writers_{0};
   std::atomic<int> executors_{0};
+  std::atomic<bool> linkable_{false};
   std::atomic<FileLocks*> locks_{nullptr};  // owned
   std::atomic<int> opens_{0};
   std::atomic<InodeWatches*> watches_{nullptr};
@@ -386,8 +411,16 @@ class FileDescription : public RefCounted<FileDescription> {
   int flags() const { return flags_.load(std::memory_order_relaxed); }
   // F_SETFL: only O_APPEND, O_NONBLOCK, O_ASYNC, O_DIRECT and O_NOATIME change.
   void SetStatusFlags(int flags);
-  bool readable() const { return (flags() & O_ACCMODE) != O_WRONLY && !(flags() & O_PATH); }
-  bool writable() const { return (flags() & O_ACCMODE) != O_RDONLY && !(flags() & O_PATH); }
+  // Access mode 3 (O_WRONLY | O_RDWR) is checked for read and write permission at open but
+  // gives neither (Linux's OPEN_FMODE), as O_PATH does.
+  bool readable() const {
+    const int acc = flags() & O_ACCMODE;
+    return (acc == O_RDONLY || acc == O_RDWR) && !(flags() & O_PATH);
+  }
+  bool writable() const {
+    const int acc = flags() & O_ACCMODE;
+    return (acc == O_WRONLY || acc == O_RDWR) && !(flags() & O_PATH);
+  }
   const Path& path() const { return path_; }
   Inode* inode() const { return path_.dentry ? path_.dentry->inode().get() : nullptr; }
 
@@ -522,11 +555,18 @@ Result<RefPtr<FileDescription>> OpenPath(const Credentials& creds, const Path& p
 // open(2) as a whole: resolves `path` from `start` with O_NOFOLLOW / O_DIRECTORY / trailing-slash
 // rules and, with O_CREAT, creates a missing regular file (O_EXCL, creation through a dangling
 // symlink, EISDIR for "name/", no permission check on the file just created, like Linux).
-// `mode` is open's mode with the umask already applied. O_TMPFILE is the caller's. `resolve`
+// `mode` is open's mode with the umask already applied. O_TMPFILE goes to OpenTmpfile. `resolve`
 // is openat2's RESOLVE_* flags, as in ResolveOptions.
 Result<RefPtr<FileDescription>> OpenAt(const ResolveContext& ctx, const Path& start,
                                        std::string_view path, int flags, uint32_t mode,
                                        uint64_t resolve = 0);
+
+// open(2) with O_TMPFILE (do_tmpfile): an unnamed regular file in the directory `path` names
+// (ENOTDIR otherwise), after the EROFS and write+search permission checks; the flags have been
+// validated (a writable access mode). The description keeps O_TMPFILE in its flags.
+Result<RefPtr<FileDescription>> OpenTmpfile(const ResolveContext& ctx, const Path& start,
+                                            std::string_view path, int flags, uint32_t mode,
+                                            uint64_t resolve = 0);
 
 // ---- Namespace operations ----
 //
