@@ -67,7 +67,7 @@ SyscallTable Build() {
   b.Supported(SYS_select, Select);
   b.Supported(SYS_dup, Dup);
   b.Supported(SYS_dup2, Dup2);
-  b.Partial(SYS_fcntl, Fcntl, "no O_ASYNC signals or leases");
+  b.Partial(SYS_fcntl, Fcntl, "leases: no break on truncate(2)");
   b.Supported(SYS_flock, Flock);
   b.Supported(SYS_fsync, Fsync);
   b.Supported(SYS_fdatasync, Fdatasync);

@@ -78,6 +78,17 @@ int CountPending(int sig) {
   return n;
 }
 
+// F_GETOWN as the kernel returns it. glibc's fcntl(F_GETOWN) asks F_GETOWN_EX instead, and
+// syscall(2) would take a small negative process group for an errno.
+long RawGetown(int fd) {
+  long ret;
+  asm volatile("syscall"
+               : "=a"(ret)
+               : "a"(long{SYS_fcntl}), "D"(long{fd}), "S"(long{F_GETOWN})
+               : "rcx", "r11", "memory");
+  return ret;
+}
+
 // A pid that names nothing: kill(2) says ESRCH for it.
 pid_t UnusedPid() {
   for (pid_t p = 4000000; p > 1000; p -= 7919) {
@@ -142,9 +153,9 @@ TEST(FasyncOwner, SetOwnProcessGroupIsNegative) {
   Pipe p;
   pid_t pgrp = getpgrp();
   ASSERT_THAT(fcntl(p.r.get(), F_SETOWN, -pgrp), SyscallSucceeds());
-  // F_GETOWN of a process group is the negative group id (glibc passes it through when it is
-  // not in the errno range).
-  EXPECT_EQ(syscall(SYS_fcntl, p.r.get(), F_GETOWN), -pgrp);
+  // F_GETOWN of a process group is the negative group id.
+  EXPECT_EQ(RawGetown(p.r.get()), -pgrp);
+  EXPECT_THAT(fcntl(p.r.get(), F_GETOWN), SyscallSucceedsWithValue(-pgrp));
   struct f_owner_ex ex = {};
   ASSERT_THAT(fcntl(p.r.get(), F_GETOWN_EX, &ex), SyscallSucceeds());
   EXPECT_EQ(ex.type, F_OWNER_PGRP);
@@ -178,7 +189,7 @@ TEST(FasyncOwner, SetOwnExRoundTrip) {
   ASSERT_THAT(fcntl(p.r.get(), F_GETOWN_EX, &got), SyscallSucceeds());
   EXPECT_EQ(got.type, F_OWNER_PGRP);
   EXPECT_EQ(got.pid, getpgrp());
-  EXPECT_EQ(syscall(SYS_fcntl, p.r.get(), F_GETOWN), -getpgrp());
+  EXPECT_EQ(RawGetown(p.r.get()), -getpgrp());
 
   ex = {F_OWNER_PID, getpid()};
   ASSERT_THAT(fcntl(p.r.get(), F_SETOWN_EX, &ex), SyscallSucceeds());
@@ -467,7 +478,7 @@ TEST(Fasync, OwnerProcessGroup) {
     char c;
     CHILD_CHECK(read(ready[0], &c, 1) == 1);
     CHILD_CHECK_SUCCESS(fcntl(fds[0], F_SETOWN, -getpgrp()));
-    CHILD_CHECK(syscall(SYS_fcntl, fds[0], F_GETOWN) == -getpgrp());
+    CHILD_CHECK(RawGetown(fds[0]) == -getpgrp());
     CHILD_CHECK_SUCCESS(fcntl(fds[0], F_SETFL, O_ASYNC | O_NONBLOCK));
     CHILD_CHECK(write(fds[1], "x", 1) == 1);
     struct timespec ts = {5, 0};
@@ -579,7 +590,7 @@ TEST_F(Dnotify, SetsTheOwnerWhenThereIsNone) {
   ASSERT_TRUE(e.valid());
   ASSERT_THAT(fcntl(e.get(), F_SETOWN, -getpgrp()), SyscallSucceeds());
   ASSERT_THAT(fcntl(e.get(), F_NOTIFY, DN_CREATE), SyscallSucceeds());
-  EXPECT_EQ(syscall(SYS_fcntl, e.get(), F_GETOWN), -getpgrp());
+  EXPECT_EQ(RawGetown(e.get()), -getpgrp());
   ASSERT_THAT(fcntl(e.get(), F_NOTIFY, 0), SyscallSucceeds());
   ASSERT_THAT(fcntl(d_.get(), F_NOTIFY, 0), SyscallSucceeds());
 }
