@@ -52,7 +52,7 @@ Result<long> DoOpen(Task& t, int dirfd, UserAddr upath, int flags, uint32_t mode
   // A FIFO opened without O_NONBLOCK waits here for its other end.
   TRY(f->WaitOpen(t));
   // do_dentry_open(): the new opener breaks the leases it conflicts with.
-  TRY(vfs::BreakLease(t, *f, flags));
+  if (vfs::Inode* i = f->inode()) TRY(vfs::BreakLease(t, *i, flags));
   return InstallFile(t, std::move(f), flags & O_CLOEXEC);
 }
 
@@ -189,6 +189,8 @@ Result<long> DoTruncate(Task& t, const Path& p, int64_t len) {
   if (ReadOnlyMount(p)) return Errno(EROFS);
   TRY(vfs::CheckPermission(*t.creds(), st, W_OK));
   if (p.dentry->inode()->IsExecuting()) return Errno(ETXTBSY);
+  // vfs_truncate(): a truncation by path breaks leases like an open for writing.
+  TRY(vfs::BreakLease(t, *p.dentry->inode(), O_WRONLY));
   TRY(CheckNewSize(t, len));
   vfs::SetStatRequest req;
   req.size = len;
@@ -345,9 +347,11 @@ Result<long> Dup3(Task& t, const SyscallArgs& a) {
 Result<long> Fcntl(Task& t, const SyscallArgs& a) {
   int fd = a.Int32(0), cmd = a.Int32(1);
   RefPtr<FileDescription> f = TRY(t.fds().Get(fd));
+  // F_DUPFD_QUERY (Linux 6.10), which glibc's headers may not name yet.
+  constexpr int kFDupfdQuery = 1027;
   // check_fcntl_cmd(): an O_PATH descriptor answers only these.
   if ((f->flags() & O_PATH) && cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC && cmd != F_GETFD &&
-      cmd != F_SETFD && cmd != F_GETFL) {
+      cmd != F_SETFD && cmd != F_GETFL && cmd != kFDupfdQuery) {
     return Errno(EBADF);
   }
   switch (cmd) {
@@ -359,6 +363,9 @@ Result<long> Fcntl(Task& t, const SyscallArgs& a) {
     }
     case F_GETFD:
       return TRY(t.fds().GetCloexec(fd)) ? FD_CLOEXEC : 0;
+    case kFDupfdQuery:
+      // Whether the fd in the argument is the same open file description.
+      return TRY(t.fds().Get(a.Int32(2))) == f ? 1 : 0;
     case F_SETFD:
       TRY(t.fds().SetCloexec(fd, a.Uint(2) & FD_CLOEXEC));
       return 0;

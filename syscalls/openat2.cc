@@ -99,7 +99,7 @@ Result<long> Openat2(Task& t, const SyscallArgs& a) {
   RefPtr<vfs::FileDescription> f =
       TRY(vfs::OpenAt(t.PathContext(), start, path, flags, mode, resolve));
   TRY(f->WaitOpen(t));
-  TRY(vfs::BreakLease(t, *f, flags));
+  if (vfs::Inode* i = f->inode()) TRY(vfs::BreakLease(t, *i, flags));
   return TRY(t.fds().Add(std::move(f), flags & O_CLOEXEC, 0, FdLimit(t)));
 }
 

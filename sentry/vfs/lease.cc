@@ -181,10 +181,9 @@ Result<void> SetLease(kernel::Task& t, FileDescription& f, int fd, int type) {
   return Ok();
 }
 
-Result<void> BreakLease(kernel::Task& t, FileDescription& opened, int flags) {
-  if (g_count.load(std::memory_order_acquire) == 0) return Ok();
-  Inode* inode = opened.inode();
-  if (!inode || (flags & O_PATH)) return Ok();
+Result<void> BreakLease(kernel::Task& t, Inode& target, int flags) {
+  if (g_count.load(std::memory_order_acquire) == 0 || (flags & O_PATH)) return Ok();
+  const Inode* inode = &target;
   const bool want_write = (flags & O_ACCMODE) != O_RDONLY;
   std::optional<kernel::WaiterRegistration> reg;
   for (;;) {

@@ -28,6 +28,7 @@ class Task;
 namespace moat::vfs {
 
 class FileDescription;
+class Inode;
 
 // /proc/sys/fs/lease-break-time's default: how long a breaker waits for the holder.
 inline constexpr absl::Duration kLeaseBreakTime = absl::Seconds(45);
@@ -41,10 +42,11 @@ int GetLease(FileDescription& f);
 // the caller the file's owner if it has none; removing it forgets the owner and the signal.
 Result<void> SetLease(kernel::Task& t, FileDescription& f, int fd, int type);
 
-// break_lease(): `opened` was just opened with open(2) `flags` and counts as an opener. Breaks
-// the leases it conflicts with and waits for them (EWOULDBLOCK with O_NONBLOCK; ERESTARTSYS if
-// a signal interrupts the wait). Costs one atomic load when no lease exists anywhere.
-Result<void> BreakLease(kernel::Task& t, FileDescription& opened, int flags);
+// break_lease(): `inode` is being opened with open(2) `flags` (the new description already
+// counts as an opener), or truncated by path (flags O_WRONLY). Breaks the leases that conflicts
+// with and waits for them (EWOULDBLOCK with O_NONBLOCK; ERESTARTSYS if a signal interrupts the
+// wait). O_PATH opens break nothing. Costs one atomic load when no lease exists anywhere.
+Result<void> BreakLease(kernel::Task& t, Inode& inode, int flags);
 
 // The description's last reference is going: its lease goes too (locks_remove_lease).
 void ReleaseLeases(FileDescription& f);

@@ -251,6 +251,18 @@ TEST(FasyncOwner, SharedByDupAndFork) {
   EXPECT_THAT(fcntl(d.get(), F_GETOWN), SyscallSucceedsWithValue(0));
 }
 
+TEST(FasyncOwner, DupfdQuery) {
+  constexpr int kFDupfdQuery = 1027;  // F_DUPFD_QUERY, Linux 6.10
+  Pipe p;
+  FileDescriptor d(dup(p.r.get()));
+  ASSERT_TRUE(d.valid());
+  int r = fcntl(p.r.get(), kFDupfdQuery, d.get());
+  if (r == -1 && errno == EINVAL) GTEST_SKIP() << "the kernel has no F_DUPFD_QUERY";
+  EXPECT_EQ(r, 1);
+  EXPECT_THAT(fcntl(p.r.get(), kFDupfdQuery, p.w.get()), SyscallSucceedsWithValue(0));
+  EXPECT_THAT(fcntl(p.r.get(), kFDupfdQuery, -1), SyscallFailsWithErrno(EBADF));
+}
+
 TEST(FasyncOwner, OPathDescriptorIsEBADF) {
   TempDir dir;
   std::string path = dir.path() + "/f";
@@ -884,6 +896,21 @@ TEST_F(Lease, BlockedOpenWaitsForTheHolder) {
   EXPECT_EQ(info->si_fd, f.get());
   EXPECT_THAT(fcntl(f.get(), F_GETLEASE), SyscallSucceedsWithValue(F_UNLCK));
   // The child is still waiting.
+  usleep(100000);
+  int status;
+  EXPECT_THAT(waitpid(child, &status, WNOHANG), SyscallSucceedsWithValue(0));
+  ASSERT_THAT(fcntl(f.get(), F_SETLEASE, F_UNLCK), SyscallSucceeds());
+  EXPECT_THAT(WaitForChild(child), ExitedWith(0));
+}
+
+TEST_F(Lease, TruncateBreaksAReadLease) {
+  BlockSignals block({SIGIO});
+  FileDescriptor f = Open(O_RDONLY);
+  ASSERT_THAT(fcntl(f.get(), F_SETLEASE, F_RDLCK), SyscallSucceeds());
+  std::string path = path_;
+  pid_t child = ForkChild([path] { CHILD_CHECK_SUCCESS(truncate(path.c_str(), 0)); });
+  ASSERT_GT(child, 0);
+  EXPECT_TRUE(TakeSignal(SIGIO, 5000).has_value());
   usleep(100000);
   int status;
   EXPECT_THAT(waitpid(child, &status, WNOHANG), SyscallSucceedsWithValue(0));
