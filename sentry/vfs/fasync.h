@@ -7,7 +7,9 @@
 // Queue(): the registration is a waiter on that queue, so each Notify() that the file's own code
 // makes (a pipe write, an inotify event, a host fd becoming ready) becomes a signal: POLL_IN for
 // input events to a description open for reading, POLL_OUT for output events to one open for
-// writing, like the kill_fasync calls of Linux's pipes.
+// writing, like the kill_fasync calls of Linux's pipes. Where a file notifies its queue where
+// Linux does not call kill_fasync, the owner hears more than on Linux: a FIFO's ends hear a
+// partner's open; and the reverse, a pipe read that finds nothing sends writers no POLL_OUT.
 //
 // Ownership: a FileDescription owns its FileAsync (made on first use, freed with it). The
 // registration is removed in FileDescription::OnLastRef, before any destructor runs, while the

@@ -24,6 +24,10 @@
 //     the lock deadlock graph (lock.cc)
 //       WaitQueue::mu_
 //       inotify locks (inotify.h; the hooks run with no Dentry or filesystem lock held)
+//   the lease table's lock (lease.h)
+//     FileAsync::mu_ (fasync.h), then Kernel::mu_: break signals are sent under it
+//   A file's WaitQueue::mu_ (and the file's own locks, which Notify runs under)
+//     FileAsync::mu_, then Kernel::mu_: O_ASYNC signals are sent from Notify (fasync.h)
 #ifndef MOAT_SENTRY_VFS_VFS_H_
 #define MOAT_SENTRY_VFS_VFS_H_
 
