@@ -12,7 +12,9 @@
 
 #include "sentry/fsimpl/pipe.h"
 #include "sentry/kernel/thread_group.h"
+#include "sentry/vfs/fasync.h"
 #include "sentry/vfs/inotify.h"
+#include "sentry/vfs/lease.h"
 #include "syscalls/syscalls.h"
 
 namespace moat::syscalls {
@@ -62,6 +64,8 @@ Result<long> DoOpen(Task& t, int dirfd, UserAddr upath, int flags, uint32_t mode
           : TRY(vfs::OpenAt(t.PathContext(), start, path, flags, applied));
   // A FIFO opened without O_NONBLOCK waits here for its other end.
   TRY(f->WaitOpen(t));
+  // do_dentry_open(): the new opener breaks the leases it conflicts with.
+  if (vfs::Inode* i = f->inode()) TRY(vfs::BreakLease(t, *i, flags));
   return InstallFile(t, std::move(f), flags & O_CLOEXEC);
 }
 
@@ -213,6 +217,8 @@ Result<long> DoTruncate(Task& t, const Path& p, int64_t len) {
   if (ReadOnlyMount(p)) return Errno(EROFS);
   TRY(vfs::CheckPermission(*t.creds(), st, W_OK));
   if (p.dentry->inode()->IsExecuting()) return Errno(ETXTBSY);
+  // vfs_truncate(): a truncation by path breaks leases like an open for writing.
+  TRY(vfs::BreakLease(t, *p.dentry->inode(), O_WRONLY));
   TRY(CheckNewSize(t, len));
   // vfs_truncate() -> do_truncate() without time attributes: the filesystem stamps the file if
   // the size changes. A truncation by someone without CAP_FSETID drops set-id bits.
@@ -380,6 +386,13 @@ Result<long> Dup3(Task& t, const SyscallArgs& a) {
 Result<long> Fcntl(Task& t, const SyscallArgs& a) {
   int fd = a.Int32(0), cmd = a.Int32(1);
   RefPtr<FileDescription> f = TRY(t.fds().Get(fd));
+  // F_DUPFD_QUERY (Linux 6.10), which glibc's headers may not name yet.
+  constexpr int kFDupfdQuery = 1027;
+  // check_fcntl_cmd(): an O_PATH descriptor answers only these.
+  if ((f->flags() & O_PATH) && cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC && cmd != F_GETFD &&
+      cmd != F_SETFD && cmd != F_GETFL && cmd != kFDupfdQuery) {
+    return Errno(EBADF);
+  }
   switch (cmd) {
     case F_DUPFD:
     case F_DUPFD_CLOEXEC: {
@@ -389,15 +402,21 @@ Result<long> Fcntl(Task& t, const SyscallArgs& a) {
     }
     case F_GETFD:
       return TRY(t.fds().GetCloexec(fd)) ? FD_CLOEXEC : 0;
+    case kFDupfdQuery:
+      // Whether the fd in the argument is the same open file description.
+      return TRY(t.fds().Get(a.Int32(2))) == f ? 1 : 0;
     case F_SETFD:
       TRY(t.fds().SetCloexec(fd, a.Uint(2) & FD_CLOEXEC));
       return 0;
     case F_GETFL:
       return f->flags() & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
-    case F_SETFL:
-      if (f->flags() & O_PATH) return Errno(EBADF);
-      f->SetStatusFlags(a.Int32(2));
+    case F_SETFL: {
+      const int flags = a.Int32(2);
+      // setfl(): O_ASYNC changes only through the file's fasync support.
+      if ((flags ^ f->flags()) & O_ASYNC) vfs::SetAsync(*f, fd, flags & O_ASYNC);
+      f->SetStatusFlags(flags);
       return 0;
+    }
     case F_GETPIPE_SZ:
     case F_SETPIPE_SZ: {
       fsimpl::Pipe* pipe = fsimpl::PipeOf(*f);
@@ -415,13 +434,16 @@ Result<long> Fcntl(Task& t, const SyscallArgs& a) {
     case F_ADD_SEALS:
     case F_GET_SEALS:
       return FcntlSeals(t, *f, cmd, a.Uint32(2));
-    case F_GETOWN:
-    case F_GETSIG:
-    case F_GETLEASE:
-      return cmd == F_GETLEASE ? F_UNLCK : 0;
     case F_SETOWN:
+    case F_GETOWN:
+    case F_SETOWN_EX:
+    case F_GETOWN_EX:
     case F_SETSIG:
-      return 0;  // TODO(#3): O_ASYNC signals.
+    case F_GETSIG:
+    case F_NOTIFY:
+    case F_SETLEASE:
+    case F_GETLEASE:
+      return FcntlAsync(t, fd, *f, cmd, a.Uint(2));
     default:
       return Errno(EINVAL);
   }

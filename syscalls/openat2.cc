@@ -1,5 +1,6 @@
 // openat2(2): openat with an extensible struct open_how, strict flag checking and the RESOLVE_*
 // restrictions of the path walk (sentry/vfs/namei.cc).
+#include "sentry/vfs/lease.h"
 #include "syscalls/syscalls.h"
 
 namespace moat::syscalls {
@@ -102,6 +103,7 @@ Result<long> Openat2(Task& t, const SyscallArgs& a) {
           ? TRY(vfs::OpenTmpfile(t.PathContext(), start, path, flags, mode, resolve))
           : TRY(vfs::OpenAt(t.PathContext(), start, path, flags, mode, resolve));
   TRY(f->WaitOpen(t));
+  if (vfs::Inode* i = f->inode()) TRY(vfs::BreakLease(t, *i, flags));
   return TRY(t.fds().Add(std::move(f), flags & O_CLOEXEC, 0, FdLimit(t)));
 }
 

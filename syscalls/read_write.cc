@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "sentry/kernel/thread_group.h"
+#include "sentry/vfs/fasync.h"
 #include "sentry/vfs/inotify.h"
 #include "sentry/vfs/splice.h"
 #include "syscalls/syscalls.h"
@@ -453,9 +454,12 @@ Result<long> Ioctl(Task& t, const SyscallArgs& a) {
       f->SetStatusFlags(on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK));
       return 0;
     }
-    case FIOASYNC:
-      TRY(t.CopyInObj<int>(a.Addr(2)));
-      return 0;  // TODO(#3): O_ASYNC signals.
+    case FIOASYNC: {
+      // ioctl_fioasync(): a change the file cannot make is ENOTTY.
+      const bool on = TRY(t.CopyInObj<int>(a.Addr(2))) != 0;
+      if (on != bool(f->flags() & O_ASYNC) && !vfs::SetAsync(*f, fd, on)) return Errno(ENOTTY);
+      return 0;
+    }
     default:
       return f->Ioctl(t, cmd, a.Addr(2));
   }

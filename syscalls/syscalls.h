@@ -35,6 +35,8 @@ void SendSelfSignal(Task& t, int sig);
 // fcntl's record-lock commands (lock.cc) and memfd seal commands (memfd.cc).
 Result<long> FcntlLock(Task& t, vfs::FileDescription& f, int cmd, UserAddr arg);
 Result<long> FcntlSeals(Task& t, vfs::FileDescription& f, int cmd, uint32_t arg);
+// fcntl's ownership, signal, dnotify and lease commands (fasync.cc).
+Result<long> FcntlAsync(Task& t, int fd, vfs::FileDescription& f, int cmd, uint64_t arg);
 
 // ---- Handlers ----
 #define MOAT_SYSCALL(name) Result<long> name(Task& t, const SyscallArgs& a)

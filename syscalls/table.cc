@@ -67,7 +67,9 @@ SyscallTable Build() {
   b.Supported(SYS_select, Select);
   b.Supported(SYS_dup, Dup);
   b.Supported(SYS_dup2, Dup2);
-  b.Partial(SYS_fcntl, Fcntl, "no O_ASYNC signals or leases");
+  b.Partial(SYS_fcntl, Fcntl,
+            "no F_GET_RW_HINT/F_SET_RW_HINT or F_CREATED_QUERY; lease-break-time is its fixed "
+            "45 s default");
   b.Supported(SYS_flock, Flock);
   b.Supported(SYS_fsync, Fsync);
   b.Supported(SYS_fdatasync, Fdatasync);

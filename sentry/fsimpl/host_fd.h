@@ -28,6 +28,8 @@ class HostFile final : public vfs::FileDescription {
   bool SendsSigpipe() const override { return pollable_; }
   kernel::EventMask Readiness(kernel::EventMask mask) override;
   kernel::WaitQueue* Queue() override { return pollable_ ? &queue_ : nullptr; }
+  // O_ASYNC for what the host would signal: a terminal, a pipe or a socket.
+  bool SupportsAsync() const override { return pollable_; }
   std::optional<std::string> AnonymousName() override;
 
   // Called by the notifier thread.

@@ -103,6 +103,8 @@ class PipeEnd : public vfs::FileDescription, public vfs::SplicePipe {
   EventMask Readiness(EventMask mask) override;
   kernel::WaitQueue* Queue() override { return &pipe_->queue(); }
   bool SendsSigpipe() const override { return true; }
+  // O_ASYNC: readers hear writes and the last writer's close, writers hear room made.
+  bool SupportsAsync() const override { return true; }
   void Unread(std::span<const uint8_t> data) override;
   // A FIFO opened without O_NONBLOCK waits here for its other end (fifo_open's
   // wait_for_partner).

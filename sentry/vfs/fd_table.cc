@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "sentry/vfs/dnotify.h"
 #include "sentry/vfs/lock.h"
 
 namespace moat::vfs {
@@ -31,6 +32,8 @@ void FdTable::Closed(const FileDescription& file) const {
   if (Inode* i = file.inode()) {
     if (FileLocks* locks = i->LocksIfAny()) locks->ReleaseRecords(this);
   }
+  // filp_flush() -> dnotify_flush(): so is the owner of dnotify registrations.
+  FlushDirNotify(this, file);
 }
 
 Result<int> FdTable::Add(RefPtr<FileDescription> file, bool cloexec, int min_fd, uint64_t limit) {

@@ -1,6 +1,7 @@
 // FdTable: a process's file descriptors. Shared by threads cloned with CLONE_FILES; copied by fork.
 // It owns its process's POSIX record locks (lock.h), as Linux's files_struct does: closing any fd
-// on a file, by any path below, drops the table's locks on that file.
+// on a file, by any path below, drops the table's locks on that file. Its process's dnotify
+// registrations (dnotify.h) end the same way.
 #ifndef MOAT_SENTRY_VFS_FD_TABLE_H_
 #define MOAT_SENTRY_VFS_FD_TABLE_H_
 
@@ -44,7 +45,8 @@ class FdTable : public RefCounted<FdTable> {
     RefPtr<FileDescription> file;
     bool cloexec = false;
   };
-  // Drops this table's record locks on the file of a just-closed fd (outside mu_).
+  // Drops this table's record locks and dnotify registrations on the file of a just-closed fd
+  // (outside mu_).
   void Closed(const FileDescription& file) const;
 
   mutable absl::Mutex mu_;

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "sentry/kernel/task.h"
+#include "sentry/vfs/dnotify.h"
 
 namespace moat::vfs {
 
@@ -99,6 +100,8 @@ class InotifyFile : public FileDescription {
     return ready & mask;
   }
   kernel::WaitQueue* Queue() override { return &inotify_->queue(); }
+  // O_ASYNC: each queued event signals the owner (fsnotify_fasync).
+  bool SupportsAsync() const override { return true; }
 
  private:
   RefPtr<Inotify> inotify_;
@@ -120,6 +123,7 @@ void Deliver(InodeWatches* w, uint32_t events, uint32_t extra, std::string_view 
     if (unlinked && (e.mask & IN_EXCL_UNLINK)) continue;
     e.owner->QueueForWatch(e.wd, bits | extra, cookie, name);
   }
+  if (w->HasDirNotify()) DeliverDirNotify(*w, events);
 }
 
 }  // namespace

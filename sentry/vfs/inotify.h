@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,11 +55,29 @@ class InodeWatches {
   void MarkRemovalPending();
   bool TakeRemovalPending();
 
+  // dnotify (dnotify.h): a directory's F_NOTIFY registrations, one per (fd table, open file
+  // description). Each holds its description; closing an fd of it in that table removes it.
+  struct DirNotify {
+    const void* table;
+    RefPtr<FileDescription> file;
+    int fd;         // the si_fd of its signals
+    uint32_t mask;  // DN_* bits, DN_MULTISHOT included
+  };
+  // Adds a registration, or adds `mask` to the existing one of (table, file) and takes `fd`.
+  void AddDirNotify(const void* table, RefPtr<FileDescription> file, int fd, uint32_t mask);
+  // Removes the registration of (table, file), returned so that it is dropped unlocked.
+  std::optional<DirNotify> RemoveDirNotify(const void* table, const FileDescription* file);
+  // The registrations that want any of the DN_* bits `dn`; one-shot ones are removed.
+  std::vector<DirNotify> TakeDirNotify(uint32_t dn);
+  bool HasDirNotify() const { return dnotify_count_.load(std::memory_order_acquire) > 0; }
+
  private:
   friend class Inotify;
   absl::Mutex mu_;
   std::vector<Entry> entries_ ABSL_GUARDED_BY(mu_);
   bool removal_pending_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<DirNotify> dnotify_ ABSL_GUARDED_BY(mu_);
+  std::atomic<int> dnotify_count_{0};
 };
 
 // One inotify instance: its watches and its queue of events.
@@ -177,6 +196,9 @@ inline void NotifySetStat(const Dentry& d, const SetStatRequest& req) {
 }
 // A cookie shared by the two halves of a rename (IN_MOVED_FROM / IN_MOVED_TO).
 uint32_t NewMoveCookie();
+// Added to IN_MOVED_FROM for a rename within one directory, which dnotify reports as DN_RENAME
+// (Linux's FS_RENAME). No inotify watch can ask for the bit, so inotify never sees it.
+inline constexpr uint32_t kInRenameWithinDir = 0x00100000;
 
 }  // namespace moat::vfs
 

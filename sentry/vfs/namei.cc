@@ -292,7 +292,10 @@ void NotifyMove(const ParentAndName& from, const ParentAndName& to, Inode& moved
   if (!inotify_internal::Active()) return;
   const uint32_t isdir = is_dir ? IN_ISDIR : 0;
   const uint32_t cookie = NewMoveCookie();
-  NotifyChild(*from.parent.dentry->inode(), IN_MOVED_FROM | isdir, from.name, cookie);
+  // dnotify's DN_RENAME is for a rename within one directory (kInRenameWithinDir).
+  const uint32_t within =
+      from.parent.dentry->inode() == to.parent.dentry->inode() ? kInRenameWithinDir : 0;
+  NotifyChild(*from.parent.dentry->inode(), IN_MOVED_FROM | isdir | within, from.name, cookie);
   NotifyChild(*to.parent.dentry->inode(), IN_MOVED_TO | isdir, to.name, cookie);
   if (replaced) NotifyInode(*replaced, IN_ATTRIB);
   NotifyInode(moved, IN_MOVE_SELF);
@@ -382,6 +385,7 @@ Result<RefPtr<FileDescription>> DoOpen(const Credentials& creds, const Path& p, 
   }
   // fsnotify_open(): after the truncation, as do_sys_openat2 reports it.
   NotifyDentry(*p.dentry, IN_OPEN);
+  file->CountAsOpened();
   return file;
 }
 

@@ -7,4 +7,7 @@ set(MOAT_VFS_SOURCES
   sentry/vfs/xattr.cc
   sentry/vfs/inotify.cc
   sentry/vfs/splice.cc
+  sentry/vfs/fasync.cc
+  sentry/vfs/dnotify.cc
+  sentry/vfs/lease.cc
 )

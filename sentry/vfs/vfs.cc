@@ -9,6 +9,8 @@
 
 #include <limits>
 
+#include "sentry/vfs/fasync.h"
+#include "sentry/vfs/lease.h"
 #include "sentry/vfs/lock.h"
 #include "sentry/vfs/inotify.h"
 
@@ -474,7 +476,7 @@ namespace {
 // Flags open(2) consumes and does not keep in f_flags (do_dentry_open, and O_CLOEXEC which
 // belongs to the fd).
 constexpr int kOpenOnlyFlags = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC;
-constexpr int kSettableFlags = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+constexpr int kSettableFlags = O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME;
 }  // namespace
 
 FileDescription::FileDescription(int flags, Path path)
@@ -482,6 +484,13 @@ FileDescription::FileDescription(int flags, Path path)
   if (!path_.dentry) return;
   path_.dentry->inode()->AddOpen();
   if (writable()) path_.dentry->inode()->AddWriter();
+}
+
+void FileDescription::CountAsOpened() {
+  Inode* i = inode();
+  if (!i || counted_as_opened_ || (flags() & O_PATH)) return;
+  counted_as_opened_ = true;
+  i->AddOpened(writable());
 }
 
 FileDescription::~FileDescription() {
@@ -492,7 +501,10 @@ FileDescription::~FileDescription() {
       locks->ReleaseFlock(this);
       locks->ReleaseRecords(this);
     }
+    // And its lease (locks_remove_lease), which wakes whoever waits for it.
+    ReleaseLeases(*this);
   }
+  delete async_.load(std::memory_order_acquire);
   // fsnotify_close(): the last reference to an open file is its close.
   if (!path_.dentry) return;
   Inode& inode = *path_.dentry->inode();
@@ -500,6 +512,7 @@ FileDescription::~FileDescription() {
     NotifyDentry(*path_.dentry, writable() ? IN_CLOSE_WRITE : IN_CLOSE_NOWRITE);
   }
   if (writable()) inode.RemoveWriter();
+  if (counted_as_opened_) inode.RemoveOpened(writable());
   if (inode.RemoveOpen() == 0) NotifyLastClose(inode);
 }
 
@@ -539,6 +552,9 @@ std::atomic<void (*)(FileDescription*)> g_release_hook{nullptr};
 void FileDescription::SetReleaseHook(void (*hook)(FileDescription*)) { g_release_hook.store(hook); }
 
 void FileDescription::OnLastRef() const {
+  // __fput() ends the fasync registration first: its waiter sits on the file's queue, which
+  // the subclass's destructor may free.
+  if (FileAsync* a = AsyncIfAny()) a->Unregister();
   if (!watched_.load(std::memory_order_acquire)) return;
   if (auto hook = g_release_hook.load()) hook(const_cast<FileDescription*>(this));
 }
@@ -546,6 +562,23 @@ void FileDescription::OnLastRef() const {
 std::optional<std::string> FileDescription::AnonymousName() {
   Inode* i = inode();
   return i ? i->AnonymousName() : std::nullopt;
+}
+
+FileAsync& FileDescription::Async() {
+  FileAsync* a = async_.load(std::memory_order_acquire);
+  if (a) return *a;
+  auto* fresh = new FileAsync;
+  if (async_.compare_exchange_strong(a, fresh, std::memory_order_acq_rel)) return *fresh;
+  delete fresh;  // another thread installed one first
+  return *a;
+}
+
+void FileDescription::SetAsyncFlag(bool on) {
+  if (on) {
+    flags_.fetch_or(O_ASYNC, std::memory_order_relaxed);
+  } else {
+    flags_.fetch_and(~O_ASYNC, std::memory_order_relaxed);
+  }
 }
 
 void FileDescription::SetStatusFlags(int flags) {

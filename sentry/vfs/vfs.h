@@ -24,6 +24,10 @@
 //     the lock deadlock graph (lock.cc)
 //       WaitQueue::mu_
 //       inotify locks (inotify.h; the hooks run with no Dentry or filesystem lock held)
+//   the lease table's lock (lease.h)
+//     FileAsync::mu_ (fasync.h), then Kernel::mu_: break signals are sent under it
+//   A file's WaitQueue::mu_ (and the file's own locks, which Notify runs under)
+//     FileAsync::mu_, then Kernel::mu_: O_ASYNC signals are sent from Notify (fasync.h)
 #ifndef MOAT_SENTRY_VFS_VFS_H_
 #define MOAT_SENTRY_VFS_VFS_H_
 
@@ -59,6 +63,7 @@ using kernel::EventMask;
 using kernel::Task;
 
 class Dentry;
+class FileAsync;
 class FileDescription;
 class FileLocks;
 class InodeWatches;
@@ -182,6 +187,14 @@ class Inode : public RefCounted<Inode> {
   void AddWriter() { writers_.fetch_add(1); }
   void RemoveWriter() { writers_.fetch_sub(1); }
   bool HasWriters() const { return writers_.load() > 0; }
+  // The descriptions open(2) made of this file (FileDescription::CountAsOpened), open for
+  // reading only and open for writing: each counted once, even where a filesystem wraps a
+  // description of a layer's file (overlay). Leases (lease.h) decide with them, as Linux does
+  // with i_readcount and i_writecount.
+  void AddOpened(bool writer) { (writer ? opened_writers_ : opened_readers_).fetch_add(1); }
+  void RemoveOpened(bool writer) { (writer ? opened_writers_ : opened_readers_).fetch_sub(1); }
+  int OpenedReaders() const { return opened_readers_.load(); }
+  int OpenedWriters() const { return opened_writers_.load(); }
   void AddExecutor() { executors_.fetch_add(1); }
   void RemoveExecutor() { executors_.fetch_sub(1); }
   bool IsExecuting() const { return executors_.load() > 0; }
@@ -227,6 +240,8 @@ class Inode : public RefCounted<Inode> {
   virtual bool CacheLookups() const { return true; }
  private:
   std::atomic<int> writers_{0};
+  std::atomic<int> opened_readers_{0};
+  std::atomic<int> opened_writers_{0};
   std::atomic<int> executors_{0};
   std::atomic<bool> linkable_{false};
   std::atomic<FileLocks*> locks_{nullptr};  // owned
@@ -408,9 +423,24 @@ class FileDescription : public RefCounted<FileDescription> {
   virtual Result<uint32_t> GetSeals() { return Errno(EINVAL); }
   virtual Result<void> AddSeals(uint32_t seals);
 
+  // Whether O_ASYNC makes this kind of file signal its owner when its Queue() is notified
+  // (Linux's f_op->fasync: pipes, ttys, inotify). Default: false; F_SETFL then leaves O_ASYNC
+  // off, as Linux does for eventfd or regular files.
+  virtual bool SupportsAsync() const { return false; }
+
   int flags() const { return flags_.load(std::memory_order_relaxed); }
-  // F_SETFL: only O_APPEND, O_NONBLOCK, O_ASYNC, O_DIRECT and O_NOATIME change.
+  // F_SETFL: only O_APPEND, O_NONBLOCK, O_DIRECT and O_NOATIME change. O_ASYNC is the
+  // fasync registration's (fasync.h), which sets it with SetAsyncFlag.
   void SetStatusFlags(int flags);
+  void SetAsyncFlag(bool on);
+  // The owner, the F_SETSIG signal and the O_ASYNC registration (fasync.h), made on first use
+  // and kept until the description goes.
+  FileAsync& Async();
+  FileAsync* AsyncIfAny() const { return async_.load(std::memory_order_acquire); }
+  // Counts this description in its inode's opened readers or writers (Inode::AddOpened) until
+  // it goes: open(2)'s VFS half calls it on the description it returns.
+  void CountAsOpened();
+  bool counted_as_opened() const { return counted_as_opened_; }
   // Access mode 3 (O_WRONLY | O_RDWR) is checked for read and write permission at open but
   // gives neither (Linux's OPEN_FMODE), as O_PATH does.
   bool readable() const {
@@ -440,6 +470,8 @@ class FileDescription : public RefCounted<FileDescription> {
   std::atomic<int> flags_;
   Path path_;
   std::atomic<bool> watched_{false};
+  std::atomic<FileAsync*> async_{nullptr};  // owned
+  bool counted_as_opened_ = false;
 };
 
 // A FileDescription for a file with positional I/O (regular files): Read/Write go through
