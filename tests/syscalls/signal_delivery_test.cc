@@ -474,11 +474,16 @@ TEST(StopTest, StopAndContinueAreReportedToParent) {
 }
 
 TEST(StopTest, WaitidReportsStop) {
+  // Linux discards SIGTSTP sent to a member of an orphaned process group, and whether the
+  // test's own group is orphaned depends on how it was started. The child gets a group of its
+  // own, whose parent (this process) is in another group of the same session: not orphaned.
   pid_t pid = fork();
   if (pid == 0) {
+    setpgid(0, 0);
     for (;;) pause();
   }
   ASSERT_THAT(pid, SyscallSucceeds());
+  ASSERT_THAT(setpgid(pid, pid), SyscallSucceeds());
   ASSERT_THAT(kill(pid, SIGTSTP), SyscallSucceeds());
   siginfo_t info = {};
   ASSERT_THAT(waitid(P_PID, pid, &info, WSTOPPED), SyscallSucceedsWithValue(0));
