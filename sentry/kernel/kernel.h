@@ -95,6 +95,10 @@ class Kernel {
   WaitQueue& signal_queue() { return signal_queue_; }
   // Ends thread group `tg` with wait status `status`: kills its host process.
   void StartGroupExit(ThreadGroup* tg, int status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Linux's will_become_orphaned_pgrp(pgrp, NULL): no live member of process group `pgrp` has
+  // a parent in another process group of the same session. Such a group gets no stop signals
+  // from a terminal (SIGTSTP, SIGTTIN and SIGTTOU are discarded) and EIO from a background read.
+  bool IsOrphanedPgrp(pid_t pgrp) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Tells `tg`'s parent that it stopped or continued (SIGCHLD, wait queues).
   void NotifyParentOfStop(ThreadGroup* tg, ChildEvent ev, int sig)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -132,6 +132,15 @@ void Kernel::StartGroupExit(ThreadGroup* tg, int status) {
   if (!tg->tasks.empty()) tg->tasks.front()->context().KillProcess();
 }
 
+bool Kernel::IsOrphanedPgrp(pid_t pgrp) {
+  for (ThreadGroup* tg : Groups()) {
+    if (tg->pgid != pgrp || tg->zombie) continue;
+    ThreadGroup* parent = tg->parent;
+    if (parent && parent->pgid != pgrp && parent->sid == tg->sid) return false;
+  }
+  return true;
+}
+
 void Kernel::NotifyParentOfStop(ThreadGroup* tg, ChildEvent ev, int sig) {
   tg->pending_event = ev;
   if (ev == ChildEvent::kStopped) tg->reported_stop_signal = sig;
@@ -307,7 +316,9 @@ void Task::HandleSignals() {
           case DefaultAction::kContinue:
             continue;
           case DefaultAction::kStop:
-            // TODO(#3): discard SIGTSTP/SIGTTIN/SIGTTOU for an orphaned process group.
+            // The terminal's stop signals are discarded in an orphaned process group: nobody
+            // in its session could continue it (do_signal_stop via is_current_pgrp_orphaned).
+            if (sig != SIGSTOP && kernel_->IsOrphanedPgrp(tg_->pgid)) continue;
             tg_->stop_signal = sig;
             for (Task* t : tg_->tasks) {
               if (t != this) t->Kick();

@@ -42,17 +42,6 @@ void ClearSessionTerminalLocked(Kernel& k, pid_t sid) ABSL_EXCLUSIVE_LOCKS_REQUI
   }
 }
 
-// Linux's will_become_orphaned_pgrp(pgrp, NULL): no live member has a parent in another process
-// group of the same session.
-bool IsOrphanedGroupLocked(Kernel& k, pid_t pgrp) ABSL_EXCLUSIVE_LOCKS_REQUIRED(k.mu_) {
-  for (ThreadGroup* tg : k.Groups()) {
-    if (tg->pgid != pgrp || tg->zombie) continue;
-    ThreadGroup* parent = tg->parent;
-    if (parent && parent->pgid != pgrp && parent->sid == tg->sid) return false;
-  }
-  return true;
-}
-
 // Makes `tty` the controlling terminal of `tg`'s session (__proc_set_tty).
 void AttachLocked(Kernel& k, ThreadGroup* tg, const RefPtr<Terminal>& tty)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(k.mu_) {
@@ -167,7 +156,7 @@ Result<void> CheckJobControl(Task& t, Terminal& tty, int sig) {
     if (sig == SIGTTIN) return Errno(EIO);
     return Ok();
   }
-  if (IsOrphanedGroupLocked(k, tg->pgid)) return Errno(EIO);
+  if (k.IsOrphanedPgrp(tg->pgid)) return Errno(EIO);
   SignalGroupLocked(k, tg->pgid, sig);
   return Errno(kERESTARTSYS);
 }

@@ -495,6 +495,27 @@ TEST(StopTest, WaitidReportsStop) {
   EXPECT_THAT(WaitForChild(pid), KilledBySignal(SIGKILL));
 }
 
+// A process group with no parent in another group of its session (here: a new session) is
+// orphaned, and the terminal's stop signals are discarded there; SIGSTOP still stops it.
+TEST(StopTest, OrphanedGroupDiscardsTerminalStops) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    setsid();
+    raise(SIGTSTP);
+    raise(SIGTTIN);
+    raise(SIGTTOU);
+    raise(SIGSTOP);
+    _exit(7);
+  }
+  ASSERT_THAT(pid, SyscallSucceeds());
+  int status = 0;
+  ASSERT_THAT(waitpid(pid, &status, WUNTRACED), SyscallSucceedsWithValue(pid));
+  ASSERT_TRUE(WIFSTOPPED(status)) << DescribeWaitStatus(status);
+  EXPECT_EQ(WSTOPSIG(status), SIGSTOP);
+  ASSERT_THAT(kill(pid, SIGCONT), SyscallSucceeds());
+  EXPECT_THAT(WaitForChild(pid), ExitedWith(7));
+}
+
 TEST(StopTest, SigcontRunsHandlerAfterResuming) {
   int fds[2];
   ASSERT_THAT(pipe(fds), SyscallSucceeds());
