@@ -81,10 +81,10 @@ timeval NanosTimeval(int64_t ns) {
 
 // Sends `sig` to thread group `tg` (or thread `tid` if nonzero) from a timer. A POSIX timer whose
 // last signal is still pending gets its overrun count raised instead (Linux's SIGQUEUE_PREALLOC
-// semantics); returns the overrun the pending or new signal carries.
-int TimerSignal(kernel::Kernel* k, RefPtr<ThreadGroup> tg, pid_t tid, const siginfo_t& info) {
+// semantics).
+void TimerSignal(kernel::Kernel* k, RefPtr<ThreadGroup> tg, pid_t tid, const siginfo_t& info) {
   absl::MutexLock l(&k->mu_);
-  if (tg->zombie) return info.si_code == SI_TIMER ? info.si_overrun : 0;
+  if (tg->zombie) return;
   Task* target = nullptr;
   if (tid != 0) {
     if (Task* t = k->TaskByTid(tid); t && &t->thread_group() == tg.get()) target = t;
@@ -93,7 +93,7 @@ int TimerSignal(kernel::Kernel* k, RefPtr<ThreadGroup> tg, pid_t tid, const sigi
     kernel::PendingSignals& q = target ? target->pending_signals() : tg->pending;
     if (siginfo_t* pending = q.FindTimerSignal(info.si_timerid)) {
       pending->si_overrun += info.si_overrun + 1;
-      return pending->si_overrun;
+      return;
     }
   }
   if (target) {
@@ -101,7 +101,6 @@ int TimerSignal(kernel::Kernel* k, RefPtr<ThreadGroup> tg, pid_t tid, const sigi
   } else {
     (void)k->SendGroupSignal(tg.get(), info);
   }
-  return info.si_code == SI_TIMER ? info.si_overrun : 0;
 }
 
 // The interval timers of a process: ITIMER_REAL on the monotonic clock, ITIMER_VIRTUAL and
@@ -263,7 +262,6 @@ Result<long> TimerCreate(Task& t, const SyscallArgs& a) {
   int notify = ev.sigev_notify;
   int signo = ev.sigev_signo;
   sigval value = ev.sigev_value;
-  auto overrun = std::make_shared<std::atomic<int>>(0);
   auto timer = std::make_shared<Timer>(&k->timers(), host, [=](uint64_t overruns) {
     if (notify == SIGEV_NONE) return;
     siginfo_t info{};
@@ -272,20 +270,22 @@ Result<long> TimerCreate(Task& t, const SyscallArgs& a) {
     info.si_timerid = id;
     info.si_overrun = static_cast<int>(overruns - 1);
     info.si_value = value;
-    overrun->store(TimerSignal(k, ref, target_tid, info));
+    TimerSignal(k, ref, target_tid, info);
   });
   {
     absl::MutexLock l(&tg.timer_mu);
     if (tg.next_timer_id != id) return Errno(EAGAIN);  // raced with another timer_create
     tg.next_timer_id++;
     tg.posix_timers[id] = timer;
-    tg.timer_overruns[id] = overrun;
+  }
+  {
+    absl::MutexLock l(&k->mu_);
+    tg.timer_overrun_last[id] = 0;
   }
   Result<void> r = t.CopyOutObj(a.Addr(2), id);
   if (!r.ok()) {
     absl::MutexLock l(&tg.timer_mu);
     tg.posix_timers.erase(id);
-    tg.timer_overruns.erase(id);
     return r.error();
   }
   return 0;
@@ -325,9 +325,8 @@ Result<long> TimerGettime(Task& t, const SyscallArgs& a) {
 // timer_getoverrun(2)
 Result<long> TimerGetoverrun(Task& t, const SyscallArgs& a) {
   TRY(FindTimer(t, a.Int32(0)));
-  ThreadGroup& tg = t.thread_group();
-  absl::MutexLock l(&tg.timer_mu);
-  return tg.timer_overruns[a.Int32(0)]->load();
+  absl::MutexLock l(&t.kernel().mu_);
+  return t.thread_group().timer_overrun_last[a.Int32(0)];
 }
 
 // timer_delete(2)
@@ -337,7 +336,6 @@ Result<long> TimerDelete(Task& t, const SyscallArgs& a) {
   ThreadGroup& tg = t.thread_group();
   absl::MutexLock l(&tg.timer_mu);
   tg.posix_timers.erase(a.Int32(0));
-  tg.timer_overruns.erase(a.Int32(0));
   return 0;
 }
 

@@ -189,6 +189,8 @@ class Task final : public RefCounted<Task>, public Wakeable {
   SigSet RealBlocked() const { return mask_ | real_blocked_; }
   // Removes and returns a pending signal in `set` (sigtimedwait, signalfd).
   std::optional<siginfo_t> DequeueSignal(SigSet set);
+  // Takes signal `sig` off this thread's queue or else its group's. Kernel::mu_ held.
+  std::optional<siginfo_t> Dequeue(int sig);
   // rt_sigreturn: restores the registers, FPU state, mask and alt stack saved in the frame.
   Result<long> SigReturn();
   // Queues a synchronous fault for this thread and makes sure it cannot be ignored or blocked.

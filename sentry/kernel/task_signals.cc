@@ -202,8 +202,20 @@ std::optional<siginfo_t> Task::DequeueSignal(SigSet set) {
   SigSet avail = (pending_.set() | tg_->pending.set()) & set;
   int sig = NextSignal(avail, SigSet());
   if (sig == 0) return std::nullopt;
-  if (pending_.set().Has(sig)) return pending_.Dequeue(sig);
-  return tg_->pending.Dequeue(sig);
+  return Dequeue(sig);
+}
+
+std::optional<siginfo_t> Task::Dequeue(int sig) {
+  std::optional<siginfo_t> got =
+      pending_.set().Has(sig) ? pending_.Dequeue(sig) : tg_->pending.Dequeue(sig);
+  // A POSIX timer's signal, once delivered, is what timer_getoverrun reports on.
+  if (got && got->si_code == SI_TIMER) {
+    if (auto it = tg_->timer_overrun_last.find(got->si_timerid);
+        it != tg_->timer_overrun_last.end()) {
+      it->second = got->si_overrun;
+    }
+  }
+  return got;
 }
 
 void Task::ForceSignal(const siginfo_t& info) {
@@ -304,8 +316,7 @@ void Task::HandleSignals() {
         interrupted_.store(false);
         break;
       }
-      std::optional<siginfo_t> got =
-          pending_.set().Has(sig) ? pending_.Dequeue(sig) : tg_->pending.Dequeue(sig);
+      std::optional<siginfo_t> got = Dequeue(sig);
       if (!got) continue;
       info = *got;
       act = tg_->handlers->actions[sig];

@@ -91,8 +91,10 @@ class ThreadGroup : public RefCounted<ThreadGroup> {
   absl::Mutex timer_mu;
   std::shared_ptr<Timer> itimer_real ABSL_GUARDED_BY(timer_mu);
   std::map<int, std::shared_ptr<Timer>> posix_timers ABSL_GUARDED_BY(timer_mu);
-  std::map<int, std::shared_ptr<std::atomic<int>>> timer_overruns ABSL_GUARDED_BY(timer_mu);
   int next_timer_id ABSL_GUARDED_BY(timer_mu) = 0;
+  // What timer_getoverrun reports for each POSIX timer: the overrun count of its signal last
+  // delivered (Linux's it_overrun_last), recorded when the signal is dequeued. Kernel::mu_.
+  std::map<int, int> timer_overrun_last;
 
  private:
   pid_t pid_;
