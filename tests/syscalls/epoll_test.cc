@@ -88,30 +88,6 @@ int64_t NowMs() {
 volatile sig_atomic_t g_signals = 0;
 void CountSignal(int) { g_signals = g_signals + 1; }
 
-// Installs `handler` for `sig` for the scope, with or without SA_RESTART.
-class ScopedHandler {
- public:
-  ScopedHandler(int sig, void (*handler)(int), int flags = 0) : sig_(sig) {
-    struct sigaction sa {};
-    sa.sa_handler = handler;
-    sa.sa_flags = flags;
-    sigemptyset(&sa.sa_mask);
-    EXPECT_THAT(sigaction(sig, &sa, &old_), SyscallSucceeds());
-  }
-  ~ScopedHandler() { sigaction(sig_, &old_, nullptr); }
-
- private:
-  int sig_;
-  struct sigaction old_ {};
-};
-
-// Sends SIGALRM to this thread after `ms` milliseconds, once.
-void ArmAlarmMs(int ms) {
-  itimerval it{};
-  it.it_value.tv_sec = ms / 1000;
-  it.it_value.tv_usec = (ms % 1000) * 1000;
-  ASSERT_THAT(setitimer(ITIMER_REAL, &it, nullptr), SyscallSucceeds());
-}
 
 // ---- Creation ----
 
@@ -730,7 +706,7 @@ TEST(EpollBlockTest, CloseOfWatchedFileInAnotherThread) {
 }
 
 TEST(EpollSignalTest, InterruptedEvenWithRestart) {
-  ScopedHandler h(SIGALRM, CountSignal, SA_RESTART);
+  ScopedSigaction h(SIGALRM, MakeSigaction(CountSignal, SA_RESTART));
   FileDescriptor ep = NewEpoll();
   Pipe p;
   ASSERT_THAT(Add(ep.get(), p.r.get(), EPOLLIN, 1), SyscallSucceeds());
@@ -742,7 +718,7 @@ TEST(EpollSignalTest, InterruptedEvenWithRestart) {
 }
 
 TEST(EpollSignalTest, PwaitMaskAppliesDuringTheWait) {
-  ScopedHandler h(SIGUSR1, CountSignal);
+  ScopedSigaction h(SIGUSR1, MakeSigaction(CountSignal));
   sigset_t block, old;
   sigemptyset(&block);
   sigaddset(&block, SIGUSR1);
@@ -874,7 +850,7 @@ TEST(PollTest, TooManyFds) {
 }
 
 TEST(PollTest, PpollMaskAndEintr) {
-  ScopedHandler h(SIGUSR2, CountSignal);
+  ScopedSigaction h(SIGUSR2, MakeSigaction(CountSignal));
   sigset_t block, old;
   sigemptyset(&block);
   sigaddset(&block, SIGUSR2);

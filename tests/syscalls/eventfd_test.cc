@@ -42,28 +42,6 @@ short PollEvents(int fd, short events) {
 volatile sig_atomic_t g_signals = 0;
 void CountSignal(int) { g_signals = g_signals + 1; }
 
-class ScopedHandler {
- public:
-  ScopedHandler(int sig, void (*handler)(int), int flags = 0) : sig_(sig) {
-    struct sigaction sa {};
-    sa.sa_handler = handler;
-    sa.sa_flags = flags;
-    sigemptyset(&sa.sa_mask);
-    EXPECT_THAT(sigaction(sig, &sa, &old_), SyscallSucceeds());
-  }
-  ~ScopedHandler() { sigaction(sig_, &old_, nullptr); }
-
- private:
-  int sig_;
-  struct sigaction old_ {};
-};
-
-void ArmAlarmMs(int ms) {
-  itimerval it{};
-  it.it_value.tv_sec = ms / 1000;
-  it.it_value.tv_usec = (ms % 1000) * 1000;
-  ASSERT_THAT(setitimer(ITIMER_REAL, &it, nullptr), SyscallSucceeds());
-}
 
 // Blocks `sigs` for the scope and drops any instance left pending at the end.
 class ScopedBlock {
@@ -221,7 +199,7 @@ TEST(EventfdTest, BlockingWriteWokenByRead) {
 }
 
 TEST(EventfdTest, ReadInterruptedBySignal) {
-  ScopedHandler h(SIGALRM, CountSignal);
+  ScopedSigaction h(SIGALRM, MakeSigaction(CountSignal));
   FileDescriptor fd(eventfd(0, 0));
   g_signals = 0;
   ArmAlarmMs(50);
@@ -231,7 +209,7 @@ TEST(EventfdTest, ReadInterruptedBySignal) {
 }
 
 TEST(EventfdTest, ReadRestartsWithSaRestart) {
-  ScopedHandler h(SIGALRM, CountSignal, SA_RESTART);
+  ScopedSigaction h(SIGALRM, MakeSigaction(CountSignal, SA_RESTART));
   FileDescriptor fd(eventfd(0, 0));
   g_signals = 0;
   std::thread writer([&] {
@@ -402,7 +380,7 @@ TEST(TimerfdTest, SettingResetsTheCount) {
 }
 
 TEST(TimerfdTest, ReadInterruptedBySignal) {
-  ScopedHandler h(SIGALRM, CountSignal);
+  ScopedSigaction h(SIGALRM, MakeSigaction(CountSignal));
   FileDescriptor fd(timerfd_create(CLOCK_MONOTONIC, 0));
   itimerspec its = Spec(10LL * 1000000000);
   ASSERT_THAT(timerfd_settime(fd.get(), 0, &its, nullptr), SyscallSucceeds());
@@ -562,7 +540,7 @@ TEST(SignalfdTest, BlockedPollWokenBySignal) {
 }
 
 TEST(SignalfdTest, ReadInterruptedByOtherSignal) {
-  ScopedHandler h(SIGALRM, CountSignal);
+  ScopedSigaction h(SIGALRM, MakeSigaction(CountSignal));
   ScopedBlock block({SIGUSR1});
   FileDescriptor fd(signalfd(-1, &block.set(), 0));
   g_signals = 0;
@@ -575,7 +553,7 @@ TEST(SignalfdTest, ReadInterruptedByOtherSignal) {
 TEST(SignalfdTest, UnblockedSignalIsTakenByTheRead) {
   // The file takes a signal in its mask even when the thread does not block it, if the read
   // gets there before delivery: a read that is waiting dequeues it.
-  ScopedHandler h(SIGUSR1, CountSignal);
+  ScopedSigaction h(SIGUSR1, MakeSigaction(CountSignal));
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGUSR1);

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -512,6 +513,14 @@ inline struct sigaction MakeSigactionInfo(void (*handler)(int, siginfo_t*, void*
   sa.sa_flags = flags | SA_SIGINFO;
   sigemptyset(&sa.sa_mask);
   return sa;
+}
+
+// Sends SIGALRM to the process after `ms` milliseconds, once (ITIMER_REAL).
+inline void ArmAlarmMs(int ms) {
+  itimerval it{};
+  it.it_value.tv_sec = ms / 1000;
+  it.it_value.tv_usec = (ms % 1000) * 1000;
+  ASSERT_THAT(setitimer(ITIMER_REAL, &it, nullptr), SyscallSucceeds());
 }
 
 // Blocks (or unblocks) signals for the lifetime of the object and restores the
