@@ -18,6 +18,9 @@ LogLevel GetLogLevel();
 void SetLogFd(int fd);
 // Whether each application syscall is logged (runsc --strace).
 void SetStrace(bool on);
+// Writes each message as one JSON object per line ({"level", "msg", "time"}), as runc does with
+// --log-format json: container engines read runtime errors from such a log.
+void SetLogJson(bool on);
 bool StraceEnabled();
 
 void LogMessage(LogLevel level, const char* file, int line, std::string_view text);

@@ -39,18 +39,6 @@ namespace {
 // Signals runsc passes on to the sandbox's init instead of acting on them.
 constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
 
-// Resolves `path` in the mount namespace as root and mounts `m` there.
-absl::Status MountAt(vfs::MountNamespace& ns, const kernel::Credentials& root_creds,
-                     const std::string& path, RefPtr<vfs::Mount> m) {
-  vfs::Path root = ns.Root();
-  vfs::ResolveContext ctx{&root_creds, root, &ns};
-  Result<vfs::Path> at = vfs::Resolve(ctx, root, path, {.must_be_dir = true});
-  if (!at.ok()) return ErrnoStatus(fmt::format("mountpoint {}", path), at.error());
-  Result<void> r = ns.AddMount(*at, std::move(m));
-  if (!r.ok()) return ErrnoStatus(fmt::format("mount {}", path), r.error());
-  return absl::OkStatus();
-}
-
 // Creates a directory `name` under `dir` if it is missing.
 Result<RefPtr<vfs::Dentry>> EnsureDir(const RefPtr<vfs::Dentry>& dir, const std::string& name,
                                       const kernel::Credentials& creds, uint32_t mode = 0755) {
@@ -91,53 +79,35 @@ uint64_t DefaultTmpfsSize() {
   return static_cast<uint64_t>(si.totalram) * si.mem_unit / 2;
 }
 
-// A host path the gofer serves, and where the sandbox sees it.
-struct GoferMount {
-  std::string host_path;
-  std::string target;  // "/" for the root
-  bool readonly;
-};
-
-// The mounts of `runsc do`: the root, then each --volume HOST:TARGET[:ro].
-absl::StatusOr<std::vector<GoferMount>> GoferMounts(const DoOptions& opts) {
-  std::vector<GoferMount> mounts{{opts.root_dir, "/", true}};
-  for (const std::string& v : opts.volumes) {
-    std::vector<std::string> parts = absl::StrSplit(v, ':');
-    bool ro = parts.size() == 3 && parts[2] == "ro";
-    if (parts.size() < 2 || parts.size() > 3 || (parts.size() == 3 && !ro && parts[2] != "rw") ||
-        parts[0].empty() || !parts[1].starts_with("/")) {
-      return absl::InvalidArgumentError(
-          fmt::format("--volume {}: want HOST:TARGET[:ro|:rw] with an absolute TARGET", v));
-    }
-    mounts.push_back({parts[0], parts[1], ro});
-  }
-  return mounts;
-}
-
-// Starts `runsc gofer` serving every mount (DESIGN.md section 2): the only process that opens
-// host paths for the sandbox. Returns the sentry's end of each mount's socket, in order. The
-// gofer exits when the sentry closes them (or dies: it has PR_SET_PDEATHSIG).
-absl::StatusOr<std::vector<FileDescriptor>> StartGofer(const std::vector<GoferMount>& mounts) {
+// Starts `runsc gofer` serving every host path in `paths` (DESIGN.md section 2): the only
+// process that opens host paths for the sandbox. `readonly[i]` makes path i read-only. Returns
+// the sentry's end of each path's socket, in order. The gofer exits when the sentry closes them
+// (or dies: it has PR_SET_PDEATHSIG).
+absl::StatusOr<std::vector<FileDescriptor>> StartGofer(const std::vector<std::string>& paths,
+                                                       const std::vector<bool>& readonly) {
   std::vector<FileDescriptor> ours, theirs;
-  for (size_t i = 0; i < mounts.size(); i++) {
+  for (size_t i = 0; i < paths.size(); i++) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
       return ErrnoStatus("socketpair for the gofer");
     ours.emplace_back(sv[0]);
     // Out of the way of the fds the child is given (3, 4, ...), so dup2 clobbers nothing.
-    theirs.emplace_back(fcntl(sv[1], F_DUPFD_CLOEXEC, 100));
+    theirs.emplace_back(fcntl(sv[1], F_DUPFD_CLOEXEC, 3 + static_cast<int>(paths.size())));
     close(sv[1]);
     if (!theirs.back().valid()) return ErrnoStatus("dup of the gofer's socket");
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
+  // The gofer holds none of the container's stdio: an engine waiting for the end of the
+  // container's output must not wait for the gofer.
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   std::vector<std::string> args{"runsc", "gofer"};
-  for (size_t i = 0; i < mounts.size(); i++) {
+  for (size_t i = 0; i < paths.size(); i++) {
     int child_fd = 3 + static_cast<int>(i);
     posix_spawn_file_actions_adddup2(&actions, theirs[i].get(), child_fd);
     args.push_back("--serve");
-    args.push_back(fmt::format("{}:{}{}", child_fd, mounts[i].host_path,
-                               mounts[i].readonly ? ":ro" : ""));
+    args.push_back(fmt::format("{}:{}{}", child_fd, paths[i], readonly[i] ? ":ro" : ""));
   }
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
@@ -149,105 +119,237 @@ absl::StatusOr<std::vector<FileDescriptor>> StartGofer(const std::vector<GoferMo
   return ours;
 }
 
-// Creates the directories of `path` (absolute) that are missing under `root`, as mountpoints.
-Result<void> EnsurePath(const RefPtr<vfs::Dentry>& root, const std::string& path,
-                        const kernel::Credentials& creds) {
-  RefPtr<vfs::Dentry> d = root;
-  std::vector<std::string> parts = absl::StrSplit(path, '/', absl::SkipEmpty());
-  for (const std::string& part : parts) {
-    if (part == "." || part == "..") return Errno(EINVAL);
-    d = TRY(EnsureDir(d, part, creds));
-  }
-  return Ok();
+// Resolves `path` (absolute) in the sandbox, creating what is missing as a mountpoint: the
+// directories on the way, and the last component as a directory, or as an empty file when
+// `file` (a bind mount of a file). Symlinks on the way are followed within the sandbox.
+Result<vfs::Path> EnsureMountpoint(vfs::MountNamespace& ns, const kernel::Credentials& creds,
+                                   const std::string& path, bool file) {
+  vfs::Path root = ns.Root();
+  vfs::ResolveContext ctx{&creds, root, &ns};
+  Result<vfs::Path> at = vfs::Resolve(ctx, root, path);
+  if (at.ok() || at.error().value() != ENOENT) return at;
+  size_t slash = path.find_last_of('/');
+  std::string parent = slash == 0 ? "/" : path.substr(0, slash);
+  std::string name = path.substr(slash + 1);
+  if (name.empty() || name == "." || name == "..") return Errno(EINVAL);
+  vfs::Path dir = TRY(EnsureMountpoint(ns, creds, parent, false));
+  RefPtr<vfs::Inode> inode =
+      file ? TRY(dir.dentry->inode()->Create(name, S_IFREG | 0644, creds))
+           : TRY(dir.dentry->inode()->MakeDir(name, S_IFDIR | 0755, creds));
+  dir.dentry->AddChild(name, inode);
+  return vfs::Resolve(ctx, root, path);
 }
 
-absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const DoOptions& opts) {
-  auto root_creds = kernel::Credentials::New(0, 0);
-  ASSIGN_OR_RETURN(std::vector<GoferMount> gofer_mounts, GoferMounts(opts));
-  ASSIGN_OR_RETURN(std::vector<FileDescriptor> socks, StartGofer(gofer_mounts));
-  Result<RefPtr<vfs::Dentry>> lower = fsimpl::NewGoferFilesystem(std::move(socks[0]));
-  if (!lower.ok()) return ErrnoStatus(fmt::format("root {}", opts.root_dir), lower.error());
-  RefPtr<vfs::Dentry> upper = fsimpl::NewTmpfs(0755, 0, 0, DefaultTmpfsSize());
-  RefPtr<vfs::Dentry> root = fsimpl::NewOverlay(*lower, upper);
-  auto root_mount = MakeRef<vfs::Mount>(1, "overlay", "root", root, vfs::MountFlags{});
-  auto ns = MakeRef<vfs::MountNamespace>(root_mount);
-  // Mountpoints must exist in the merged root: the upper layer provides them if the host
-  // directory lacks them.
-  for (const char* dir : {"dev", "proc", "sys", "tmp"}) {
-    if (!root->Child(dir).ok()) {
-      Result<RefPtr<vfs::Dentry>> d = EnsureDir(root, dir, *root_creds);
-      if (!d.ok()) return ErrnoStatus(fmt::format("mkdir /{}", dir), d.error());
+// Mounts `root` at `path`, making the mountpoint if needed.
+absl::Status MountAt(vfs::MountNamespace& ns, const kernel::Credentials& creds,
+                     const std::string& path, const std::string& fstype,
+                     const std::string& source, RefPtr<vfs::Dentry> root, vfs::MountFlags flags) {
+  Result<vfs::Stat> st = root->inode()->GetStat();
+  if (!st.ok()) return ErrnoStatus(fmt::format("mount {}: stat of its root", path), st.error());
+  Result<vfs::Path> at = EnsureMountpoint(ns, creds, path, !S_ISDIR(st->mode));
+  if (!at.ok()) return ErrnoStatus(fmt::format("mountpoint {}", path), at.error());
+  Result<void> r = ns.AddMount(
+      *at, MakeRef<vfs::Mount>(ns.NextMountId(), fstype, source, std::move(root), flags));
+  if (!r.ok()) return ErrnoStatus(fmt::format("mount {} on {}", fstype, path), r.error());
+  return absl::OkStatus();
+}
+
+// The options of a tmpfs mount: size (bytes, with k/m/g suffixes, or a percentage of memory)
+// and the root's mode, uid and gid.
+struct TmpfsOptions {
+  uint64_t size = 0;
+  uint32_t mode = 01777, uid = 0, gid = 0;
+};
+
+absl::StatusOr<TmpfsOptions> ParseTmpfsOptions(const std::string& data, uint32_t default_mode) {
+  TmpfsOptions o;
+  o.mode = default_mode;
+  o.size = DefaultTmpfsSize();
+  for (const std::string& opt : std::vector<std::string>(absl::StrSplit(data, ',', absl::SkipEmpty()))) {
+    size_t eq = opt.find('=');
+    std::pair<std::string, std::string> kv{opt.substr(0, eq),
+                                           eq == std::string::npos ? "" : opt.substr(eq + 1)};
+    const std::string& value = kv.second;
+    char* end = nullptr;
+    errno = 0;
+    if (kv.first == "size") {
+      uint64_t n = std::strtoull(value.c_str(), &end, 10);
+      std::string_view unit(end);
+      if (unit == "k" || unit == "K") n <<= 10;
+      else if (unit == "m" || unit == "M") n <<= 20;
+      else if (unit == "g" || unit == "G") n <<= 30;
+      else if (unit == "%") n = DefaultTmpfsSize() * 2 / 100 * n;
+      else if (!unit.empty() || value.empty()) end = nullptr;
+      o.size = n;
+    } else if (kv.first == "mode") {
+      o.mode = static_cast<uint32_t>(std::strtoul(value.c_str(), &end, 8)) & 07777;
+    } else if (kv.first == "uid") {
+      o.uid = static_cast<uint32_t>(std::strtoul(value.c_str(), &end, 10));
+    } else if (kv.first == "gid") {
+      o.gid = static_cast<uint32_t>(std::strtoul(value.c_str(), &end, 10));
+    } else {
+      continue;  // nr_inodes, nr_blocks, huge, ...: no meaning for the sentry's tmpfs
     }
+    if (value.empty() || !end || (*end && kv.first != "size") || errno)
+      return absl::InvalidArgumentError(fmt::format("tmpfs option \"{}\" is not valid", opt));
   }
-  for (size_t i = 1; i < gofer_mounts.size(); i++) {
-    const GoferMount& m = gofer_mounts[i];
-    Result<RefPtr<vfs::Dentry>> fs = fsimpl::NewGoferFilesystem(std::move(socks[i]));
-    if (!fs.ok()) return ErrnoStatus(fmt::format("volume {}", m.host_path), fs.error());
-    Result<void> made = EnsurePath(root, m.target, *root_creds);
-    if (!made.ok()) return ErrnoStatus(fmt::format("mountpoint {}", m.target), made.error());
-    RETURN_IF_ERROR(MountAt(*ns, *root_creds, m.target,
-                            MakeRef<vfs::Mount>(ns->NextMountId(), "9p", m.host_path, *fs,
-                                                vfs::MountFlags{.readonly = m.readonly})));
+  return o;
+}
+
+// A filesystem root for a mount of `type`: a new instance, or for "bind" the gofer's (taken
+// from `gofer_roots`, in order).
+absl::StatusOr<RefPtr<vfs::Dentry>> MountRoot(const SandboxMount& m,
+                                              const kernel::Credentials& creds) {
+  if (m.type == "tmpfs" || m.type == "mqueue" || m.type == "cgroup") {
+    ASSIGN_OR_RETURN(TmpfsOptions o,
+                     ParseTmpfsOptions(m.type == "tmpfs" ? m.data : "", m.type == "tmpfs" ? 01777 : 0755));
+    return fsimpl::NewTmpfs(o.mode, o.uid, o.gid, o.size);
   }
-  Result<RefPtr<vfs::Dentry>> dev = BuildDev(*root_creds);
-  if (!dev.ok()) return ErrnoStatus("building /dev", dev.error());
-  RETURN_IF_ERROR(MountAt(*ns, *root_creds, "/dev",
-                          MakeRef<vfs::Mount>(ns->NextMountId(), "tmpfs", "dev", *dev,
-                                              vfs::MountFlags{.nosuid = true})));
-  RETURN_IF_ERROR(MountAt(*ns, *root_creds, "/dev/pts",
-                          MakeRef<vfs::Mount>(ns->NextMountId(), "devpts", "devpts",
-                                              fsimpl::Devpts::Get().root(),
-                                              vfs::MountFlags{.nosuid = true, .noexec = true})));
-  RETURN_IF_ERROR(MountAt(*ns, *root_creds, "/dev/shm",
-                          MakeRef<vfs::Mount>(ns->NextMountId(), "tmpfs", "shm",
-                                              fsimpl::NewTmpfs(01777, 0, 0, DefaultTmpfsSize()),
-                                              vfs::MountFlags{.nosuid = true, .nodev = true})));
-  RETURN_IF_ERROR(MountAt(*ns, *root_creds, "/proc",
-                          MakeRef<vfs::Mount>(ns->NextMountId(), "proc", "proc",
-                                              fsimpl::NewProcfs(),
-                                              vfs::MountFlags{.nosuid = true, .nodev = true,
-                                                              .noexec = true})));
-  RETURN_IF_ERROR(MountAt(*ns, *root_creds, "/sys",
-                          MakeRef<vfs::Mount>(ns->NextMountId(), "sysfs", "sysfs",
-                                              fsimpl::NewSysfs(),
-                                              vfs::MountFlags{.readonly = true, .nosuid = true,
-                                                              .nodev = true, .noexec = true})));
+  if (m.type == "dev") {
+    Result<RefPtr<vfs::Dentry>> dev = BuildDev(creds);
+    if (!dev.ok()) return ErrnoStatus("building /dev", dev.error());
+    return *dev;
+  }
+  if (m.type == "devpts") return fsimpl::Devpts::Get().root();
+  if (m.type == "proc") return fsimpl::NewProcfs();
+  if (m.type == "sysfs") return fsimpl::NewSysfs();
+  return absl::InvalidArgumentError(
+      fmt::format("mount on {}: type \"{}\" is not supported in the sandbox", m.destination, m.type));
+}
+
+// The fstype /proc/self/mountinfo shows for a mount of `type`.
+std::string FsType(const std::string& type) {
+  if (type == "bind") return "9p";
+  if (type == "dev") return "tmpfs";
+  return type;
+}
+
+// linux.maskedPaths: a directory is covered by an empty read-only tmpfs, a file by /dev/null.
+absl::Status MaskPath(vfs::MountNamespace& ns, const kernel::Credentials& creds,
+                      const std::string& path, const RefPtr<vfs::Dentry>& null_dev) {
+  vfs::Path root = ns.Root();
+  vfs::ResolveContext ctx{&creds, root, &ns};
+  Result<vfs::Path> at = vfs::Resolve(ctx, root, path);
+  if (!at.ok()) return absl::OkStatus();  // nothing to hide
+  Result<vfs::Stat> st = at->dentry->inode()->GetStat();
+  if (!st.ok()) return ErrnoStatus(fmt::format("masked path {}", path), st.error());
+  RefPtr<vfs::Dentry> cover = S_ISDIR(st->mode) ? fsimpl::NewTmpfs(0755, 0, 0, 4096) : null_dev;
+  Result<void> r = ns.AddMount(
+      *at, MakeRef<vfs::Mount>(ns.NextMountId(), "tmpfs", "tmpfs", cover,
+                               vfs::MountFlags{.readonly = true}));
+  if (!r.ok()) return ErrnoStatus(fmt::format("masking {}", path), r.error());
+  return absl::OkStatus();
+}
+
+// linux.readonlyPaths: the tree at `path` mounted again on itself, read-only.
+absl::Status ReadonlyPath(vfs::MountNamespace& ns, const kernel::Credentials& creds,
+                          const std::string& path) {
+  vfs::Path root = ns.Root();
+  vfs::ResolveContext ctx{&creds, root, &ns};
+  Result<vfs::Path> at = vfs::Resolve(ctx, root, path);
+  if (!at.ok()) return absl::OkStatus();
+  vfs::MountFlags flags = at->mount->flags();
+  flags.readonly = true;
+  Result<void> r = ns.AddMount(*at, MakeRef<vfs::Mount>(ns.NextMountId(), at->mount->fstype(),
+                                                        at->mount->source(), at->dentry, flags));
+  if (!r.ok()) return ErrnoStatus(fmt::format("read-only path {}", path), r.error());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::vector<SandboxMount> StandardMounts() {
+  return {
+      {"/dev", "dev", "dev", {.nosuid = true}, ""},
+      {"/dev/pts", "devpts", "devpts", {.nosuid = true, .noexec = true}, ""},
+      {"/dev/shm", "tmpfs", "shm", {.nosuid = true, .nodev = true}, "mode=1777"},
+      {"/proc", "proc", "proc", {.nosuid = true, .nodev = true, .noexec = true}, ""},
+      {"/sys", "sysfs", "sysfs", {.readonly = true, .nosuid = true, .nodev = true, .noexec = true}, ""},
+  };
+}
+
+absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const SandboxConfig& cfg) {
+  auto creds = kernel::Credentials::New(0, 0);
+  // The gofer serves the root and every bind mount's source.
+  std::vector<std::string> paths{cfg.rootfs};
+  std::vector<bool> readonly{cfg.overlay};
+  for (const SandboxMount& m : cfg.mounts) {
+    if (m.type != "bind") continue;
+    struct stat st;
+    if (stat(m.source.c_str(), &st) < 0)
+      return ErrnoStatus(fmt::format("bind mount source {} (for {})", m.source, m.destination));
+    paths.push_back(m.source);
+    readonly.push_back(m.flags.readonly);
+  }
+  ASSIGN_OR_RETURN(std::vector<FileDescriptor> socks, StartGofer(paths, readonly));
+
+  Result<RefPtr<vfs::Dentry>> lower = fsimpl::NewGoferFilesystem(std::move(socks[0]));
+  if (!lower.ok()) return ErrnoStatus(fmt::format("root {}", cfg.rootfs), lower.error());
+  RefPtr<vfs::Dentry> root = *lower;
+  if (cfg.overlay) root = fsimpl::NewOverlay(*lower, fsimpl::NewTmpfs(0755, 0, 0, DefaultTmpfsSize()));
+  auto ns = MakeRef<vfs::MountNamespace>(MakeRef<vfs::Mount>(
+      1, cfg.overlay ? "overlay" : "9p", cfg.overlay ? "root" : cfg.rootfs, root,
+      vfs::MountFlags{.readonly = cfg.root_readonly}));
+
+  size_t next_sock = 1;
+  for (const SandboxMount& m : cfg.mounts) {
+    RefPtr<vfs::Dentry> fs;
+    if (m.type == "bind") {
+      Result<RefPtr<vfs::Dentry>> served = fsimpl::NewGoferFilesystem(std::move(socks[next_sock++]));
+      if (!served.ok()) return ErrnoStatus(fmt::format("bind mount {}", m.source), served.error());
+      fs = *served;
+    } else {
+      ASSIGN_OR_RETURN(fs, MountRoot(m, *creds));
+    }
+    RETURN_IF_ERROR(MountAt(*ns, *creds, m.destination, FsType(m.type), m.source, fs, m.flags));
+  }
+
+  if (!cfg.masked_paths.empty()) {
+    Result<RefPtr<vfs::Dentry>> dev = BuildDev(*creds);
+    if (!dev.ok()) return ErrnoStatus("building /dev/null for masked paths", dev.error());
+    Result<RefPtr<vfs::Dentry>> null_dev = (*dev)->Child("null");
+    if (!null_dev.ok()) return ErrnoStatus("/dev/null for masked paths", null_dev.error());
+    for (const std::string& p : cfg.masked_paths)
+      RETURN_IF_ERROR(MaskPath(*ns, *creds, p, *null_dev));
+  }
+  for (const std::string& p : cfg.readonly_paths) RETURN_IF_ERROR(ReadonlyPath(*ns, *creds, p));
   return ns;
 }
 
-absl::StatusOr<RefPtr<vfs::FdTable>> StdioTable() {
-  auto fds = MakeRef<vfs::FdTable>();
-  for (int fd = 0; fd < 3; fd++) {
-    int flags = fcntl(fd, F_GETFL);
-    if (flags < 0) continue;  // not open: the sandbox's fd is not open either
-    FileDescriptor copy(fcntl(fd, F_DUPFD_CLOEXEC, 3));
-    if (!copy) return ErrnoStatus(fmt::format("dup({})", fd));
-    Result<RefPtr<fsimpl::HostFile>> f = fsimpl::HostFile::New(std::move(copy), flags & O_ACCMODE);
-    if (!f.ok()) return ErrnoStatus(fmt::format("stdio fd {}", fd), f.error());
-    Result<void> r = fds->Set(fd, *f, false, 1024);
+absl::StatusOr<RefPtr<vfs::FdTable>> HostStdioTable(std::vector<int> fds) {
+  auto table = MakeRef<vfs::FdTable>();
+  std::vector<FileDescriptor> owned;
+  for (int fd : fds) owned.emplace_back(fd);
+  for (size_t i = 0; i < owned.size() && i < 3; i++) {
+    if (!owned[i].valid()) continue;  // not open: the sandbox's fd is not open either
+    int flags = fcntl(owned[i].get(), F_GETFL);
+    if (flags < 0) return ErrnoStatus(fmt::format("fcntl(F_GETFL) of stdio fd {}", i));
+    Result<RefPtr<fsimpl::HostFile>> f = fsimpl::HostFile::New(std::move(owned[i]), flags & O_ACCMODE);
+    if (!f.ok()) return ErrnoStatus(fmt::format("stdio fd {}", i), f.error());
+    Result<void> r = table->Set(static_cast<int>(i), *f, false, 1024);
     if (!r.ok()) return ErrnoStatus("installing stdio", r.error());
   }
-  return fds;
+  return table;
 }
 
-// The program to run: argv[0] as a path, or looked up in $PATH within the sandbox's own view
-// of its files (the host's is never consulted).
-std::string FindProgram(vfs::MountNamespace& ns, const std::string& name) {
+absl::StatusOr<std::string> FindProgram(vfs::MountNamespace& ns, const std::string& name,
+                                        const std::string& path_env,
+                                        const kernel::Credentials& creds) {
+  if (name.empty()) return absl::InvalidArgumentError("the program name is empty");
   if (name.find('/') != std::string::npos) return name;
-  auto creds = kernel::Credentials::New(getuid(), getgid());
   vfs::Path root = ns.Root();
-  vfs::ResolveContext ctx{creds.get(), root, &ns};
-  const char* path = getenv("PATH");
-  std::vector<std::string> dirs = absl::StrSplit(path ? path : "/usr/local/bin:/usr/bin:/bin", ':');
+  vfs::ResolveContext ctx{&creds, root, &ns};
+  std::vector<std::string> dirs = absl::StrSplit(path_env, ':');
   for (const std::string& dir : dirs) {
     std::string candidate = fmt::format("{}/{}", dir.empty() ? "." : dir, name);
     Result<vfs::Path> p = vfs::Resolve(ctx, root, candidate);
     if (!p.ok()) continue;
     Result<vfs::Stat> st = p->dentry->inode()->GetStat();
-    if (st.ok() && S_ISREG(st->mode) && vfs::CheckPermission(*creds, *st, X_OK).ok())
+    if (st.ok() && S_ISREG(st->mode) && vfs::CheckPermission(creds, *st, X_OK).ok())
       return candidate;
   }
-  return name;
+  return absl::NotFoundError(
+      fmt::format("executable file \"{}\" not found in $PATH ({})", name, path_env));
 }
 
 void RaiseFdLimit() {
@@ -257,8 +359,6 @@ void RaiseFdLimit() {
     setrlimit(RLIMIT_NOFILE, &r);
   }
 }
-
-}  // namespace
 
 absl::StatusOr<int> RunDo(const DoOptions& opts) {
   if (opts.argv.empty()) return absl::InvalidArgumentError("runsc do: no command given");
@@ -277,10 +377,25 @@ absl::StatusOr<int> RunDo(const DoOptions& opts) {
   for (int sig : kForwarded) sigaddset(&forward, sig);
   pthread_sigmask(SIG_BLOCK, &forward, nullptr);
 
-  ASSIGN_OR_RETURN(RefPtr<vfs::MountNamespace> mounts, BuildMounts(opts));
+  SandboxConfig cfg;
+  cfg.rootfs = opts.root_dir;
+  cfg.mounts = StandardMounts();
+  for (const std::string& v : opts.volumes) {
+    std::vector<std::string> parts = absl::StrSplit(v, ':');
+    bool ro = parts.size() == 3 && parts[2] == "ro";
+    if (parts.size() < 2 || parts.size() > 3 || (parts.size() == 3 && !ro && parts[2] != "rw") ||
+        parts[0].empty() || !parts[1].starts_with("/")) {
+      return absl::InvalidArgumentError(
+          fmt::format("--volume {}: want HOST:TARGET[:ro|:rw] with an absolute TARGET", v));
+    }
+    cfg.mounts.push_back({parts[1], "bind", parts[0], {.readonly = ro}, ""});
+  }
+  ASSIGN_OR_RETURN(RefPtr<vfs::MountNamespace> mounts, BuildMounts(cfg));
   ASSIGN_OR_RETURN(std::unique_ptr<platform::Platform> platform,
                    platform::NewPlatform(opts.platform));
-  ASSIGN_OR_RETURN(RefPtr<vfs::FdTable> stdio, StdioTable());
+  ASSIGN_OR_RETURN(RefPtr<vfs::FdTable> stdio,
+                   HostStdioTable({fcntl(0, F_DUPFD_CLOEXEC, 3), fcntl(1, F_DUPFD_CLOEXEC, 3),
+                                   fcntl(2, F_DUPFD_CLOEXEC, 3)}));
 
   // The kernel lives until runsc exits: the signal-forwarding thread below keeps using it.
   auto* kernel = new kernel::Kernel(std::move(platform), mounts);
@@ -288,7 +403,11 @@ absl::StatusOr<int> RunDo(const DoOptions& opts) {
 
   kernel::InitProcess init;
   init.argv = opts.argv;
-  init.path = FindProgram(*mounts, opts.argv[0]);
+  const char* path_env = getenv("PATH");
+  absl::StatusOr<std::string> program =
+      FindProgram(*mounts, opts.argv[0], path_env ? path_env : "/usr/local/bin:/usr/bin:/bin",
+                  *kernel::Credentials::New(getuid(), getgid()));
+  init.path = program.ok() ? *program : opts.argv[0];
   for (char** e = environ; *e; e++) init.envp.push_back(*e);
   init.cwd = opts.cwd;
   if (init.cwd.empty()) {

@@ -1,5 +1,6 @@
 // Building a sandbox: the sentry's mounts, its kernel, and the first process. Setup reads as a
-// script: each step returns a status naming what failed.
+// script: each step returns a status naming what failed. Two callers: `runsc do` (a host
+// directory as the root, the caller's stdio) and `runsc boot` (an OCI bundle: runsc/boot.cc).
 #ifndef MOAT_RUNSC_SANDBOX_H_
 #define MOAT_RUNSC_SANDBOX_H_
 
@@ -7,8 +8,58 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "base/ref_counted.h"
+#include "sentry/kernel/credentials.h"
+#include "sentry/vfs/vfs.h"
+
+namespace moat::vfs {
+class FdTable;
+}  // namespace moat::vfs
 
 namespace moat::runsc {
+
+// One mount of the sandbox, in the order mounts are made.
+struct SandboxMount {
+  std::string destination;  // absolute, inside the sandbox
+  // "bind" (a host file or directory, served by the gofer), "tmpfs", "dev" (a tmpfs with the
+  // standard devices), "devpts", "proc", "sysfs", "mqueue", "cgroup".
+  std::string type;
+  std::string source;  // bind: the host path
+  vfs::MountFlags flags;
+  std::string data;  // tmpfs: "size=...,mode=...,uid=...,gid=..."
+};
+
+struct SandboxConfig {
+  std::string rootfs = "/";  // the host directory that is the sandbox's root
+  bool root_readonly = false;
+  // Writes to the root go to an in-memory layer and never reach rootfs; without it they do.
+  bool overlay = true;
+  std::vector<SandboxMount> mounts;
+  // linux.maskedPaths: hidden (an empty read-only directory, or /dev/null for a file).
+  std::vector<std::string> masked_paths;
+  // linux.readonlyPaths: the same tree, mounted again read-only.
+  std::vector<std::string> readonly_paths;
+};
+
+// The mounts every `runsc do` sandbox has: /dev, /dev/pts, /dev/shm, /proc, /sys.
+std::vector<SandboxMount> StandardMounts();
+
+// Starts the gofer for `cfg`'s root and bind mounts and builds the sandbox's mount namespace.
+absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const SandboxConfig& cfg);
+
+// A file table whose fds 0-2 are `fds` (host fds, taken over; -1: not open).
+absl::StatusOr<RefPtr<vfs::FdTable>> HostStdioTable(std::vector<int> fds);
+
+// The program to run: `name` as a path, or looked up in `path_env` (a $PATH value) within the
+// sandbox's own view of its files (the host's is never consulted). NotFound names what was
+// searched.
+absl::StatusOr<std::string> FindProgram(vfs::MountNamespace& ns, const std::string& name,
+                                        const std::string& path_env,
+                                        const kernel::Credentials& creds);
+
+// Raises the soft limit on open files to the hard one: the sentry holds host fds for the
+// sandbox's files.
+void RaiseFdLimit();
 
 struct DoOptions {
   std::string platform = "ptrace";

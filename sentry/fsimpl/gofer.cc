@@ -50,7 +50,7 @@ class GoferClient : public RefCounted<GoferClient> {
     typename Req::Reply reply;
     if (m.type != (Req::kType | gofer::kReplyBit) || !gofer::Decode(m.body, reply))
       return Protocol(m.type);
-    if (fd) *fd = std::move(m.fd);
+    if (fd && !m.fds.empty()) *fd = std::move(m.fds[0]);
     return reply;
   }
 

@@ -1,0 +1,77 @@
+#include "base/wire.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace moat::wire {
+
+// The most fds one message carries.
+constexpr size_t kMaxFds = 16;
+
+Result<void> SendMessage(int sock, std::span<const uint8_t> msg, std::span<const int> fds) {
+  if (fds.size() > kMaxFds) return Errno(EINVAL);
+  iovec iov{const_cast<uint8_t*>(msg.data()), msg.size()};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
+  if (!fds.empty()) {
+    mh.msg_control = control;
+    mh.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  }
+  for (;;) {
+    ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    if (n >= 0) return Ok();
+    if (errno != EINTR) return LastErrno();
+  }
+}
+
+Result<Message> ReceiveMessage(int sock, size_t max_size, size_t max_fds) {
+  Message m;
+  std::vector<uint8_t> buf(max_size);
+  iovec iov{buf.data(), buf.size()};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  // Room for more fds than anyone may send: a peer that sends too many gets them closed, not
+  // leaked.
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)];
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof(control);
+  ssize_t n;
+  do {
+    n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return LastErrno();
+  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; i++) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      if (m.fds.size() < max_fds) {
+        m.fds.emplace_back(fd);
+      } else {
+        close(fd);
+      }
+    }
+  }
+  if (n == 0) return Errno(ECONNRESET);
+  if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || static_cast<size_t>(n) < sizeof(Header)) {
+    return Errno(EPROTO);
+  }
+  Header h;
+  std::memcpy(&h, buf.data(), sizeof(h));
+  if (h.length != static_cast<size_t>(n)) return Errno(EPROTO);
+  m.type = h.type;
+  m.body.assign(buf.begin() + sizeof(Header), buf.begin() + n);
+  return m;
+}
+
+}  // namespace moat::wire

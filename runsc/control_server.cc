@@ -1,0 +1,168 @@
+#include "runsc/control_server.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "fmt/format.h"
+
+namespace moat::runsc::control {
+namespace {
+
+std::vector<uint8_t> Failed(std::string_view message) {
+  return wire::Encode(kFailed, FailedReply{std::string(message)});
+}
+
+template <class Req>
+std::vector<uint8_t> Reply(const typename Req::Reply& r) {
+  return wire::Encode(Req::kType | kReplyBit, r);
+}
+
+std::vector<uint8_t> Failed(const absl::Status& s) { return Failed(s.message()); }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Listen(const std::string& path,
+                                                       kernel::Kernel* kernel,
+                                                       ProcessMaker make_process, uid_t owner) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path))
+    return absl::InvalidArgumentError(
+        fmt::format("control socket path {} is too long (a unix socket path is at most {} bytes)",
+                    path, sizeof(addr.sun_path) - 1));
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  FileDescriptor sock(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!sock) return ErrnoStatus("socket(AF_UNIX)");
+  unlink(path.c_str());
+  mode_t old = umask(0077);
+  int r = bind(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  umask(old);
+  if (r < 0) return ErrnoStatus(fmt::format("bind({})", path));
+  if (listen(sock.get(), 64) < 0) return ErrnoStatus(fmt::format("listen({})", path));
+  return std::unique_ptr<Server>(new Server(std::move(sock), kernel, std::move(make_process), owner));
+}
+
+void Server::Start() {
+  std::thread([this] {
+    for (;;) {
+      int fd = accept4(sock_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE) {
+          if (errno == EMFILE || errno == ENFILE) usleep(10000);
+          continue;
+        }
+        LOG_ERROR("accept on the control socket: {}", Errno(errno).Name());
+        return;
+      }
+      std::thread([this, conn = FileDescriptor(fd)]() mutable { Serve(std::move(conn)); }).detach();
+    }
+  }).detach();
+}
+
+void Server::Serve(FileDescriptor conn) {
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (getsockopt(conn.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+      (cred.uid != 0 && cred.uid != owner_)) {
+    LOG_WARNING("control socket: refusing a peer with uid {}", cred.uid);
+    (void)wire::SendMessage(conn.get(), Failed("permission denied"));
+    return;
+  }
+  Result<wire::Message> m = wire::ReceiveMessage(conn.get(), kMaxMessage, 3);
+  if (!m.ok()) {
+    if (m.error().value() != ECONNRESET)
+      LOG_WARNING("control socket: bad message: {}", m.error().Name());
+    return;
+  }
+  std::vector<uint8_t> reply = Handle(*m);
+  (void)wire::SendMessage(conn.get(), reply);
+}
+
+std::vector<uint8_t> Server::Handle(wire::Message& m) {
+  auto decode = [&m](auto& req) { return wire::Decode(m.body, req); };
+  switch (m.type) {
+    case kStart: {
+      StartRequest req;
+      if (!decode(req)) break;
+      kernel_->StartCreated();
+      return Reply<StartRequest>({});
+    }
+    case kSignal: {
+      SignalRequest req;
+      if (!decode(req)) break;
+      if (req.signo < 0 || req.signo >= NSIG) return Failed(fmt::format("invalid signal {}", req.signo));
+      if (req.all) {
+        kernel_->KillAll(req.signo);
+      } else {
+        Result<void> r = kernel_->Kill(req.pid == 0 ? 1 : req.pid, req.signo);
+        if (!r.ok())
+          return Failed(fmt::format("kill({}, {}): {}", req.pid == 0 ? 1 : req.pid, req.signo,
+                                    r.error().Name()));
+      }
+      return Reply<SignalRequest>({});
+    }
+    case kExec: {
+      ExecRequest req;
+      if (!decode(req)) break;
+      absl::StatusOr<kernel::InitProcess> proc = make_process_(req, std::move(m.fds));
+      if (!proc.ok()) return Failed(proc.status());
+      absl::StatusOr<pid_t> pid = kernel_->Exec(std::move(*proc));
+      if (!pid.ok()) return Failed(pid.status());
+      return Reply<ExecRequest>({.pid = *pid});
+    }
+    case kWaitPid: {
+      WaitPidRequest req;
+      if (!decode(req)) break;
+      absl::StatusOr<int> status = kernel_->WaitExec(req.pid);
+      if (!status.ok()) return Failed(status.status());
+      return Reply<WaitPidRequest>({.status = *status});
+    }
+    case kWait: {
+      WaitRequest req;
+      if (!decode(req)) break;
+      return Reply<WaitRequest>({.status = kernel_->Wait()});
+    }
+    case kProcesses: {
+      ProcessesRequest req;
+      if (!decode(req)) break;
+      ProcessesRequest::Reply reply;
+      for (const kernel::ProcessInfo& p : kernel_->Processes()) {
+        reply.processes.push_back({.pid = p.pid, .host_pid = p.host_pid, .ppid = p.ppid,
+                                   .uid = p.uid, .state = p.state, .comm = p.comm,
+                                   .cmdline = p.cmdline});
+      }
+      return Reply<ProcessesRequest>(reply);
+    }
+    case kPause: {
+      PauseRequest req;
+      if (!decode(req)) break;
+      kernel_->Pause();
+      return Reply<PauseRequest>({});
+    }
+    case kResume: {
+      ResumeRequest req;
+      if (!decode(req)) break;
+      kernel_->Resume();
+      return Reply<ResumeRequest>({});
+    }
+    case kStats: {
+      StatsRequest req;
+      if (!decode(req)) break;
+      kernel::KernelStats s = kernel_->Stats();
+      return Reply<StatsRequest>({.cpu_user_ns = s.cpu_user_ns, .cpu_system_ns = s.cpu_system_ns,
+                                  .tasks = s.tasks, .processes = s.processes,
+                                  .rss_bytes = s.rss_bytes});
+    }
+    default:
+      return Failed(fmt::format("unknown request type {}", m.type));
+  }
+  return Failed(fmt::format("malformed request of type {}", m.type));
+}
+
+}  // namespace moat::runsc::control
