@@ -16,6 +16,8 @@ void SetLogLevel(LogLevel level);
 LogLevel GetLogLevel();
 // Sends log output to `fd` (the caller keeps it open). Default: 2.
 void SetLogFd(int fd);
+// Whether log output goes to stderr (no --log file).
+bool LogIsStderr();
 // Whether each application syscall is logged (runsc --strace).
 void SetStrace(bool on);
 // Writes each message as one JSON object per line ({"level", "msg", "time"}), as runc does with

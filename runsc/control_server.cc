@@ -7,6 +7,7 @@
 
 #include <thread>
 
+#include "absl/strings/str_join.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "fmt/format.h"
@@ -134,8 +135,8 @@ std::vector<uint8_t> Server::Handle(wire::Message& m) {
       ProcessesRequest::Reply reply;
       for (const kernel::ProcessInfo& p : kernel_->Processes()) {
         reply.processes.push_back({.pid = p.pid, .host_pid = p.host_pid, .ppid = p.ppid,
-                                   .uid = p.uid, .state = p.state, .comm = p.comm,
-                                   .cmdline = p.cmdline});
+                                   .uid = p.uid, .state = std::string(1, p.state),
+                                   .comm = p.comm, .cmdline = absl::StrJoin(p.cmdline, " ")});
       }
       return Reply<ProcessesRequest>(reply);
     }
@@ -156,7 +157,8 @@ std::vector<uint8_t> Server::Handle(wire::Message& m) {
       if (!decode(req)) break;
       kernel::KernelStats s = kernel_->Stats();
       return Reply<StatsRequest>({.cpu_user_ns = s.cpu_user_ns, .cpu_system_ns = s.cpu_system_ns,
-                                  .tasks = s.tasks, .processes = s.processes,
+                                  .tasks = static_cast<uint64_t>(s.tasks),
+                                  .processes = static_cast<uint64_t>(s.processes),
                                   .rss_bytes = s.rss_bytes});
     }
     default:

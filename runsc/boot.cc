@@ -1,0 +1,160 @@
+// runsc boot (internal): the sandbox process of one container (DESIGN.md section 2). `runsc
+// create` starts it; it builds the sandbox from the bundle, creates the container's init process
+// (stopped before its first instruction), serves the control socket, and lives as long as the
+// container: it exits with init's status (or dies of init's signal), which is what engines that
+// wait for the container's pid see.
+//
+// Setup reads as a script. Until it reports on --ready-fd, a failure is written there for
+// `create` to print; afterwards problems go to the log.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "platform/platform.h"
+#include "runsc/commands.h"
+#include "runsc/container.h"
+#include "runsc/control_server.h"
+#include "runsc/lifecycle.h"
+#include "runsc/oci.h"
+#include "runsc/sandbox.h"
+#include "runsc/spec/spec.h"
+#include "sentry/kernel/kernel.h"
+#include "sentry/vfs/fd_table.h"
+#include "syscalls/syscalls.h"
+
+namespace moat::runsc {
+namespace {
+
+struct BootOptions {
+  std::string bundle;
+  std::string id;
+  int ready_fd = -1;
+  std::string console_socket;
+};
+
+// Signals sent to the sandbox process itself that it passes on to the container's init, as
+// runc's init would receive them.
+constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT};
+
+void WriteAll(int fd, const std::string& s) {
+  size_t done = 0;
+  while (done < s.size()) {
+    ssize_t n = write(fd, s.data() + done, s.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    done += n;
+  }
+}
+
+// Everything up to the created state. Returns the kernel, whose init exists but has not run.
+absl::StatusOr<kernel::Kernel*> Setup(const BootOptions& opts, const GlobalOptions& global,
+                                      const ContainerDir& dir) {
+  ASSIGN_OR_RETURN(spec::Spec spec, spec::LoadBundle(opts.bundle));
+  const spec::Process& process = *spec.process;
+  if (process.terminal && opts.console_socket.empty())
+    return absl::InvalidArgumentError(
+        "process.terminal is true but no --console-socket was given to receive the terminal");
+
+  // The container's limits are the caller's, except those the config sets; taken before the
+  // sentry raises its own.
+  std::vector<std::pair<int, rlimit>> limits;
+  for (int r = 0; r < RLIM_NLIMITS; r++) {
+    rlimit l;
+    if (getrlimit(r, &l) == 0) limits.emplace_back(r, l);
+  }
+  RaiseFdLimit();
+
+  ASSIGN_OR_RETURN(SandboxConfig cfg, SandboxConfigFor(spec, opts.bundle, global.overlay));
+  ASSIGN_OR_RETURN(RefPtr<vfs::MountNamespace> mounts, BuildMounts(cfg));
+  ASSIGN_OR_RETURN(std::unique_ptr<platform::Platform> platform,
+                   platform::NewPlatform(global.platform));
+  auto* kernel = new kernel::Kernel(std::move(platform), mounts);
+  kernel->set_syscall_table(&syscalls::Table());
+  if (!spec.hostname.empty()) {
+    kernel->set_hostname(spec.hostname);
+  } else {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    kernel->set_hostname(host);
+  }
+  if (!spec.domainname.empty()) kernel->set_domainname(spec.domainname);
+
+  ASSIGN_OR_RETURN(RefPtr<vfs::FdTable> stdio,
+                   HostStdioTable({fcntl(0, F_DUPFD_CLOEXEC, 3), fcntl(1, F_DUPFD_CLOEXEC, 3),
+                                   fcntl(2, F_DUPFD_CLOEXEC, 3)}));
+  ASSIGN_OR_RETURN(kernel::InitProcess init,
+                   ProcessFor(ExecRequestFor(process), *mounts, stdio, limits));
+  init.oom_score_adj = process.oom_score_adj;
+  RETURN_IF_ERROR(kernel->Create(std::move(init)));
+
+  control::Server::ProcessMaker make = [mounts, limits](const control::ExecRequest& req,
+                                                        std::vector<FileDescriptor> fds)
+      -> absl::StatusOr<kernel::InitProcess> {
+    std::vector<int> raw;
+    for (FileDescriptor& fd : fds) raw.push_back(fd.Release());
+    ASSIGN_OR_RETURN(RefPtr<vfs::FdTable> table, HostStdioTable(raw));
+    ASSIGN_OR_RETURN(kernel::InitProcess p, ProcessFor(req, *mounts, table, limits));
+    p.detached_reap = req.detached;
+    return p;
+  };
+  ASSIGN_OR_RETURN(std::unique_ptr<control::Server> server,
+                   control::Server::Listen(dir.control_path(), kernel, std::move(make), getuid()));
+  server->Start();
+  server.release();  // serves until the process exits
+  return kernel;
+}
+
+int RunBoot(const BootOptions& opts, const GlobalOptions& global) {
+  // Out of the caller's session: the caller's terminal signals are not the container's.
+  setsid();
+  prctl(PR_SET_NAME, "runsc-sandbox");
+  sigset_t forward;
+  sigemptyset(&forward);
+  for (int sig : kForwarded) sigaddset(&forward, sig);
+  pthread_sigmask(SIG_BLOCK, &forward, nullptr);
+
+  ContainerDir dir(global.root, opts.id);
+  absl::StatusOr<kernel::Kernel*> kernel = Setup(opts, global, dir);
+  if (!kernel.ok()) {
+    WriteAll(opts.ready_fd, std::string(kernel.status().message()));
+    return 1;
+  }
+  WriteAll(opts.ready_fd, "ok");
+  close(opts.ready_fd);
+
+  std::thread([k = *kernel, forward] {
+    for (;;) {
+      siginfo_t info;
+      int sig = sigwaitinfo(&forward, &info);
+      if (sig > 0) (void)k->Kill(1, sig);
+    }
+  }).detach();
+
+  int status = (*kernel)->Wait();
+  // Recorded before this process ends, so that whoever sees it gone also sees how init ended.
+  absl::Status written = WriteFileAtomic(dir.exit_path(), fmt::format("{}", status), 0600);
+  if (!written.ok()) LOG_ERROR("recording the exit status: {}", written.message());
+  ExitLike(status);
+}
+
+}  // namespace
+
+CommandRunner RegisterBoot(CLI::App& app, const GlobalOptions& global) {
+  auto opts = std::make_shared<BootOptions>();
+  CLI::App* sub = app.add_subcommand("boot", "(internal) the sandbox process of a container");
+  sub->group("");  // not listed in --help: engines never call it
+  sub->add_option("--bundle", opts->bundle, "the bundle")->required();
+  sub->add_option("--id", opts->id, "the container id")->required();
+  sub->add_option("--ready-fd", opts->ready_fd, "where to report the end of setup")->required();
+  sub->add_option("--console-socket", opts->console_socket, "where to send the terminal");
+  return [opts, &global]() { return RunBoot(*opts, global); };
+}
+
+}  // namespace moat::runsc

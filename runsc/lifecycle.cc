@@ -1,0 +1,320 @@
+#include "runsc/lifecycle.h"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <cstdlib>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "fmt/format.h"
+#include "runsc/control.h"
+#include "runsc/hooks.h"
+#include "runsc/spec/spec.h"
+
+extern char** environ;
+
+namespace moat::runsc {
+namespace {
+
+std::string Owner() {
+  passwd* pw = getpwuid(getuid());
+  return pw ? pw->pw_name : std::to_string(getuid());
+}
+
+// The state hooks read on their stdin.
+std::string HookState(const spec::Record& r, const std::string& status) {
+  spec::State s = r.state;
+  s.status = status;
+  return spec::StateJson(s);
+}
+
+// Starts `runsc boot` for the container; it reports the end of its setup on `ready_w`.
+absl::StatusOr<pid_t> SpawnBoot(const GlobalOptions& global, const CreateOptions& opts,
+                                const std::string& bundle, int ready_w) {
+  std::vector<std::string> args{"runsc"};
+  for (std::string& a : GlobalArgs(global)) args.push_back(std::move(a));
+  args.insert(args.end(), {"boot", "--bundle", bundle, "--id", opts.id, "--ready-fd", "3"});
+  if (!opts.console_socket.empty()) {
+    args.push_back("--console-socket");
+    args.push_back(opts.console_socket);
+  }
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, ready_w, 3);
+  pid_t pid;
+  int err = posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (err != 0) return ErrnoStatus("spawning runsc boot", Errno(err));
+  return pid;
+}
+
+// Reads what the sandbox process reports at the end of its setup: "ok", or what failed.
+absl::Status AwaitReady(int ready_r, pid_t boot) {
+  std::string report;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(ready_r, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    report.append(buf, n);
+  }
+  if (report == "ok") return absl::OkStatus();
+  if (!report.empty()) return absl::FailedPreconditionError(report);
+  int status = 0;
+  waitpid(boot, &status, 0);
+  return absl::InternalError(
+      WIFSIGNALED(status)
+          ? fmt::format("the sandbox process died of signal {} during setup", WTERMSIG(status))
+          : fmt::format("the sandbox process exited with status {} during setup",
+                        WEXITSTATUS(status)));
+}
+
+// Kills the sandbox process `pid` (if it is still the process that started at `start_time`)
+// and waits until it is gone.
+void KillSandbox(pid_t pid, int64_t start_time) {
+  if (pid <= 0 || ProcessStartTime(pid) != start_time) return;
+  kill(pid, SIGKILL);
+  for (int i = 0; i < 1000 && ProcessStartTime(pid) == start_time; i++) {
+    waitpid(pid, nullptr, WNOHANG);  // ours if we created it
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+// Waits up to `timeout` for the sandbox process to be gone.
+bool AwaitGone(pid_t pid, int64_t start_time, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (ProcessStartTime(pid) == start_time) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    waitpid(pid, nullptr, WNOHANG);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// The config a container was created from, read again (hooks are run by later commands).
+absl::StatusOr<spec::Spec> ReadSpec(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return ErrnoStatus(fmt::format("open {}", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  absl::StatusOr<spec::Spec> spec = spec::ParseSpec(ss.str());
+  if (!spec.ok()) return absl::InvalidArgumentError(fmt::format("{}: {}", path, spec.status().message()));
+  return spec;
+}
+
+}  // namespace
+
+std::vector<std::string> GlobalArgs(const GlobalOptions& g) {
+  std::vector<std::string> args{"--root", g.root, "--platform", g.platform, "--network", g.network,
+                                fmt::format("--overlay={}", g.overlay ? "true" : "false"),
+                                "--log-format", g.log_format};
+  if (!g.log.empty()) args.insert(args.end(), {"--log", g.log});
+  if (g.debug) args.push_back("--debug");
+  if (g.strace) args.push_back("--strace");
+  return args;
+}
+
+absl::StatusOr<pid_t> CreateContainer(const GlobalOptions& global, const CreateOptions& opts) {
+  RETURN_IF_ERROR(ValidateId(opts.id));
+  char* real = realpath(opts.bundle.c_str(), nullptr);
+  if (!real) return ErrnoStatus(fmt::format("bundle {}", opts.bundle));
+  std::string bundle = real;
+  free(real);
+  // Checked before anything is made: a broken config leaves no trace.
+  ASSIGN_OR_RETURN(spec::Spec spec, spec::LoadBundle(bundle));
+
+  ContainerDir dir(global.root, opts.id);
+  RETURN_IF_ERROR(dir.Create());
+  pid_t boot = 0;
+  int64_t boot_start = 0;
+  auto fail = [&](absl::Status s) -> absl::Status {
+    KillSandbox(boot, boot_start);
+    absl::Status removed = dir.Remove();
+    if (!removed.ok()) LOG_ERROR("{}", removed.message());
+    return s;
+  };
+
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return fail(ErrnoStatus("pipe2"));
+  FileDescriptor ready_r(p[0]), ready_w(p[1]);
+  absl::StatusOr<pid_t> spawned = SpawnBoot(global, opts, bundle, ready_w.get());
+  if (!spawned.ok()) return fail(spawned.status());
+  boot = *spawned;
+  boot_start = ProcessStartTime(boot);
+  ready_w.Reset();
+  if (absl::Status s = AwaitReady(ready_r.get(), boot); !s.ok()) return fail(s);
+
+  spec::Record r;
+  r.state.id = opts.id;
+  r.state.status = "created";
+  r.state.pid = boot;
+  r.state.bundle = bundle;
+  r.state.rootfs = spec.root.path.starts_with("/") ? spec.root.path : bundle + "/" + spec.root.path;
+  r.state.created = NowRfc3339();
+  r.state.owner = Owner();
+  r.state.annotations = spec.annotations;
+  r.boot_start_time = boot_start;
+  r.config_json_path = bundle + "/config.json";
+  if (absl::Status s = dir.Save(r); !s.ok()) return fail(s);
+
+  // runtime.md: prestart and createRuntime hooks run once the container's environment exists,
+  // createContainer hooks before pivot_root. The sandbox's environment is its own, so all run
+  // here, on the host, in that order.
+  std::string state = HookState(r, "creating");
+  for (auto [kind, hooks] : {std::pair{"prestart", &spec.hooks.prestart},
+                             {"createRuntime", &spec.hooks.create_runtime},
+                             {"createContainer", &spec.hooks.create_container}}) {
+    if (absl::Status s = RunHooks(kind, *hooks, state); !s.ok()) return fail(s);
+  }
+  if (!opts.pid_file.empty()) {
+    if (absl::Status s = WritePidFile(opts.pid_file, boot); !s.ok()) return fail(s);
+  }
+  return boot;
+}
+
+absl::Status StartContainer(const GlobalOptions& global, const std::string& id) {
+  ContainerDir dir(global.root, id);
+  RETURN_IF_ERROR(dir.Lock());
+  ASSIGN_OR_RETURN(spec::Record r, dir.Load());
+  RETURN_IF_ERROR(RequireStatus(id, CurrentStatus(dir, r), "created", "start"));
+  ASSIGN_OR_RETURN(spec::Spec spec, ReadSpec(r.config_json_path));
+  // startContainer hooks run before the user's process; in a sandbox, on the host.
+  RETURN_IF_ERROR(RunHooks("startContainer", spec.hooks.start_container, HookState(r, "created")));
+  ASSIGN_OR_RETURN(control::Empty started, control::Call(dir.control_path(), control::StartRequest{}));
+  (void)started;
+  r.state.status = "running";
+  RETURN_IF_ERROR(dir.Save(r));
+  absl::Status post = RunHooks("poststart", spec.hooks.poststart, HookState(r, "running"));
+  if (!post.ok()) LOG_WARNING("{}", post.message());
+  return absl::OkStatus();
+}
+
+absl::Status DeleteContainer(const GlobalOptions& global, const std::string& id, bool force) {
+  RETURN_IF_ERROR(ValidateId(id));
+  ContainerDir dir(global.root, id);
+  if (absl::Status locked = dir.Lock(); !locked.ok()) {
+    if (absl::IsNotFound(locked) && force) return absl::OkStatus();
+    return locked;
+  }
+  absl::StatusOr<spec::Record> r = dir.Load();
+  if (!r.ok()) {
+    // A creation that never finished left a directory without state: nothing runs for it.
+    if (absl::IsNotFound(r.status())) return dir.Remove();
+    return r.status();
+  }
+  std::string status = CurrentStatus(dir, *r);
+  if ((status == "running" || status == "paused") && !force)
+    return absl::FailedPreconditionError(
+        fmt::format("cannot delete container \"{}\" that is not stopped: {}", id, status));
+  if (status != "stopped") {
+    absl::StatusOr<control::Empty> killed = control::Call(
+        dir.control_path(), control::SignalRequest{.signo = SIGKILL, .all = 1});
+    if (!killed.ok()) LOG_WARNING("killing container {}: {}", id, killed.status().message());
+    if (!AwaitGone(r->state.pid, r->boot_start_time, std::chrono::seconds(10))) {
+      LOG_WARNING("container {}: the sandbox did not exit; killing it", id);
+      KillSandbox(r->state.pid, r->boot_start_time);
+    }
+  } else {
+    // Stopped: the sandbox may still be finishing (init exited a moment ago).
+    if (!AwaitGone(r->state.pid, r->boot_start_time, std::chrono::seconds(10)))
+      KillSandbox(r->state.pid, r->boot_start_time);
+  }
+  absl::StatusOr<spec::Spec> spec = ReadSpec(r->config_json_path);
+  if (spec.ok()) {
+    absl::Status post = RunHooks("poststop", spec->hooks.poststop, HookState(*r, "stopped"));
+    if (!post.ok()) LOG_WARNING("{}", post.message());
+  } else {
+    LOG_WARNING("container {}: poststop hooks not run: {}", id, spec.status().message());
+  }
+  return dir.Remove();
+}
+
+absl::StatusOr<Loaded> LoadContainer(const GlobalOptions& global, const std::string& id) {
+  RETURN_IF_ERROR(ValidateId(id));
+  ContainerDir dir(global.root, id);
+  ASSIGN_OR_RETURN(spec::Record r, dir.Load());
+  Loaded l{r, CurrentStatus(dir, r)};
+  l.record.state.status = l.status;
+  if (l.status == "stopped") l.record.state.pid = 0;
+  return l;
+}
+
+absl::Status RequireStatus(const std::string& id, const std::string& status,
+                           const std::string& allowed, const std::string& action) {
+  for (const std::string& a : std::vector<std::string>(absl::StrSplit(allowed, '|'))) {
+    if (a == status) return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(
+      fmt::format("cannot {} container \"{}\": it is {}", action, id, status));
+}
+
+int ReportError(std::string_view command, const absl::Status& s) {
+  std::string message(s.message());
+  std::fprintf(stderr, "runsc %.*s: %s\n", static_cast<int>(command.size()), command.data(),
+               message.c_str());
+  if (!LogIsStderr()) LOG_ERROR("{}: {}", command, message);
+  return 1;
+}
+
+void ExitLike(int status) {
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    rlimit none{0, 0};
+    setrlimit(RLIMIT_CORE, &none);
+    signal(sig, SIG_DFL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    kill(getpid(), sig);
+    _exit(128 + sig);  // a signal that does not end a process (it cannot be: one died of it)
+  }
+  _exit(WEXITSTATUS(status));
+}
+
+absl::StatusOr<int> ParseSignal(const std::string& s) {
+  int n;
+  if (absl::SimpleAtoi(s, &n)) {
+    if (n <= 0 || n >= NSIG) return absl::InvalidArgumentError(fmt::format("invalid signal {}", s));
+    return n;
+  }
+  std::string name = s;
+  for (char& c : name) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+  if (name.starts_with("SIG")) name = name.substr(3);
+  if (name.starts_with("RTMIN") || name.starts_with("RTMAX")) {
+    int base = name.starts_with("RTMIN") ? SIGRTMIN : SIGRTMAX;
+    std::string rest = name.substr(5);
+    int off = 0;
+    if (!rest.empty() && !absl::SimpleAtoi(rest, &off))
+      return absl::InvalidArgumentError(fmt::format("unknown signal \"{}\"", s));
+    int sig = base + off;
+    if (sig < SIGRTMIN || sig > SIGRTMAX)
+      return absl::InvalidArgumentError(fmt::format("unknown signal \"{}\"", s));
+    return sig;
+  }
+  for (int sig = 1; sig < SIGRTMIN; sig++) {
+    const char* abbrev = sigabbrev_np(sig);
+    if (abbrev && name == abbrev) return sig;
+  }
+  if (name == "IOT") return SIGABRT;
+  if (name == "POLL") return SIGIO;
+  return absl::InvalidArgumentError(fmt::format("unknown signal \"{}\"", s));
+}
+
+}  // namespace moat::runsc

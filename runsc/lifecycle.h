@@ -1,0 +1,56 @@
+// The container lifecycle of runtime.md, shared by the commands (create, start, run, delete,
+// ...): each operation takes the container's lock, checks the state it needs, acts, and records
+// the new state. A failed create leaves nothing behind: no state directory, no process.
+#ifndef MOAT_RUNSC_LIFECYCLE_H_
+#define MOAT_RUNSC_LIFECYCLE_H_
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "runsc/commands.h"
+#include "runsc/container.h"
+
+namespace moat::runsc {
+
+struct CreateOptions {
+  std::string id;
+  std::string bundle = ".";
+  std::string console_socket;
+  std::string pid_file;
+};
+
+// `create`: starts the sandbox process, waits until the container's init exists, runs the
+// prestart, createRuntime and createContainer hooks, and records the container as created.
+// Returns the sandbox process's pid (the container's pid for engines).
+absl::StatusOr<pid_t> CreateContainer(const GlobalOptions& global, const CreateOptions& opts);
+
+// `start`: lets a created container's init run, then runs the poststart hooks.
+absl::Status StartContainer(const GlobalOptions& global, const std::string& id);
+
+// `delete`: removes a stopped (or created) container; with `force`, kills a running one first.
+absl::Status DeleteContainer(const GlobalOptions& global, const std::string& id, bool force);
+
+// Loads a container's record and its status now, without locking (state, list, ps).
+struct Loaded {
+  spec::Record record;
+  std::string status;
+};
+absl::StatusOr<Loaded> LoadContainer(const GlobalOptions& global, const std::string& id);
+
+// Fails unless the container's status is one of `allowed` (a |-separated list), with runc's
+// wording: `container "ID" is not running (status: stopped)` and the like.
+absl::Status RequireStatus(const std::string& id, const std::string& status,
+                           const std::string& allowed, const std::string& action);
+
+// Ends this process the way a sandboxed process ended (a wait status): with its exit code, or by
+// its signal (without a core dump), so that whoever waits for this process sees that status.
+[[noreturn]] void ExitLike(int status);
+
+// Parses a signal as `kill` takes it: a number, or a name with or without "SIG".
+absl::StatusOr<int> ParseSignal(const std::string& s);
+
+}  // namespace moat::runsc
+
+#endif  // MOAT_RUNSC_LIFECYCLE_H_

@@ -1,0 +1,119 @@
+#include "runsc/oci.h"
+
+#include "base/status_macros.h"
+#include "fmt/format.h"
+
+namespace moat::runsc {
+namespace {
+
+constexpr char kDefaultPath[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+// The sandbox mount type for an OCI mount of `type`, or empty if the sandbox has none.
+std::string SandboxType(const spec::Mount& m) {
+  if (m.IsBind()) return "bind";
+  if (m.type == "tmpfs") return m.destination == "/dev" ? "dev" : "tmpfs";
+  for (const char* t : {"proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2"}) {
+    if (m.type == t) return m.type;
+  }
+  return "";
+}
+
+}  // namespace
+
+absl::StatusOr<SandboxConfig> SandboxConfigFor(const spec::Spec& spec, const std::string& bundle,
+                                               bool overlay) {
+  SandboxConfig cfg;
+  cfg.rootfs = spec.root.path.starts_with("/") ? spec.root.path : bundle + "/" + spec.root.path;
+  cfg.root_readonly = spec.root.readonly;
+  cfg.overlay = overlay;
+  bool has_dev = false;
+  for (size_t i = 0; i < spec.mounts.size(); i++) {
+    const spec::Mount& m = spec.mounts[i];
+    SandboxMount sm;
+    sm.destination = m.destination;
+    sm.type = SandboxType(m);
+    if (sm.type.empty()) {
+      return absl::InvalidArgumentError(fmt::format(
+          "mounts[{}].type: \"{}\" (on {}) is not supported in the sandbox", i, m.type,
+          m.destination));
+    }
+    sm.source = m.source;
+    if (sm.type == "bind" && !sm.source.starts_with("/")) sm.source = bundle + "/" + sm.source;
+    sm.flags = {.readonly = m.options.readonly, .nosuid = m.options.nosuid,
+                .nodev = m.options.nodev, .noexec = m.options.noexec};
+    sm.data = m.options.data;
+    if (m.destination == "/dev") has_dev = true;
+    cfg.mounts.push_back(std::move(sm));
+  }
+  // The sandbox's devices are its own: a container always has them, as under gVisor.
+  if (!has_dev) cfg.mounts.insert(cfg.mounts.begin(), StandardMounts()[0]);
+  cfg.masked_paths = spec.linux.masked_paths;
+  cfg.readonly_paths = spec.linux.readonly_paths;
+  return cfg;
+}
+
+control::ExecRequest ExecRequestFor(const spec::Process& p) {
+  control::ExecRequest req;
+  req.argv = p.args;
+  req.envp = p.env;
+  req.cwd = p.cwd;
+  req.uid = p.user.uid;
+  req.gid = p.user.gid;
+  req.groups.assign(p.user.additional_gids.begin(), p.user.additional_gids.end());
+  req.umask = p.user.umask ? static_cast<int32_t>(*p.user.umask) : -1;
+  if (p.capabilities) {
+    req.has_caps = 1;
+    req.cap_bounding = p.capabilities->bounding;
+    req.cap_effective = p.capabilities->effective;
+    req.cap_inheritable = p.capabilities->inheritable;
+    req.cap_permitted = p.capabilities->permitted;
+    req.cap_ambient = p.capabilities->ambient;
+  }
+  req.no_new_privs = p.no_new_privileges;
+  for (const spec::Rlimit& r : p.rlimits)
+    req.rlimits.push_back({.resource = r.resource, .soft = r.soft, .hard = r.hard});
+  req.terminal = p.terminal;
+  if (p.console_size) {
+    req.console_height = static_cast<uint16_t>(p.console_size->height);
+    req.console_width = static_cast<uint16_t>(p.console_size->width);
+  }
+  return req;
+}
+
+absl::StatusOr<kernel::InitProcess> ProcessFor(
+    const control::ExecRequest& req, vfs::MountNamespace& mounts, RefPtr<vfs::FdTable> fds,
+    const std::vector<std::pair<int, rlimit>>& base_rlimits) {
+  if (req.argv.empty()) return absl::InvalidArgumentError("args: the process has no arguments");
+  kernel::InitProcess p;
+  p.argv = req.argv;
+  p.envp = req.envp;
+  p.cwd = req.cwd.empty() ? "/" : req.cwd;
+  p.uid = req.uid;
+  p.gid = req.gid;
+  p.groups.assign(req.groups.begin(), req.groups.end());
+  if (req.umask >= 0) p.umask = static_cast<uint32_t>(req.umask);
+  p.rlimits = base_rlimits;
+  for (const control::Rlimit& r : req.rlimits) {
+    if (r.resource < 0 || r.resource >= RLIM_NLIMITS)
+      return absl::InvalidArgumentError(fmt::format("rlimits: unknown resource {}", r.resource));
+    p.rlimits.emplace_back(r.resource, rlimit{r.soft, r.hard});
+  }
+  if (req.has_caps) {
+    p.caps = kernel::CapabilitySets{.effective = req.cap_effective,
+                                    .permitted = req.cap_permitted,
+                                    .inheritable = req.cap_inheritable,
+                                    .bounding = req.cap_bounding,
+                                    .ambient = req.cap_ambient};
+  }
+  p.no_new_privs = req.no_new_privs;
+  p.fds = std::move(fds);
+  std::string path_env = kDefaultPath;
+  for (const std::string& e : req.envp) {
+    if (e.starts_with("PATH=")) path_env = e.substr(5);
+  }
+  auto creds = kernel::Credentials::New(req.uid, req.gid);
+  ASSIGN_OR_RETURN(p.path, FindProgram(mounts, req.argv[0], path_env, *creds));
+  return p;
+}
+
+}  // namespace moat::runsc

@@ -1,0 +1,40 @@
+// From the OCI config (runsc/spec) to the sandbox's own terms: its mounts (runsc/sandbox.h) and
+// the processes the kernel starts. runsc boot uses these for the container's init, and for each
+// process `runsc exec` asks for.
+#ifndef MOAT_RUNSC_OCI_H_
+#define MOAT_RUNSC_OCI_H_
+
+#include <sys/resource.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "runsc/control.h"
+#include "runsc/sandbox.h"
+#include "runsc/spec/spec.h"
+#include "sentry/kernel/kernel.h"
+
+namespace moat::runsc {
+
+// The sandbox's mounts for `spec` in `bundle`: the root (with an in-memory upper layer when
+// `overlay`), spec.mounts in order, and the masked and read-only paths. A mount type the sandbox
+// cannot provide is an error naming it (`mounts[3].type: ...`).
+absl::StatusOr<SandboxConfig> SandboxConfigFor(const spec::Spec& spec, const std::string& bundle,
+                                               bool overlay);
+
+// The process a control-socket Exec request describes, as the kernel takes it: its program
+// found in the sandbox ($PATH of its own environment), its fds, and its limits (those of the
+// request, over `base_rlimits`).
+absl::StatusOr<kernel::InitProcess> ProcessFor(const control::ExecRequest& req,
+                                               vfs::MountNamespace& mounts,
+                                               RefPtr<vfs::FdTable> fds,
+                                               const std::vector<std::pair<int, rlimit>>& base_rlimits);
+
+// An Exec request from an OCI process (config.json's "process", or exec's --process).
+control::ExecRequest ExecRequestFor(const spec::Process& p);
+
+}  // namespace moat::runsc
+
+#endif  // MOAT_RUNSC_OCI_H_
