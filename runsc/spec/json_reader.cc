@@ -94,9 +94,8 @@ absl::StatusOr<Json> ParseText(std::string_view text, std::string_view what) {
     size_t line = 1 + std::count(before.begin(), before.end(), '\n');
     size_t nl = before.rfind('\n');
     size_t column = idx - (nl == std::string_view::npos ? 0 : nl + 1) + 1;
-    return absl::InvalidArgumentError(Cat(what, ": parse error at line ", line,
-                                                   ", column ", column, ": ",
-                                                   Sanitize(ParseErrorDetail(e.what()))));
+    return absl::InvalidArgumentError(Cat(what, ": parse error at line ", line, ", column ", column,
+                                          ": ", Sanitize(ParseErrorDetail(e.what()))));
   } catch (const Json::exception& e) {
     // Number overflow ("1e999") is reported without a position.
     return absl::InvalidArgumentError(

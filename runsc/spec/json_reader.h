@@ -27,10 +27,8 @@ using Json = nlohmann::json;
 // absl::string_view rather than std::string_view).
 inline void AppendPiece(std::string& out, std::string_view s) { out.append(s); }
 template <typename T>
-  requires std::is_arithmetic_v<T>
-void AppendPiece(std::string& out, T v) {
-  out += std::to_string(v);
-}
+requires std::is_arithmetic_v<T>
+void AppendPiece(std::string& out, T v) { out += std::to_string(v); }
 template <typename... Args>
 std::string Cat(const Args&... args) {
   std::string out;
@@ -120,13 +118,13 @@ class Object {
   // The object at `key`; nullopt when absent.
   absl::StatusOr<std::optional<Object>> GetObject(std::string_view key) const;
   // Calls `fn` on each element of the array at `key` with the element's path.
-  absl::Status ForEach(std::string_view key,
-                       const std::function<absl::Status(const Json&, const std::string&)>& fn) const;
-  // Calls `fn` on each member of the object at `key` with the member's path (`key["name"]`).
-  absl::Status ForEachMember(
+  absl::Status ForEach(
       std::string_view key,
-      const std::function<absl::Status(const std::string&, const Json&, const std::string&)>& fn)
-      const;
+      const std::function<absl::Status(const Json&, const std::string&)>& fn) const;
+  // Calls `fn` on each member of the object at `key` with the member's path (`key["name"]`).
+  absl::Status ForEachMember(std::string_view key,
+                             const std::function<absl::Status(const std::string&, const Json&,
+                                                              const std::string&)>& fn) const;
 
  private:
   Object(const Json* v, std::string path) : v_(v), path_(std::move(path)) {}

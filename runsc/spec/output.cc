@@ -112,10 +112,8 @@ std::string DefaultSpecJson(bool rootless) {
   OJson lx;
   std::vector<std::string_view> namespaces = {"pid", "network", "ipc", "uts", "mount", "cgroup"};
   if (rootless) {
-    lx["uidMappings"] =
-        OJson::array({{{"containerID", 0}, {"hostID", geteuid()}, {"size", 1}}});
-    lx["gidMappings"] =
-        OJson::array({{{"containerID", 0}, {"hostID", getegid()}, {"size", 1}}});
+    lx["uidMappings"] = OJson::array({{{"containerID", 0}, {"hostID", geteuid()}, {"size", 1}}});
+    lx["gidMappings"] = OJson::array({{{"containerID", 0}, {"hostID", getegid()}, {"size", 1}}});
     namespaces = {"pid", "ipc", "uts", "mount", "cgroup", "user"};
   } else {
     lx["resources"] = {{"devices", OJson::array({{{"allow", false}, {"access", "rwm"}}})}};
@@ -125,10 +123,10 @@ std::string DefaultSpecJson(bool rootless) {
   lx["namespaces"] = ns;
   lx["maskedPaths"] = Array(std::vector<std::string_view>{
       "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-      "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
-      "/proc/scsi", "/sys/devices/virtual/tpm"});
-  lx["readonlyPaths"] = Array(std::vector<std::string_view>{
-      "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"});
+      "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
+      "/sys/devices/virtual/tpm"});
+  lx["readonlyPaths"] = Array(std::vector<std::string_view>{"/proc/bus", "/proc/fs", "/proc/irq",
+                                                            "/proc/sys", "/proc/sysrq-trigger"});
 
   OJson spec;
   spec["ociVersion"] = kOciVersion;

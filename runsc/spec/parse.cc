@@ -17,10 +17,10 @@
 
 namespace moat::runsc::spec {
 
+using internal::Cat;
 using internal::Invalid;
 using internal::Json;
 using internal::Object;
-using internal::Cat;
 using internal::Quote;
 
 namespace internal {
@@ -116,8 +116,8 @@ absl::Status ParseRlimits(const Object& process, std::vector<Rlimit>* out) {
     RETURN_IF_ERROR(r.GetInt("hard", &limit.hard, /*required=*/true));
     // setrlimit(2) would fail with EINVAL at start; say so now, naming the entry.
     if (limit.soft > limit.hard) {
-      return Invalid(r.Path("soft"), Cat("soft limit ", limit.soft,
-                                                  " is above the hard limit ", limit.hard));
+      return Invalid(r.Path("soft"),
+                     Cat("soft limit ", limit.soft, " is above the hard limit ", limit.hard));
     }
     out->push_back(limit);
     return absl::OkStatus();
@@ -189,8 +189,7 @@ absl::StatusOr<Process> ParseProcessObject(const Json& v, const std::string& pat
   RETURN_IF_ERROR(o.GetString("apparmorProfile", &p.apparmor_profile));
   RETURN_IF_ERROR(o.GetInt("oomScoreAdj", &p.oom_score_adj));
   if (p.oom_score_adj && (*p.oom_score_adj < -1000 || *p.oom_score_adj > 1000)) {
-    return Invalid(o.Path("oomScoreAdj"),
-                   Cat("must be in [-1000, 1000], got ", *p.oom_score_adj));
+    return Invalid(o.Path("oomScoreAdj"), Cat("must be in [-1000, 1000], got ", *p.oom_score_adj));
   }
   RETURN_IF_ERROR(o.GetString("selinuxLabel", &p.selinux_label));
 
@@ -209,8 +208,7 @@ absl::StatusOr<Process> ParseProcessObject(const Json& v, const std::string& pat
     }
     RETURN_IF_ERROR(ioprio->GetInt("priority", &io.priority));
     if (io.priority < 0 || io.priority > 7) {
-      return Invalid(ioprio->Path("priority"),
-                     Cat("must be in [0, 7], got ", io.priority));
+      return Invalid(ioprio->Path("priority"), Cat("must be in [0, 7], got ", io.priority));
     }
     p.io_priority = io;
   }
@@ -252,8 +250,7 @@ absl::Status ParseHookList(const Object& hooks, std::string_view key, std::vecto
     RETURN_IF_ERROR(CheckEnv(hook.env, h.Path("env")));
     RETURN_IF_ERROR(h.GetInt("timeout", &hook.timeout));
     if (hook.timeout && *hook.timeout <= 0) {
-      return Invalid(h.Path("timeout"),
-                     Cat("must be greater than zero, got ", *hook.timeout));
+      return Invalid(h.Path("timeout"), Cat("must be greater than zero, got ", *hook.timeout));
     }
     out->push_back(std::move(hook));
     return absl::OkStatus();
@@ -262,9 +259,8 @@ absl::Status ParseHookList(const Object& hooks, std::string_view key, std::vecto
 
 absl::Status ParseHooks(const Object& hooks, Hooks* out) {
   // The same order as names::kHooks.
-  std::vector<Hook>* lists[] = {&out->prestart,        &out->create_runtime,
-                                &out->create_container, &out->start_container,
-                                &out->poststart,        &out->poststop};
+  std::vector<Hook>* lists[] = {&out->prestart,        &out->create_runtime, &out->create_container,
+                                &out->start_container, &out->poststart,      &out->poststop};
   static_assert(std::size(lists) == std::size(names::kHooks));
   for (size_t i = 0; i < std::size(lists); ++i) {
     RETURN_IF_ERROR(ParseHookList(hooks, names::kHooks[i], lists[i]));
@@ -272,8 +268,8 @@ absl::Status ParseHooks(const Object& hooks, Hooks* out) {
   return absl::OkStatus();
 }
 
-absl::Status ReadWholeFile(const std::string& file, std::string_view name,
-                           const std::string& dir, std::string* out) {
+absl::Status ReadWholeFile(const std::string& file, std::string_view name, const std::string& dir,
+                           std::string* out) {
   auto fail = [&](std::string_view op, int err) {
     return absl::Status(absl::ErrnoToStatusCode(err),
                         Cat(op, " ", name, " in ", dir, ": ", std::strerror(err)));
@@ -289,8 +285,7 @@ absl::Status ReadWholeFile(const std::string& file, std::string_view name,
   }
   if (!S_ISREG(st.st_mode)) {
     close(fd);
-    return absl::InvalidArgumentError(
-        Cat("open ", name, " in ", dir, ": not a regular file"));
+    return absl::InvalidArgumentError(Cat("open ", name, " in ", dir, ": not a regular file"));
   }
   // Real configs are kilobytes (a seccomp profile makes them tens); refuse to slurp gigabytes.
   constexpr off_t kMaxConfigSize = 64 << 20;
@@ -390,8 +385,7 @@ absl::StatusOr<Spec> LoadBundle(const std::string& bundle) {
   if (abs_bundle.empty() || abs_bundle[0] != '/') {
     char cwd[PATH_MAX];
     if (getcwd(cwd, sizeof(cwd)) == nullptr) {
-      return absl::Status(absl::ErrnoToStatusCode(errno),
-                          Cat("getcwd: ", std::strerror(errno)));
+      return absl::Status(absl::ErrnoToStatusCode(errno), Cat("getcwd: ", std::strerror(errno)));
     }
     abs_bundle = bundle.empty() ? cwd : Cat(cwd, "/", bundle);
   }
@@ -400,19 +394,18 @@ absl::StatusOr<Spec> LoadBundle(const std::string& bundle) {
   ASSIGN_OR_RETURN(Spec spec, ParseSpec(text));
   if (!spec.process) return Invalid("process", "missing required field");
   if (spec.root.path.empty()) return Invalid("root.path", "missing required field");
-  spec.root.abs_path = spec.root.path[0] == '/' ? spec.root.path
-                                                : Cat(abs_bundle, "/", spec.root.path);
+  spec.root.abs_path =
+      spec.root.path[0] == '/' ? spec.root.path : Cat(abs_bundle, "/", spec.root.path);
   struct stat st;
   if (stat(spec.root.abs_path.c_str(), &st) != 0) {
     if (errno == ENOENT) {
       return Invalid("root.path", Cat("rootfs ", spec.root.abs_path, " does not exist"));
     }
-    return Invalid("root.path", Cat("rootfs ", spec.root.abs_path, ": stat: ",
-                                             std::strerror(errno)));
+    return Invalid("root.path",
+                   Cat("rootfs ", spec.root.abs_path, ": stat: ", std::strerror(errno)));
   }
   if (!S_ISDIR(st.st_mode)) {
-    return Invalid("root.path",
-                   Cat("rootfs ", spec.root.abs_path, " is not a directory"));
+    return Invalid("root.path", Cat("rootfs ", spec.root.abs_path, " is not a directory"));
   }
   return spec;
 }

@@ -37,8 +37,8 @@ absl::Status ParseDevices(const Object& lx, std::vector<Device>* out) {
     Device d;
     RETURN_IF_ERROR(o.GetString("type", &d.type, /*required=*/true));
     if (d.type != "c" && d.type != "b" && d.type != "u" && d.type != "p") {
-      return Invalid(o.Path("type"), Cat("unknown device type ", Quote(d.type),
-                                                  " (want c, b, u or p)"));
+      return Invalid(o.Path("type"),
+                     Cat("unknown device type ", Quote(d.type), " (want c, b, u or p)"));
     }
     RETURN_IF_ERROR(o.GetString("path", &d.path, /*required=*/true));
     RETURN_IF_ERROR(CheckAbsolute(d.path, o.Path("path")));
@@ -70,8 +70,7 @@ absl::Status ParseDeviceRules(const Object& res, std::vector<DeviceRule>* out) {
     RETURN_IF_ERROR(o.GetInt("minor", &r.minor));
     RETURN_IF_ERROR(o.GetString("access", &r.access));
     if (r.access.find_first_not_of("rwm") != std::string::npos) {
-      return Invalid(o.Path("access"),
-                     Cat("must be made of r, w and m, got ", Quote(r.access)));
+      return Invalid(o.Path("access"), Cat("must be made of r, w and m, got ", Quote(r.access)));
     }
     out->push_back(std::move(r));
     return absl::OkStatus();
@@ -86,8 +85,7 @@ absl::Status ParseMemory(const Object& m, Resources::Memory* out) {
   RETURN_IF_ERROR(m.GetInt("kernelTCP", &out->kernel_tcp));
   RETURN_IF_ERROR(m.GetInt("swappiness", &out->swappiness));
   if (out->swappiness && *out->swappiness > 100) {
-    return Invalid(m.Path("swappiness"),
-                   Cat("must be in [0, 100], got ", *out->swappiness));
+    return Invalid(m.Path("swappiness"), Cat("must be in [0, 100], got ", *out->swappiness));
   }
   RETURN_IF_ERROR(m.GetBool("disableOOMKiller", &out->disable_oom_killer));
   RETURN_IF_ERROR(m.GetBool("useHierarchy", &out->use_hierarchy));
@@ -100,8 +98,8 @@ absl::Status ParseCpu(const Object& c, Resources::Cpu* out) {
   RETURN_IF_ERROR(c.GetInt("burst", &out->burst));
   if (out->burst && out->quota && *out->quota > 0 &&
       *out->burst > static_cast<uint64_t>(*out->quota)) {
-    return Invalid(c.Path("burst"), Cat("must not be larger than quota (", *out->quota,
-                                                 "), got ", *out->burst));
+    return Invalid(c.Path("burst"),
+                   Cat("must not be larger than quota (", *out->quota, "), got ", *out->burst));
   }
   RETURN_IF_ERROR(c.GetInt("period", &out->period));
   RETURN_IF_ERROR(c.GetInt("realtimeRuntime", &out->realtime_runtime));
@@ -137,20 +135,20 @@ absl::Status ParseBlockIo(const Object& b, Resources::BlockIo* out) {
   RETURN_IF_ERROR(CheckWeight(out->weight, b.Path("weight")));
   RETURN_IF_ERROR(b.GetInt("leafWeight", &out->leaf_weight));
   RETURN_IF_ERROR(CheckWeight(out->leaf_weight, b.Path("leafWeight")));
-  RETURN_IF_ERROR(b.ForEach("weightDevice", [out](const Json& v, const std::string& path)
-                                                -> absl::Status {
-    ASSIGN_OR_RETURN(Object o, Object::Make(v, path));
-    Resources::BlockIo::WeightDevice w;
-    RETURN_IF_ERROR(o.GetInt("major", &w.major, /*required=*/true));
-    RETURN_IF_ERROR(o.GetInt("minor", &w.minor, /*required=*/true));
-    RETURN_IF_ERROR(o.GetInt("weight", &w.weight));
-    RETURN_IF_ERROR(CheckWeight(w.weight, o.Path("weight")));
-    RETURN_IF_ERROR(o.GetInt("leafWeight", &w.leaf_weight));
-    RETURN_IF_ERROR(CheckWeight(w.leaf_weight, o.Path("leafWeight")));
-    if (!w.weight && !w.leaf_weight) return Invalid(path, "needs weight or leafWeight");
-    out->weight_device.push_back(w);
-    return absl::OkStatus();
-  }));
+  RETURN_IF_ERROR(
+      b.ForEach("weightDevice", [out](const Json& v, const std::string& path) -> absl::Status {
+        ASSIGN_OR_RETURN(Object o, Object::Make(v, path));
+        Resources::BlockIo::WeightDevice w;
+        RETURN_IF_ERROR(o.GetInt("major", &w.major, /*required=*/true));
+        RETURN_IF_ERROR(o.GetInt("minor", &w.minor, /*required=*/true));
+        RETURN_IF_ERROR(o.GetInt("weight", &w.weight));
+        RETURN_IF_ERROR(CheckWeight(w.weight, o.Path("weight")));
+        RETURN_IF_ERROR(o.GetInt("leafWeight", &w.leaf_weight));
+        RETURN_IF_ERROR(CheckWeight(w.leaf_weight, o.Path("leafWeight")));
+        if (!w.weight && !w.leaf_weight) return Invalid(path, "needs weight or leafWeight");
+        out->weight_device.push_back(w);
+        return absl::OkStatus();
+      }));
   RETURN_IF_ERROR(ParseThrottle(b, "throttleReadBpsDevice", &out->throttle_read_bps_device));
   RETURN_IF_ERROR(ParseThrottle(b, "throttleWriteBpsDevice", &out->throttle_write_bps_device));
   RETURN_IF_ERROR(ParseThrottle(b, "throttleReadIOPSDevice", &out->throttle_read_iops_device));
@@ -172,41 +170,43 @@ absl::StatusOr<Resources> ParseResources(const Object& res) {
   }
   ASSIGN_OR_RETURN(std::optional<Object> block_io, res.GetObject("blockIO"));
   if (block_io) RETURN_IF_ERROR(ParseBlockIo(*block_io, &r.block_io));
-  RETURN_IF_ERROR(res.ForEach("hugepageLimits", [&r](const Json& v, const std::string& path)
-                                                    -> absl::Status {
-    ASSIGN_OR_RETURN(Object o, Object::Make(v, path));
-    Resources::HugepageLimit h;
-    RETURN_IF_ERROR(o.GetString("pageSize", &h.page_size, /*required=*/true));
-    RETURN_IF_ERROR(o.GetInt("limit", &h.limit, /*required=*/true));
-    r.hugepage_limits.push_back(std::move(h));
-    return absl::OkStatus();
-  }));
+  RETURN_IF_ERROR(
+      res.ForEach("hugepageLimits", [&r](const Json& v, const std::string& path) -> absl::Status {
+        ASSIGN_OR_RETURN(Object o, Object::Make(v, path));
+        Resources::HugepageLimit h;
+        RETURN_IF_ERROR(o.GetString("pageSize", &h.page_size, /*required=*/true));
+        RETURN_IF_ERROR(o.GetInt("limit", &h.limit, /*required=*/true));
+        r.hugepage_limits.push_back(std::move(h));
+        return absl::OkStatus();
+      }));
   ASSIGN_OR_RETURN(std::optional<Object> network, res.GetObject("network"));
   if (network) {
     Resources::Network n;
     RETURN_IF_ERROR(network->GetInt("classID", &n.class_id));
-    RETURN_IF_ERROR(network->ForEach("priorities", [&n](const Json& v, const std::string& path)
-                                                       -> absl::Status {
-      ASSIGN_OR_RETURN(Object o, Object::Make(v, path));
-      std::string name;
-      uint32_t priority = 0;
-      RETURN_IF_ERROR(o.GetString("name", &name, /*required=*/true));
-      RETURN_IF_ERROR(o.GetInt("priority", &priority, /*required=*/true));
-      n.priorities.emplace_back(std::move(name), priority);
-      return absl::OkStatus();
-    }));
+    RETURN_IF_ERROR(network->ForEach(
+        "priorities", [&n](const Json& v, const std::string& path) -> absl::Status {
+          ASSIGN_OR_RETURN(Object o, Object::Make(v, path));
+          std::string name;
+          uint32_t priority = 0;
+          RETURN_IF_ERROR(o.GetString("name", &name, /*required=*/true));
+          RETURN_IF_ERROR(o.GetInt("priority", &priority, /*required=*/true));
+          n.priorities.emplace_back(std::move(name), priority);
+          return absl::OkStatus();
+        }));
     r.network = std::move(n);
   }
-  RETURN_IF_ERROR(res.ForEachMember("rdma", [&r](const std::string& name, const Json& v,
-                                                 const std::string& path) -> absl::Status {
-    ASSIGN_OR_RETURN(Object o, Object::Make(v, path));
-    Resources::Rdma rdma;
-    RETURN_IF_ERROR(o.GetInt("hcaHandles", &rdma.hca_handles));
-    RETURN_IF_ERROR(o.GetInt("hcaObjects", &rdma.hca_objects));
-    if (!rdma.hca_handles && !rdma.hca_objects) return Invalid(path, "needs hcaHandles or hcaObjects");
-    r.rdma[name] = rdma;
-    return absl::OkStatus();
-  }));
+  RETURN_IF_ERROR(res.ForEachMember(
+      "rdma",
+      [&r](const std::string& name, const Json& v, const std::string& path) -> absl::Status {
+        ASSIGN_OR_RETURN(Object o, Object::Make(v, path));
+        Resources::Rdma rdma;
+        RETURN_IF_ERROR(o.GetInt("hcaHandles", &rdma.hca_handles));
+        RETURN_IF_ERROR(o.GetInt("hcaObjects", &rdma.hca_objects));
+        if (!rdma.hca_handles && !rdma.hca_objects)
+          return Invalid(path, "needs hcaHandles or hcaObjects");
+        r.rdma[name] = rdma;
+        return absl::OkStatus();
+      }));
   RETURN_IF_ERROR(res.GetStringMap("unified", &r.unified));
   for (const auto& [file, value] : r.unified) {
     // Each key names a file in the container's cgroup directory: a plain "controller.knob"
@@ -248,8 +248,7 @@ absl::Status ParseSeccompRule(const Json& v, const std::string& path, SeccompRul
   RETURN_IF_ERROR(o.GetInt("errnoRet", &rule->errno_ret));
   if (rule->errno_ret && !ActionTakesErrno(rule->action)) {
     return Invalid(o.Path("errnoRet"),
-                   Cat("only allowed with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not ",
-                                rule->action));
+                   Cat("only allowed with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not ", rule->action));
   }
   return o.ForEach("args", [rule](const Json& av, const std::string& apath) -> absl::Status {
     ASSIGN_OR_RETURN(Object a, Object::Make(av, apath));
@@ -281,9 +280,9 @@ absl::StatusOr<Seccomp> ParseSeccomp(const Object& o) {
   }
   RETURN_IF_ERROR(o.GetInt("defaultErrnoRet", &s.default_errno_ret));
   if (s.default_errno_ret && !ActionTakesErrno(s.default_action)) {
-    return Invalid(o.Path("defaultErrnoRet"),
-                   Cat("only allowed with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not ",
-                                s.default_action));
+    return Invalid(
+        o.Path("defaultErrnoRet"),
+        Cat("only allowed with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not ", s.default_action));
   }
   RETURN_IF_ERROR(o.GetStringArray("architectures", &s.architectures));
   for (size_t i = 0; i < s.architectures.size(); ++i) {
@@ -295,8 +294,7 @@ absl::StatusOr<Seccomp> ParseSeccomp(const Object& o) {
   RETURN_IF_ERROR(o.GetStringArray("flags", &s.flags));
   for (size_t i = 0; i < s.flags.size(); ++i) {
     if (!names::Contains(names::kSeccompFlags, s.flags[i])) {
-      return Invalid(IndexPath(o.Path("flags"), i),
-                     Cat("unknown flag ", Quote(s.flags[i])));
+      return Invalid(IndexPath(o.Path("flags"), i), Cat("unknown flag ", Quote(s.flags[i])));
     }
   }
   RETURN_IF_ERROR(o.GetString("listenerPath", &s.listener_path));
@@ -377,22 +375,23 @@ absl::StatusOr<Linux> ParseLinux(const Object& lx) {
   RETURN_IF_ERROR(lx.GetStringArray("readonlyPaths", &l.readonly_paths));
   RETURN_IF_ERROR(CheckAbsoluteList(l.readonly_paths, lx.Path("readonlyPaths")));
   RETURN_IF_ERROR(lx.GetString("mountLabel", &l.mount_label));
-  RETURN_IF_ERROR(lx.ForEachMember("timeOffsets", [&l](const std::string& clock, const Json& v,
-                                                       const std::string& path) -> absl::Status {
-    if (!names::Contains(names::kTimeOffsetClocks, clock)) {
-      return Invalid(path, Cat("unknown clock ", Quote(clock),
-                                        " (want monotonic or boottime)"));
-    }
-    ASSIGN_OR_RETURN(Object o, Object::Make(v, path));
-    TimeOffset t;
-    RETURN_IF_ERROR(o.GetInt("secs", &t.secs));
-    RETURN_IF_ERROR(o.GetInt("nanosecs", &t.nanosecs));
-    if (t.nanosecs >= 1000000000) {
-      return Invalid(o.Path("nanosecs"), Cat("must be below 1e9, got ", t.nanosecs));
-    }
-    l.time_offsets[clock] = t;
-    return absl::OkStatus();
-  }));
+  RETURN_IF_ERROR(lx.ForEachMember(
+      "timeOffsets",
+      [&l](const std::string& clock, const Json& v, const std::string& path) -> absl::Status {
+        if (!names::Contains(names::kTimeOffsetClocks, clock)) {
+          return Invalid(path,
+                         Cat("unknown clock ", Quote(clock), " (want monotonic or boottime)"));
+        }
+        ASSIGN_OR_RETURN(Object o, Object::Make(v, path));
+        TimeOffset t;
+        RETURN_IF_ERROR(o.GetInt("secs", &t.secs));
+        RETURN_IF_ERROR(o.GetInt("nanosecs", &t.nanosecs));
+        if (t.nanosecs >= 1000000000) {
+          return Invalid(o.Path("nanosecs"), Cat("must be below 1e9, got ", t.nanosecs));
+        }
+        l.time_offsets[clock] = t;
+        return absl::OkStatus();
+      }));
   ASSIGN_OR_RETURN(std::optional<Object> personality, lx.GetObject("personality"));
   if (personality) {
     Personality p;
