@@ -224,7 +224,7 @@ struct Resources {
     std::optional<uint32_t> hca_handles, hca_objects;  // at least one of them
   };
   std::map<std::string, Rdma> rdma;
-  std::map<std::string, std::string> unified;  // cgroup v2 files: plain file names, no '/' 
+  std::map<std::string, std::string> unified;  // cgroup v2 files: plain file names, no '/'
 };
 
 struct SeccompArg {
@@ -309,10 +309,10 @@ std::string DefaultSpecJson(bool rootless);
 struct State {
   std::string oci_version = kOciVersion;
   std::string id;
-  std::string status;  // creating, created, running, paused, stopped
-  pid_t pid = 0;       // 0 when there is no process
-  std::string bundle;  // absolute
-  std::string rootfs;  // absolute
+  std::string status;   // creating, created, running, paused, stopped
+  pid_t pid = 0;        // 0 when there is no process
+  std::string bundle;   // absolute
+  std::string rootfs;   // absolute
   std::string created;  // RFC 3339 with nanoseconds, UTC, as runc (see Rfc3339Nano)
   std::string owner;    // user name of the creator, "" when unknown (runc prints it so)
   std::map<std::string, std::string> annotations;
