@@ -11,6 +11,7 @@
 
 #include "base/status_macros.h"
 #include "runsc/spec/json_reader.h"
+#include "fmt/format.h"
 #include "runsc/spec/names.h"
 #include "runsc/spec/parse_internal.h"
 #include "runsc/spec/spec.h"
@@ -408,6 +409,16 @@ absl::StatusOr<Spec> LoadBundle(const std::string& bundle) {
     return Invalid("root.path", Cat("rootfs ", spec.root.abs_path, " is not a directory"));
   }
   return spec;
+}
+
+absl::StatusOr<int> CapabilityNumber(std::string_view name) {
+  std::string upper;
+  for (char c : name) upper += static_cast<char>(toupper(static_cast<unsigned char>(c)));
+  if (!upper.starts_with("CAP_")) upper = "CAP_" + upper;
+  for (size_t i = 0; i < std::size(kCapabilities); i++) {
+    if (kCapabilities[i] == upper) return static_cast<int>(i);
+  }
+  return absl::InvalidArgumentError(fmt::format("unknown capability \"{}\"", name));
 }
 
 }  // namespace moat::runsc::spec

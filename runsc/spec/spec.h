@@ -300,6 +300,9 @@ absl::StatusOr<Spec> LoadBundle(const std::string& bundle);
 // Parses a process.json, as `runsc exec --process` takes (the "process" object alone). Error paths
 // start at that object: `args: must be a non-empty array of strings`.
 absl::StatusOr<Process> ParseProcess(std::string_view json);
+// The number of capability `name` ("CAP_CHOWN"; the "CAP_" may be left out, any case), as
+// `runsc exec --cap` takes it.
+absl::StatusOr<int> CapabilityNumber(std::string_view name);
 
 // The default config.json of `runsc spec` (runc's, with `rootless` its rootless variant, which maps
 // the caller's euid and egid to root in a new user namespace), pretty-printed as runc does.
