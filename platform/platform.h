@@ -121,6 +121,12 @@ class Platform {
   // fds but the stub's, the platform's seccomp filter, running the stub. Must be called on the
   // thread that will own the returned Context.
   virtual absl::StatusOr<std::unique_ptr<Context>> SpawnInit() = 0;
+  // Starts another root process in the PID namespace of the process SpawnInit() made: set up as
+  // that one was, but the child of no application process (what `runsc exec` runs). Returns its
+  // pid in that namespace and its Context. Must be called on the thread that will own the
+  // Context. FailedPrecondition if SpawnInit() has not succeeded or the namespace's init has
+  // exited (its namespace takes no new processes then).
+  virtual absl::StatusOr<CloneResult> SpawnProcess() = 0;
 };
 
 // The platform called `name` ("ptrace"), or an error naming the choices.

@@ -384,8 +384,6 @@ void PtraceContext::Interrupt() { syscall(SYS_tgkill, pid_, tid_, kInterruptSign
 
 void PtraceContext::KillProcess() { kill(pid_, SIGKILL); }
 
-PtracePlatform::PtracePlatform() : channel_(std::make_shared<Channel>()) {}
-
 namespace {
 
 struct InitArgs {
@@ -395,9 +393,9 @@ struct InitArgs {
   sock_fprog prog;
 };
 
-// Runs in the new process (pid 1 of a new PID namespace), a clone of a multi-threaded process:
-// raw syscalls only.
-int InitMain(void* arg) {
+// Runs in a new root process (pid 1 of a new PID namespace, or a process that joins the
+// namespace of one), a clone of a multi-threaded process: raw syscalls only.
+int RootMain(void* arg) {
   auto* a = static_cast<InitArgs*>(arg);
   // Move the three fds we keep above their fixed numbers (so that no dup2 below clobbers one of
   // them, whatever the fd limit), then to those numbers, and close everything else.
@@ -430,19 +428,18 @@ int InitMain(void* arg) {
   _exit(126);
 }
 
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<Context>> PtracePlatform::SpawnInit() {
+// Starts a root application process as a child of the calling thread, traced by it, with a
+// channel of its own, stopped at the exec of the stub. `clone_flags` is CLONE_NEWPID for the
+// first process, 0 for one that enters the PID namespace the calling thread has joined.
+absl::StatusOr<std::unique_ptr<PtraceContext>> SpawnRoot(int clone_flags) {
   ASSIGN_OR_RETURN(std::vector<sock_filter> prog, BuildAppFilter(SCMP_ACT_TRACE(0)));
   ASSIGN_OR_RETURN(FileDescriptor stub_fd, CreateStubMemfd());
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
     return ErrnoStatus("socketpair(channel)");
+  auto channel = std::make_shared<Channel>();
+  channel->sentry_end = FileDescriptor(sv[0]);
   FileDescriptor app_end(sv[1]);
-  {
-    absl::MutexLock lock(&channel_->mu);
-    channel_->sentry_end = FileDescriptor(sv[0]);
-  }
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) return ErrnoStatus("pipe2(init sync)");
   FileDescriptor sync_r(p[0]), sync_w(p[1]);
@@ -452,14 +449,20 @@ absl::StatusOr<std::unique_ptr<Context>> PtracePlatform::SpawnInit() {
   constexpr size_t kStackSize = 256 * 1024;
   void* stack = mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (stack == MAP_FAILED) return ErrnoStatus("mmap(init stack)");
-  pid_t pid = clone(InitMain, static_cast<char*>(stack) + kStackSize, CLONE_NEWPID | SIGCHLD, &args);
+  pid_t pid = clone(RootMain, static_cast<char*>(stack) + kStackSize, clone_flags | SIGCHLD, &args);
   int clone_errno = errno;
   munmap(stack, kStackSize);  // the child has its own copy of the address space
   if (pid < 0) {
-    return ErrnoStatus(clone_errno == EPERM
-                           ? "clone(CLONE_NEWPID) (runsc needs root or CAP_SYS_ADMIN)"
-                           : "clone(CLONE_NEWPID)",
-                       clone_errno);
+    if (clone_flags & CLONE_NEWPID) {
+      return ErrnoStatus(clone_errno == EPERM
+                             ? "clone(CLONE_NEWPID) (runsc needs root or CAP_SYS_ADMIN)"
+                             : "clone(CLONE_NEWPID)",
+                         clone_errno);
+    }
+    // A PID namespace whose init has exited allocates no more pids.
+    if (clone_errno == ENOMEM)
+      return absl::FailedPreconditionError("clone: the sandbox's init process has exited");
+    return ErrnoStatus("clone(in the sandbox's PID namespace)", clone_errno);
   }
   auto fail = [&](absl::Status s) {
     kill(pid, SIGKILL);
@@ -469,7 +472,7 @@ absl::StatusOr<std::unique_ptr<Context>> PtracePlatform::SpawnInit() {
   if (ptrace(PTRACE_SEIZE, pid, 0, PtraceOptions()) < 0)
     return fail(ErrnoStatus(fmt::format("ptrace(PTRACE_SEIZE, {})", pid)));
   if (write(sync_w.get(), "x", 1) != 1) return fail(ErrnoStatus("write(init sync)"));
-  auto ctx = std::make_unique<PtraceContext>(pid, pid, channel_, nullptr);
+  auto ctx = std::make_unique<PtraceContext>(pid, pid, channel, nullptr);
   // The child installs its filter and execs the stub; its execveat traps first.
   for (;;) {
     int status;
@@ -478,22 +481,88 @@ absl::StatusOr<std::unique_ptr<Context>> PtracePlatform::SpawnInit() {
     if (w < 0) return fail(ErrnoStatus("waitpid(init)"));
     if (WIFEXITED(status))
       return absl::InternalError(
-          fmt::format("the first application process exited during setup with status {}",
+          fmt::format("a new application process exited during setup with status {}",
                       WEXITSTATUS(status)));
     if (WIFSIGNALED(status))
       return absl::InternalError(fmt::format(
-          "the first application process died during setup of signal {}", WTERMSIG(status)));
+          "a new application process died during setup of signal {}", WTERMSIG(status)));
     if (StopEvent(status) == PTRACE_EVENT_EXEC) break;
     ptrace(PTRACE_CONT, pid, 0, 0);
   }
   // The Context starts at the exec stop of the stub.
-  if (ptrace(PTRACE_GETREGS, pid, 0, &ctx->Regs()) < 0) return fail(ErrnoStatus("ptrace(PTRACE_GETREGS)"));
-  Result<long> ok = ctx->Inject(SYS_getpid, {});
-  if (!ok.ok() || *ok != 1)
-    return fail(absl::InternalError(fmt::format(
-        "the stub does not answer as pid 1 of its namespace (got {})",
-        ok.ok() ? fmt::format("{}", *ok) : ok.error().Name())));
+  if (ptrace(PTRACE_GETREGS, pid, 0, &ctx->Regs()) < 0)
+    return fail(ErrnoStatus("ptrace(PTRACE_GETREGS)"));
+  return ctx;
+}
+
+// What the new process's stub answers to getpid: its pid in the sandbox's namespace.
+absl::StatusOr<pid_t> SandboxPid(PtraceContext& ctx) {
+  Result<long> pid = ctx.Inject(SYS_getpid, {});
+  if (!pid.ok() || *pid <= 0) {
+    return absl::InternalError(fmt::format("the stub does not answer getpid (got {})",
+                                           pid.ok() ? fmt::format("{}", *pid) : pid.error().Name()));
+  }
+  return static_cast<pid_t>(*pid);
+}
+
+// Kills a root process that SpawnRoot made and that will not be used, and reaps it.
+void Discard(PtraceContext& ctx) {
+  ctx.KillProcess();
+  waitpid(ctx.host_pid(), nullptr, __WALL | __WNOTHREAD);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Context>> PtracePlatform::SpawnInit() {
+  ASSIGN_OR_RETURN(std::unique_ptr<PtraceContext> ctx, SpawnRoot(CLONE_NEWPID));
+  absl::StatusOr<pid_t> pid = SandboxPid(*ctx);
+  if (pid.ok() && *pid != 1) {
+    pid = absl::InternalError(
+        fmt::format("the stub does not answer as pid 1 of its namespace (got {})", *pid));
+  }
+  if (!pid.ok()) {
+    Discard(*ctx);
+    return pid.status();
+  }
+  // Later processes join this one's PID namespace (SpawnProcess). The pidfd names the process
+  // without a path and cannot be fooled by pid reuse.
+  FileDescriptor init_pidfd(static_cast<int>(syscall(SYS_pidfd_open, ctx->host_pid(), 0)));
+  FileDescriptor self_pidfd(static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0)));
+  if (!init_pidfd.valid() || !self_pidfd.valid()) {
+    absl::Status s = ErrnoStatus("pidfd_open");
+    Discard(*ctx);
+    return s;
+  }
+  absl::MutexLock lock(&mu_);
+  init_pidfd_ = std::move(init_pidfd);
+  self_pidfd_ = std::move(self_pidfd);
   return std::unique_ptr<Context>(std::move(ctx));
+}
+
+absl::StatusOr<CloneResult> PtracePlatform::SpawnProcess() {
+  absl::MutexLock lock(&mu_);
+  if (!init_pidfd_.valid())
+    return absl::FailedPreconditionError("spawn: the sandbox has no init process");
+  // setns changes the namespace of this thread's future children only. A thread whose children
+  // would go to another PID namespace cannot create threads (clone(CLONE_THREAD) fails), so the
+  // thread leaves it again right after the clone.
+  if (setns(init_pidfd_.get(), CLONE_NEWPID) < 0) {
+    if (errno == ESRCH)
+      return absl::FailedPreconditionError("spawn: the sandbox's init process has exited");
+    return ErrnoStatus("setns(the sandbox's PID namespace)");
+  }
+  absl::StatusOr<std::unique_ptr<PtraceContext>> ctx = SpawnRoot(0);
+  if (setns(self_pidfd_.get(), CLONE_NEWPID) < 0) {
+    // The thread is stuck with children in the sandbox's namespace; it can still run its task.
+    LOG_ERROR("setns back to the sentry's PID namespace: {}", LastErrno().Name());
+  }
+  if (!ctx.ok()) return ctx.status();
+  absl::StatusOr<pid_t> pid = SandboxPid(**ctx);
+  if (!pid.ok()) {
+    Discard(**ctx);
+    return pid.status();
+  }
+  return CloneResult{*pid, std::move(*ctx)};
 }
 
 absl::StatusOr<std::unique_ptr<Platform>> NewPlatform(const std::string& name) {

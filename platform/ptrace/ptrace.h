@@ -6,7 +6,8 @@
 // to -1. Injected syscalls run from the stub's `syscall; int3` gadget.
 //
 // Locking: a PtraceContext is used by its task thread only (Interrupt() excepted). Installing an
-// fd uses the sandbox-wide channel and the stub's scratch page, both under Channel::mu.
+// fd uses the channel of the process tree and the stub's scratch page, both under Channel::mu.
+// PtracePlatform::mu_ guards the handles of the sandbox's PID namespace (a leaf lock).
 #ifndef MOAT_PLATFORM_PTRACE_PTRACE_H_
 #define MOAT_PLATFORM_PTRACE_PTRACE_H_
 
@@ -18,7 +19,9 @@
 
 namespace moat::platform {
 
-// The sentry's end of the socket whose other end is stub::kChannelFd in every application process.
+// The sentry's end of the socket whose other end is stub::kChannelFd in an application process.
+// Each root process (the init, and every process SpawnProcess starts) gets its own socket, which
+// its descendants inherit; their contexts share the Channel.
 struct Channel {
   absl::Mutex mu;
   FileDescriptor sentry_end;
@@ -79,12 +82,16 @@ long PtraceOptions();
 
 class PtracePlatform final : public Platform {
  public:
-  PtracePlatform();
   std::string name() const override { return "ptrace"; }
   absl::StatusOr<std::unique_ptr<Context>> SpawnInit() override;
+  absl::StatusOr<CloneResult> SpawnProcess() override;
 
  private:
-  std::shared_ptr<Channel> channel_;
+  absl::Mutex mu_;
+  // pidfds of the first application process (whose PID namespace SpawnProcess joins) and of the
+  // sentry itself (to leave that namespace again), from SpawnInit.
+  FileDescriptor init_pidfd_ ABSL_GUARDED_BY(mu_);
+  FileDescriptor self_pidfd_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace moat::platform

@@ -1,6 +1,8 @@
 // The per-process directories: /proc/<pid>, /proc/<pid>/task/<tid>, and their fd/, fdinfo/, ns/
 // and task/ subdirectories and magic links. The contents of the bigger files are generated in
 // proc_pid_files.cc.
+#include <linux/capability.h>
+
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -343,7 +345,7 @@ RefPtr<vfs::Inode> OomScoreAdjFile(const Target& t) {
     if (!t.ExistsLocked()) return Errno(ESRCH);
     return absl::StrCat(t.tg->oom_score_adj, "\n");
   };
-  ops.write = [t](Task&, std::string_view data, int64_t) -> Result<size_t> {
+  ops.write = [t](Task& writer, std::string_view data, int64_t) -> Result<size_t> {
     // oom_score_adj_write(): at most PROC_NUMBUF - 1 bytes are looked at, stripped of white
     // space, and must be a number in [-1000, 1000].
     int v = 0;
@@ -351,9 +353,14 @@ RefPtr<vfs::Inode> OomScoreAdjFile(const Target& t) {
         v > 1000) {
       return Errno(EINVAL);
     }
+    // __set_oom_adj(): going below the floor a privileged writer set takes CAP_SYS_RESOURCE,
+    // and such a writer sets the floor.
+    bool privileged = writer.creds()->HasCap(CAP_SYS_RESOURCE);
     absl::MutexLock l(&t.kernel->mu_);
     if (!t.ExistsLocked()) return Errno(ESRCH);
+    if (v < t.tg->oom_score_adj_min && !privileged) return Errno(EACCES);
     t.tg->oom_score_adj = v;
+    if (privileged) t.tg->oom_score_adj_min = v;
     return data.size();
   };
   return MakeRef<DataFile>(Host().dev, Ino(t, "oom_score_adj"), 0644, std::move(ops),

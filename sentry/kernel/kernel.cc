@@ -2,8 +2,6 @@
 
 #include <sys/wait.h>
 
-#include <future>
-#include <thread>
 
 #include "base/log.h"
 #include "base/status_macros.h"
@@ -128,82 +126,6 @@ void Kernel::ReportUnimplemented(int nr) {
   }
 }
 
-absl::Status Kernel::Start(InitProcess init) {
-  std::promise<absl::Status> started;
-  std::future<absl::Status> result = started.get_future();
-  // The first task's thread spawns the host process: under ptrace it must be its tracer.
-  std::thread([this, init = std::move(init), &started]() mutable {
-    absl::StatusOr<std::unique_ptr<platform::Context>> ctx = platform_->SpawnInit();
-    if (!ctx.ok()) {
-      started.set_value(ctx.status());
-      return;
-    }
-    auto tg = MakeRef<ThreadGroup>(1);
-    tg->handlers = MakeRef<SignalHandlers>();
-    tg->pgid = tg->sid = 1;
-    {
-      absl::MutexLock l(&tg->rlimit_mu);
-      for (int r = 0; r < RLIM_NLIMITS; r++) getrlimit(r, &tg->rlimits[r]);
-      for (auto& [res, lim] : init.rlimits) tg->rlimits[res] = lim;
-    }
-    auto task = MakeRef<Task>(this, tg, 1, std::move(*ctx));
-    auto creds = Credentials::New(init.uid, init.gid);
-    creds->groups = init.groups;
-    task->set_creds(creds);
-    task->set_mount_ns(mounts_);
-    task->set_fds(init.fds ? init.fds : MakeRef<vfs::FdTable>());
-    vfs::Path root = mounts_->Root();
-    vfs::ResolveContext rctx{creds.get(), root, mounts_.get()};
-    Result<vfs::Path> cwd = vfs::Resolve(rctx, root, init.cwd, {.must_be_dir = true});
-    auto fs = MakeRef<vfs::FsContext>(root, cwd.ok() ? *cwd : root);
-    fs->exchange_umask(init.umask);
-    task->set_fs(fs);
-    task->set_mm(MakeRef<mm::MemoryManager>());
-    {
-      absl::MutexLock l(&mu_);
-      AddGroup(tg.get());
-      AddTask(task.get());
-      tg->tasks.push_back(task.get());
-      tg->leader = task.get();
-      init_ = tg.get();
-    }
-    if (!cwd.ok()) {
-      LOG_WARNING("cwd {}: {}; using /", init.cwd, cwd.error().Name());
-    }
-    Result<void> loaded = task->LoadInitial(init.path, init.argv, init.envp);
-    if (!loaded.ok()) {
-      started.set_value(ErrnoStatus(fmt::format("exec {}", init.path), loaded.error()));
-      // Tear the process down; its exit completes the kernel's bookkeeping.
-      task->context().KillProcess();
-      platform::Event e;
-      do {
-        e = task->context().Switch();
-      } while (e.type != platform::EventType::kExit);
-      task->Exited(e.wait_status, e.usage);
-      return;
-    }
-    started.set_value(absl::OkStatus());
-    task->Run();
-  }).detach();
-  return result.get();
-}
-
-int Kernel::Wait() {
-  absl::MutexLock l(&mu_);
-  auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return init_exited_ && tasks_.empty();
-  };
-  mu_.Await(absl::Condition(&done));
-  return init_status_;
-}
-
-void Kernel::SignalInit(int sig) {
-  absl::MutexLock l(&mu_);
-  if (!init_ || init_->zombie) return;
-  siginfo_t info{};
-  info.si_signo = sig;
-  info.si_code = SI_USER;
-  (void)SendGroupSignal(init_, info);
-}
+void Kernel::AccountExit(const ThreadGroup& tg) { AddUsage(exited_usage_, tg.exit_usage); }
 
 }  // namespace moat::kernel

@@ -1,6 +1,7 @@
 // Kernel: the sandbox's kernel state: the pid table (one PID namespace, whose pids equal the
-// application's host PID-namespace pids), the timer service, host name, and how to start the
-// first process.
+// application's host PID-namespace pids), the timer service, host name, and the container's
+// lifecycle as runsc drives it from outside the sandbox (kernel_control.cc): create and start the
+// first process, exec more, signal, pause, list and account for processes.
 //
 // Kernel::mu_ is the task lock: it guards the pid table, every ThreadGroup's relations, exit and
 // stop state, and all signal state (Task and ThreadGroup fields marked so). Lock order: see task.h.
@@ -12,6 +13,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,17 +42,64 @@ inline constexpr char kRelease[] = "6.1.0";
 inline constexpr char kVersion[] = "#1 SMP Moat";
 inline constexpr uint64_t kNrOpen = 1048576;  // fs.nr_open
 
+// A process's capability sets as bit masks (bit N is capability N), as capabilities(7) names them.
+struct CapabilitySets {
+  uint64_t effective = 0;
+  uint64_t permitted = 0;
+  uint64_t inheritable = 0;
+  uint64_t bounding = 0;
+  uint64_t ambient = 0;
+};
+
+// A process that runsc starts from outside the sandbox: the init process, or one `runsc exec`
+// runs in the running sandbox.
 struct InitProcess {
   std::string path;  // resolved in the sandbox
   std::vector<std::string> argv;
   std::vector<std::string> envp;
-  std::string cwd = "/";
+  std::string cwd = "/";  // must exist: Create and Exec fail otherwise
   uid_t uid = 0;
   gid_t gid = 0;
   std::vector<gid_t> groups;
+  // Applied over the sentry's own limits (init) or the init's current ones (exec).
   std::vector<std::pair<int, rlimit>> rlimits;
   RefPtr<vfs::FdTable> fds;  // stdio
   uint32_t umask = 022;
+  // Unset: root has every capability, any other uid none.
+  std::optional<CapabilitySets> caps;
+  bool no_new_privs = false;
+  // Unset: 0 for the init, the init's current value for an exec'd process. Set as runc sets it
+  // (with privilege), so it is also the least value the process may lower it to without
+  // CAP_SYS_RESOURCE.
+  std::optional<int> oom_score_adj;
+  // Exec only: the process leads a new session and process group. Otherwise it joins the init's
+  // (the init always leads session 1).
+  bool new_session = false;
+  // Exec only: nobody will call WaitExec for it, so it is forgotten as soon as it exits instead
+  // of staying a zombie until WaitExec collects it.
+  bool detached_reap = false;
+};
+
+// One live process of the sandbox, as `runsc ps` lists it.
+struct ProcessInfo {
+  pid_t pid = 0;       // in the sandbox
+  pid_t host_pid = 0;  // in the sentry's PID namespace
+  pid_t ppid = 0;      // 0: the init, or an exec'd process (the child of no sandbox process)
+  uid_t uid = 0;       // real uid
+  char state = 'R';    // as /proc/<pid>/stat shows it
+  std::string comm;
+  std::vector<std::string> cmdline;  // the arguments as /proc/<pid>/cmdline has them
+  absl::Time start_time;
+};
+
+// Resource use of the whole sandbox (`runsc events --stats`).
+struct KernelStats {
+  // CPU time of every application process, live and exited, as the host counts it.
+  uint64_t cpu_user_ns = 0;
+  uint64_t cpu_system_ns = 0;
+  int tasks = 0;      // threads
+  int processes = 0;  // live thread groups
+  uint64_t rss_bytes = 0;  // the summed resident set size of the live host processes
 };
 
 class Kernel {
@@ -61,12 +110,49 @@ class Kernel {
   platform::Platform& platform() { return *platform_; }
   TimerService& timers() { return timers_; }
 
-  // Starts the first process and returns once it runs (or failed to start).
+  // ---- The container's lifecycle, driven from outside the sandbox (kernel_control.cc) ----
+  // Creates the first process (pid 1) with its program loaded, but stopped before its first
+  // instruction (the OCI "created" state). A failure (the program or cwd cannot be found or
+  // executed) is returned and leaves no process behind. Once only.
+  absl::Status Create(InitProcess init);
+  // Lets the created init process run. A no-op if there is none or it already runs.
+  void StartCreated();
+  // Create, then StartCreated.
   absl::Status Start(InitProcess init);
   // Blocks until the init process has exited and every task is gone; returns init's wait status.
   int Wait();
+  // What Wait() would return, if it would return now.
+  std::optional<int> InitExitStatus();
   // Sends `sig` to the init process (runsc forwards the signals it receives).
   void SignalInit(int sig);
+
+  // Starts another process in the running sandbox (`runsc exec`): the child of no process
+  // (getppid() is 0), visible in /proc and to kill(-1). Returns its pid. FailedPrecondition if
+  // the init has exited (or has not been created).
+  absl::StatusOr<pid_t> Exec(InitProcess proc);
+  // Blocks until process `pid`, started by Exec without detached_reap, has exited, reaps it and
+  // returns its wait status. Once per process: NotFound for an unknown pid, for one that
+  // another call waits for or collected, or for one of detached_reap.
+  absl::StatusOr<int> WaitExec(pid_t pid);
+
+  // A signal from outside the sandbox (si_code SI_USER, si_pid 0) to process `pid`: ESRCH if
+  // there is none, EINVAL for a bad signal; 0 checks that it exists. As for a signal from an
+  // ancestor PID namespace, the init gets only SIGKILL, SIGSTOP and the signals it handles or
+  // blocks.
+  Result<void> Kill(pid_t pid, int sig);
+  // The same signal to every process (runc kill --all).
+  void KillAll(int sig);
+
+  // Stops every task from running application code until Resume(), invisibly to the
+  // application: tasks in a syscall finish it (or keep waiting) but do not return to it; timers
+  // go on. Returns once no task runs application code. SIGKILL still kills while paused.
+  void Pause();
+  void Resume();
+  bool paused() const { return paused_.load(); }
+
+  // The live processes in pid order.
+  std::vector<ProcessInfo> Processes();
+  KernelStats Stats();
 
   // ---- The task tree (Kernel::mu_) ----
   absl::Mutex mu_;
@@ -128,11 +214,29 @@ class Kernel {
   absl::Time boot_time_;
   const SyscallTable* table_ = nullptr;
 
+  // Builds the task of a root process around a spawned host process (pid `pid` in the sandbox)
+  // and loads its program; on failure the host process is killed and reaped. `like` is the
+  // process whose limits and oom score an exec'd process starts from (null for the init).
+  absl::StatusOr<RefPtr<Task>> NewRootTask(pid_t pid, std::unique_ptr<platform::Context> ctx,
+                                           InitProcess& proc, ThreadGroup* like);
+  // The init's task thread, from Create: waits for StartCreated (or a kill), then runs.
+  void RunCreatedInit(RefPtr<Task> init);
+  // Adds the host's usage of exited `tg` to exited_usage_ (GroupExited).
+  void AccountExit(const ThreadGroup& tg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   std::map<pid_t, RefPtr<Task>> tasks_ ABSL_GUARDED_BY(mu_);
   std::map<pid_t, RefPtr<ThreadGroup>> groups_ ABSL_GUARDED_BY(mu_);
   ThreadGroup* init_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool init_exited_ ABSL_GUARDED_BY(mu_) = false;
   int init_status_ ABSL_GUARDED_BY(mu_) = 0;
+  // Create has been called / StartCreated has let the init run.
+  bool created_ ABSL_GUARDED_BY(mu_) = false;
+  bool start_requested_ ABSL_GUARDED_BY(mu_) = false;
+  // Signalled when a process without a parent exits (WaitExec waits on it).
+  absl::CondVar orphan_exit_cv_;
+  // The CPU time the host reported for every exited process (its own, not its children's).
+  struct rusage exited_usage_ ABSL_GUARDED_BY(mu_) {};
+  std::atomic<bool> paused_{false};
 
   mutable absl::Mutex uts_mu_;
   std::string hostname_ ABSL_GUARDED_BY(uts_mu_) = "moat";

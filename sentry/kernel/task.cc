@@ -228,6 +228,15 @@ Result<void> Task::BlockKillable() {
   return Errno(EINTR);
 }
 
+void Task::WaitWhilePaused() {
+  absl::MutexLock l(&wake_mu_);
+  // Kernel::Resume and Kick take wake_mu_, so the condition is evaluated again after either.
+  auto resumed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(wake_mu_) {
+    return !kernel_->paused() || killed_.load();
+  };
+  wake_mu_.Await(absl::Condition(&resumed));
+}
+
 void Task::Kill() {
   killed_.store(true);
   Kick();
@@ -256,6 +265,13 @@ void Task::Run() {
       in_app_.store(false);
       HandleSignals();
       in_app_.store(true);
+    }
+    // Kernel::Pause sets the flag before it interrupts the tasks that it sees in application
+    // code; in_app_ is set before the flag is read here, so one of the two always notices.
+    if (kernel_->paused() && !killed_.load()) {
+      in_app_.store(false);
+      WaitWhilePaused();
+      continue;
     }
     platform::Event e = ctx_->Switch();
     in_app_.store(false);

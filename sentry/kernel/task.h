@@ -264,6 +264,8 @@ class Task final : public RefCounted<Task>, public Wakeable {
   void FixupInterruptedSyscall(bool handler, bool sa_restart);
   // Waits in a group stop until continued or killed.
   void DoGroupStop();
+  // Waits while the kernel is paused (Kernel::Pause), until it resumes or the task is killed.
+  void WaitWhilePaused();
   void Exited(int wait_status, const struct rusage& usage);
 
   Kernel* kernel_;

@@ -105,6 +105,7 @@ Result<long> Task::Clone(uint64_t flags, UserAddr stack, UserAddr parent_tid, Us
       tg->pgid = tg_->pgid;
       tg->sid = tg_->sid;
       tg->oom_score_adj = tg_->oom_score_adj;
+      tg->oom_score_adj_min = tg_->oom_score_adj_min;
       tg->ctty = tg_->ctty;
       ThreadGroup* parent = (flags & CLONE_PARENT) ? tg_->parent : tg_.get();
       tg->parent = parent;

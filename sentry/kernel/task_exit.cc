@@ -67,6 +67,7 @@ void Kernel::GroupExited(ThreadGroup* tg) {
   // A session leader's exit hangs up its controlling terminal's foreground process group.
   DisassociateOnExitLocked(*this, tg);
   tg->zombie = true;
+  AccountExit(*tg);
   if (!tg->exiting) {
     tg->exiting = true;
     tg->exit_status = (tg->leader_exit_code & 0xff) << 8;
@@ -121,7 +122,13 @@ void Kernel::GroupExited(ThreadGroup* tg) {
   }
   ThreadGroup* parent = tg->parent;
   if (!parent) {
-    RemoveGroup(tg);
+    // A process started from outside (Kernel::Exec) stays a zombie for WaitExec unless it was
+    // started to be forgotten; an orphan of a dead init has nobody to reap it.
+    if (tg->exec_waitable) {
+      orphan_exit_cv_.SignalAll();
+    } else {
+      RemoveGroup(tg);
+    }
     return;
   }
   const KernelSigAction& chld = parent->handlers->actions[SIGCHLD];

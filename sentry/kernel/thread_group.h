@@ -54,6 +54,13 @@ class ThreadGroup : public RefCounted<ThreadGroup> {
   bool dumpable = true;
   int nice = 0;  // getpriority/setpriority
   int oom_score_adj = 0;  // /proc/<pid>/oom_score_adj: kept and inherited, never acted on
+  // The least oom_score_adj the process may set without CAP_SYS_RESOURCE (Linux's
+  // oom_score_adj_min): what a privileged writer set last.
+  int oom_score_adj_min = 0;
+  // Started by Kernel::Exec without detached_reap: having no parent, it stays a zombie until
+  // Kernel::WaitExec collects it (claimed once a WaitExec call waits for it).
+  bool exec_waitable = false;
+  bool exec_wait_claimed = false;
 
   // Group exit: once set, every task exits; the status is a wait status.
   bool exiting = false;
