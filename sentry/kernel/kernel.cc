@@ -167,6 +167,7 @@ absl::Status Kernel::Start(InitProcess init) {
       tg->leader = task.get();
       init_ = tg.get();
     }
+    if (init.controlling_tty) AttachNewSessionTerminal(*this, tg.get(), init.controlling_tty);
     if (!cwd.ok()) {
       LOG_WARNING("cwd {}: {}; using /", init.cwd, cwd.error().Name());
     }

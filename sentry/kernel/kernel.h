@@ -50,6 +50,9 @@ struct InitProcess {
   std::vector<gid_t> groups;
   std::vector<std::pair<int, rlimit>> rlimits;
   RefPtr<vfs::FdTable> fds;  // stdio
+  // The terminal its stdio is (process.terminal, runsc/console.h): the controlling terminal of
+  // its session. Null for none.
+  RefPtr<Terminal> controlling_tty;
   uint32_t umask = 022;
 };
 
