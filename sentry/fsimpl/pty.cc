@@ -83,9 +83,12 @@ void Pty::NotifyLocked(EventMask events) {
   replica_q_.Notify(events);
 }
 
-void Pty::Deliver(Task& t, const LineDiscipline::Effects& fx) {
+void Pty::Deliver(Task& t, const LineDiscipline::Effects& fx) { Deliver(&t.kernel(), fx); }
+
+void Pty::Deliver(kernel::Kernel* k, const LineDiscipline::Effects& fx) {
+  if (!k) return;
   for (int sig : {SIGINT, SIGQUIT, SIGTSTP}) {
-    if (fx.signals & (1u << sig)) kernel::SignalForeground(t.kernel(), *this, sig);
+    if (fx.signals & (1u << sig)) kernel::SignalForeground(*k, *this, sig);
   }
 }
 
@@ -116,27 +119,30 @@ void Pty::MasterClosed() {
   kernel::Hangup(*this);
 }
 
-Result<size_t> Pty::MasterRead(Task& t, std::span<uint8_t> dst, bool nonblock) {
+Result<size_t> Pty::MasterReadNow(std::span<uint8_t> dst) {
   if (dst.empty()) return size_t{0};
+  absl::MutexLock l(&mu_);
+  if (packet_ && packet_status_) {
+    dst[0] = packet_status_;
+    packet_status_ = 0;
+    return size_t{1};
+  }
+  if (ldisc_.OutputQueued()) {
+    size_t n = 0;
+    if (packet_) dst[n++] = TIOCPKT_DATA;
+    n += ldisc_.ReadOutput(dst.subspan(n));
+    NotifyLocked(kEventOut | kEventWrNorm);
+    return n;
+  }
+  if (other_closed_) return Errno(EIO);
+  return Errno(EAGAIN);
+}
+
+Result<size_t> Pty::MasterRead(Task& t, std::span<uint8_t> dst, bool nonblock) {
   std::optional<kernel::WaiterRegistration> reg;
   for (;;) {
-    {
-      absl::MutexLock l(&mu_);
-      if (packet_ && packet_status_) {
-        dst[0] = packet_status_;
-        packet_status_ = 0;
-        return size_t{1};
-      }
-      if (ldisc_.OutputQueued()) {
-        size_t n = 0;
-        if (packet_) dst[n++] = TIOCPKT_DATA;
-        n += ldisc_.ReadOutput(dst.subspan(n));
-        NotifyLocked(kEventOut | kEventWrNorm);
-        return n;
-      }
-      if (other_closed_) return Errno(EIO);
-    }
-    if (nonblock) return Errno(EAGAIN);
+    Result<size_t> got = MasterReadNow(dst);
+    if (got.ok() || got.error().value() != EAGAIN || nonblock) return got;
     if (!reg) {
       reg.emplace(master_q_, &t, kEventIn | kEventHup);
       continue;
@@ -151,15 +157,7 @@ Result<size_t> Pty::MasterWrite(Task& t, std::span<const uint8_t> src, bool nonb
   std::optional<kernel::WaiterRegistration> reg;
   size_t done = 0;
   for (;;) {
-    LineDiscipline::Effects fx;
-    {
-      absl::MutexLock l(&mu_);
-      size_t n = master_stopped_ ? 0 : ldisc_.Receive(src.subspan(done), fx);
-      done += n;
-      // Input may also have started or stopped output (IXON) and echoed.
-      if (n) NotifyLocked(kEventIn | kEventOut | kEventRdNorm | kEventWrNorm);
-    }
-    Deliver(t, fx);
+    done += ReceiveInput(src.subspan(done), &t.kernel());
     if (done == src.size()) return done;
     if (nonblock) {
       if (done) return done;
@@ -172,6 +170,47 @@ Result<size_t> Pty::MasterWrite(Task& t, std::span<const uint8_t> src, bool nonb
     Result<void> r = t.Block();
     if (!r.ok()) return Interrupted(r.error(), done);
   }
+}
+
+size_t Pty::ReceiveInput(std::span<const uint8_t> src, kernel::Kernel* k) {
+  LineDiscipline::Effects fx;
+  size_t n;
+  {
+    absl::MutexLock l(&mu_);
+    n = master_stopped_ ? 0 : ldisc_.Receive(src, fx);
+    // Input may also have started or stopped output (IXON) and echoed.
+    if (n) NotifyLocked(kEventIn | kEventOut | kEventRdNorm | kEventWrNorm);
+  }
+  Deliver(k, fx);
+  return n;
+}
+
+Result<size_t> Pty::MasterWriteNow(std::span<const uint8_t> src) {
+  if (src.empty()) return size_t{0};
+  size_t n = ReceiveInput(src, kernel());
+  if (n == 0) return Errno(EAGAIN);
+  return n;
+}
+
+void Pty::SetWindowSize(const winsize& ws) {
+  bool changed;
+  {
+    absl::MutexLock l(&mu_);
+    changed = std::memcmp(&ws, &winsize_, sizeof(ws)) != 0;
+    winsize_ = ws;
+  }
+  kernel::Kernel* k = kernel();
+  if (changed && k) kernel::SignalForeground(*k, *this, SIGWINCH);
+}
+
+winsize Pty::WindowSize() {
+  absl::MutexLock l(&mu_);
+  return winsize_;
+}
+
+void Pty::Unlock() {
+  absl::MutexLock l(&mu_);
+  locked_ = false;
 }
 
 EventMask Pty::MasterReadiness(EventMask mask) {

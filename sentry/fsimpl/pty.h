@@ -56,6 +56,18 @@ class Pty final : public kernel::Terminal {
   // anything else.
   Result<long> MasterIoctl(Task& t, uint64_t cmd, UserAddr arg);
 
+  // ---- For a sentry thread that is not a task (runsc/console.h relays a host terminal) ----
+  // The master's read and write without blocking: EAGAIN when there is nothing to read or no
+  // room, EIO as MasterRead once every replica is closed. Signals that the input raises (ISIG)
+  // go to the foreground process group through kernel(), once a task has set it.
+  Result<size_t> MasterReadNow(std::span<uint8_t> dst);
+  Result<size_t> MasterWriteNow(std::span<const uint8_t> src);
+  // TIOCSWINSZ from outside: a change signals SIGWINCH to the foreground process group.
+  void SetWindowSize(const winsize& ws);
+  winsize WindowSize();
+  // unlockpt(3) from outside (TIOCSPTLCK 0).
+  void Unlock();
+
   kernel::WaitQueue& master_queue() { return master_q_; }
   kernel::WaitQueue& replica_queue() { return replica_q_; }
 
@@ -67,8 +79,12 @@ class Pty final : public kernel::Terminal {
  private:
   // Wakes both ends; every change of state may concern either.
   void NotifyLocked(kernel::EventMask events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Sends the signals the line discipline asked for (mu_ released).
+  // Sends the signals the line discipline asked for (mu_ released); no kernel, no signals.
   void Deliver(Task& t, const LineDiscipline::Effects& fx);
+  void Deliver(kernel::Kernel* k, const LineDiscipline::Effects& fx);
+  // Feeds master input to the line discipline and delivers its signals; returns how much went
+  // in (0 when the input is full or the master is stopped).
+  size_t ReceiveInput(std::span<const uint8_t> src, kernel::Kernel* k);
   Result<long> SetTermios(Task& t, uint64_t cmd, UserAddr arg);
   Result<long> Flush(Task& t, bool master, long arg);
 

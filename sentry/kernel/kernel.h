@@ -64,6 +64,9 @@ struct InitProcess {
   // Applied over the sentry's own limits (init) or the init's current ones (exec).
   std::vector<std::pair<int, rlimit>> rlimits;
   RefPtr<vfs::FdTable> fds;  // stdio
+  // The terminal its stdio is (process.terminal, runsc/console.h): the controlling terminal of
+  // its session. Null for none.
+  RefPtr<Terminal> controlling_tty;
   uint32_t umask = 022;
   // Unset: root has every capability, any other uid none.
   std::optional<CapabilitySets> caps;

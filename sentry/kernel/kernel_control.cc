@@ -21,6 +21,7 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/tty.h"
 #include "sentry/kernel/timers.h"
 #include "sentry/mm/mm.h"
 #include "sentry/vfs/fd_table.h"
@@ -199,6 +200,7 @@ absl::Status Kernel::Create(InitProcess init) {
       tg->leader = t;
       init_ = tg;
     }
+    if (init.controlling_tty) AttachNewSessionTerminal(*this, tg, init.controlling_tty);
     promise.set_value(absl::OkStatus());
     RunCreatedInit(std::move(*task));
   }).detach();
@@ -329,6 +331,8 @@ absl::StatusOr<pid_t> Kernel::Exec(InitProcess proc) {
           absl::FailedPreconditionError("exec: the sandbox's init process has exited (ESRCH)"));
       return;
     }
+    if (proc.new_session && proc.controlling_tty)
+      AttachNewSessionTerminal(*this, tg, proc.controlling_tty);
     promise.set_value(pid);
     t->Run();
   }).detach();

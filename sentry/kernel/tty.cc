@@ -85,6 +85,13 @@ Result<void> SetControllingTerminal(Task& t, const RefPtr<Terminal>& tty, long a
   return Ok();
 }
 
+void AttachNewSessionTerminal(Kernel& k, ThreadGroup* tg, const RefPtr<Terminal>& tty) {
+  absl::MutexLock l(&k.mu_);
+  if (!IsSessionLeader(*tg) || tg->ctty == tty) return;
+  if (tty->session != 0) ClearSessionTerminalLocked(k, tty->session);
+  AttachLocked(k, tg, tty);
+}
+
 void AcquireOnOpen(Task& t, const RefPtr<Terminal>& tty, bool readable) {
   Kernel& k = t.kernel();
   tty->set_kernel(&k);

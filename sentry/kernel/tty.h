@@ -50,6 +50,13 @@ class Terminal : public RefCounted<Terminal> {
 // CAP_SYS_ADMIN). Succeeds without effect if it already is the session's terminal.
 Result<void> SetControllingTerminal(Task& t, const RefPtr<Terminal>& tty, long arg, bool readable);
 
+// A process that the kernel starts in a session of its own (the container's init, a process of
+// `runsc exec -t`) with the terminal `tty` as its stdio: `tty` becomes the session's controlling
+// terminal with the process's group in the foreground, as runc's setsid and TIOCSCTTY make it.
+// A session that still holds the terminal loses it first (TIOCSCTTY's steal). Nothing happens
+// unless `tg` leads its session.
+void AttachNewSessionTerminal(Kernel& k, ThreadGroup* tg, const RefPtr<Terminal>& tty);
+
 // An open of `tty` without O_NOCTTY: a session leader without a controlling terminal gets it if
 // the terminal has no session yet and the open is for reading (tty_open_proc_set_tty).
 void AcquireOnOpen(Task& t, const RefPtr<Terminal>& tty, bool readable);
