@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <set>
 #include <thread>
@@ -41,8 +41,8 @@ namespace {
 // The v1 controllers the kernel knows; other super options of a cgroup mount (rw, xattr,
 // clone_children, release_agent=...) are not controllers.
 const std::set<std::string, std::less<>> kV1Controllers = {
-    "blkio",   "cpu",        "cpuacct", "cpuset", "debug", "devices", "freezer", "hugetlb",
-    "memory",  "misc",       "net_cls", "net_prio", "perf_event", "pids", "rdma"};
+    "blkio",  "cpu",  "cpuacct", "cpuset",   "debug",      "devices", "freezer", "hugetlb",
+    "memory", "misc", "net_cls", "net_prio", "perf_event", "pids",    "rdma"};
 
 // The controllers Apply uses on v2, which the ancestors must delegate.
 constexpr const char* kV2Wanted[] = {"cpu", "cpuset", "io", "memory", "pids"};
@@ -73,7 +73,8 @@ std::vector<std::string> SortedControllers(std::string_view list) {
 std::string UnderRoot(const std::string& path, const std::string& root) {
   if (root == "/" || root.empty()) return path;
   if (path == root) return "/";
-  if (std::string_view(path).starts_with(root) && path[root.size()] == '/') return path.substr(root.size());
+  if (std::string_view(path).starts_with(root) && path[root.size()] == '/')
+    return path.substr(root.size());
   return path;
 }
 
@@ -244,12 +245,11 @@ absl::StatusOr<std::string> Resolve(std::string_view cgroups_path, std::string_v
       return absl::InvalidArgumentError(
           internal::Cat("linux.cgroupsPath \"", spec, "\": invalid unit name \"", name, "\""));
     }
-    ASSIGN_OR_RETURN(std::string slice,
-                     ExpandSlice(parts[0].empty() ? "system.slice" : parts[0]));
+    ASSIGN_OR_RETURN(std::string slice, ExpandSlice(parts[0].empty() ? "system.slice" : parts[0]));
     // A scope unless the name is itself a slice, as runc names units.
     std::string unit = std::string_view(name).ends_with(".slice") ? name
-                       : prefix.empty()               ? name + ".scope"
-                                                      : prefix + "-" + name + ".scope";
+                       : prefix.empty()                           ? name + ".scope"
+                                                                  : prefix + "-" + name + ".scope";
     path = JoinPath(slice, unit);
   } else {
     path = CleanPath(cgroups_path.empty() ? id : cgroups_path);
@@ -364,8 +364,7 @@ void Cgroup::Warn(std::string msg) {
   warnings_.push_back(std::move(msg));
 }
 
-absl::Status Cgroup::Write(const std::string& dir, std::string_view file,
-                           std::string_view value) {
+absl::Status Cgroup::Write(const std::string& dir, std::string_view file, std::string_view value) {
   int err = internal::WriteFile(internal::Cat(dir, "/", file), value);
   if (err == 0) return absl::OkStatus();
   std::string what = internal::Cat(dir, "/", file, "=", value);
@@ -432,8 +431,8 @@ absl::Status Cgroup::MakeDir(Dir& d) {
           internal::ReadFile(levels[i] + "/cgroup.subtree_control");
       if (!available.ok()) continue;
       std::vector<std::string> have = internal::Words(*available);
-      std::vector<std::string> on = enabled.ok() ? internal::Words(*enabled)
-                                                 : std::vector<std::string>{};
+      std::vector<std::string> on =
+          enabled.ok() ? internal::Words(*enabled) : std::vector<std::string>{};
       std::vector<std::string> add;
       for (const char* c : kV2Wanted) {
         if (std::find(have.begin(), have.end(), c) != have.end() &&
@@ -471,7 +470,8 @@ absl::StatusOr<std::unique_ptr<Cgroup>> Cgroup::Create(const Host& host,
     d.dir = d.path == "/" ? h.mount : h.mount + d.path;
     absl::Status st = cg->MakeDir(d);
     if (!st.ok() && cg->rootless_ && absl::IsPermissionDenied(st)) {
-      cg->Warn(internal::Cat(std::string(st.message()), "; hierarchy ", h.mount, " skipped (rootless)"));
+      cg->Warn(
+          internal::Cat(std::string(st.message()), "; hierarchy ", h.mount, " skipped (rootless)"));
       continue;
     }
     if (!st.ok()) {
@@ -488,6 +488,7 @@ absl::StatusOr<std::unique_ptr<Cgroup>> Cgroup::Create(const Host& host,
 absl::StatusOr<std::unique_ptr<Cgroup>> Cgroup::Load(const Host& host, std::string_view saved,
                                                      bool rootless) {
   std::unique_ptr<Cgroup> cg(new Cgroup(host.layout, rootless));
+  if (saved.empty()) return cg;  // a rootless sandbox that got no cgroup at all
   auto bad = [&] {
     return absl::InvalidArgumentError(internal::Cat("cgroup path \"", saved, "\" is malformed"));
   };
@@ -575,8 +576,8 @@ absl::Status RemoveTree(const std::string& dir) {
     if (name == "." || name == "..") continue;
     std::string child = dir + "/" + name;
     struct stat st;
-    if (e->d_type == DT_DIR || (e->d_type == DT_UNKNOWN && lstat(child.c_str(), &st) == 0 &&
-                                S_ISDIR(st.st_mode))) {
+    if (e->d_type == DT_DIR ||
+        (e->d_type == DT_UNKNOWN && lstat(child.c_str(), &st) == 0 && S_ISDIR(st.st_mode))) {
       children.push_back(child);
     }
   }

@@ -115,7 +115,7 @@ absl::StatusOr<std::string> ExpandSlice(std::string_view slice);
 absl::StatusOr<std::string> Resolve(std::string_view cgroups_path, std::string_view id,
                                     bool systemd);
 // runc's conversions for cgroup v2.
-uint64_t SharesToWeight(uint64_t shares);  // cpu.shares [2, 262144] -> cpu.weight [1, 10000]
+uint64_t SharesToWeight(uint64_t shares);   // cpu.shares [2, 262144] -> cpu.weight [1, 10000]
 uint64_t BlkioToIoWeight(uint16_t weight);  // blkio.weight [10, 1000] -> io.weight [1, 10000]
 
 // Statistics for `runsc events`. Absent sections: the host has no such controller. Values the
@@ -134,9 +134,9 @@ struct MemoryStats {
   // Memory plus swap, as v1's memsw and runc's events report it (on v2: memory.current plus
   // memory.swap.current; the limit is memory.max plus memory.swap.max).
   MemoryEntry swap;
-  MemoryEntry kernel;  // v1 only
+  MemoryEntry kernel;                   // v1 only
   std::map<std::string, uint64_t> raw;  // memory.stat
-  uint64_t oom_kills = 0;  // v1 memory.oom_control oom_kill, v2 memory.events oom_kill
+  uint64_t oom_kills = 0;               // v1 memory.oom_control oom_kill, v2 memory.events oom_kill
 };
 struct PidsStats {
   uint64_t current = 0, limit = 0;  // limit 0: unlimited
@@ -169,7 +169,8 @@ class Cgroup {
 
   // The cgroup's path, for the container's state: "/a/b" when it is the same from the root of
   // every hierarchy (the usual case); otherwise one "key:path" line per hierarchy, keys as in
-  // /proc/<pid>/cgroup ("memory:/user.slice/x\ncpu,cpuacct:/x").
+  // /proc/<pid>/cgroup ("memory:/user.slice/x\ncpu,cpuacct:/x"); "" when a rootless caller
+  // could make it nowhere.
   std::string path() const;
   // The cgroup's directory in each hierarchy it is in.
   std::vector<std::string> directories() const;
@@ -181,6 +182,7 @@ class Cgroup {
   absl::Status Join() { return AddProcess(getpid()); }
 
   absl::Status Apply(const spec::Resources& r);
+  // NotFound once the cgroup's directories are gone.
   absl::StatusOr<Stats> GetStats() const;
 
   // Removes the cgroup's directories, sub-cgroups first, in every hierarchy. Call it once the

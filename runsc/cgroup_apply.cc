@@ -21,9 +21,10 @@ std::string Str(T v) {
 absl::Status Cgroup::Apply(const spec::Resources& r) {
   if (!r.devices.empty()) {
     // The application's devices are the sentry's own; see cgroup.h.
-    LOG_DEBUG("cgroup: linux.resources.devices ({} rules) are enforced in the sandbox, not by "
-              "the host's device controller",
-              r.devices.size());
+    LOG_DEBUG(
+        "cgroup: linux.resources.devices ({} rules) are enforced in the sandbox, not by "
+        "the host's device controller",
+        r.devices.size());
   }
   if (r.memory.kernel || r.memory.kernel_tcp) {
     Warn("linux.resources.memory.kernel and kernelTCP are deprecated by the kernel; ignored");
@@ -32,12 +33,18 @@ absl::Status Cgroup::Apply(const spec::Resources& r) {
 }
 
 absl::Status Cgroup::Missing(std::string_view controller, bool set, std::string_view what) {
+  if (set && rootless_) {
+    // The hierarchy may be there but not ours to write: "where the host allows".
+    Warn(
+        internal::Cat(what, " not applied: no ", controller, " cgroup runsc may write (rootless)"));
+    return absl::OkStatus();
+  }
   if (set) {
-    return absl::FailedPreconditionError(internal::Cat(
-        what, " is set, but the host has no ", controller, " cgroup controller for runsc"));
+    return absl::FailedPreconditionError(internal::Cat(what, " is set, but the host has no ",
+                                                       controller, " cgroup controller for runsc"));
   }
   Warn(internal::Cat("the host has no ", controller, " cgroup controller for runsc: no ",
-                    controller, " limits or statistics"));
+                     controller, " limits or statistics"));
   return absl::OkStatus();
 }
 
@@ -45,8 +52,8 @@ absl::Status Cgroup::ApplyV1(const spec::Resources& r) {
   if (!r.unified.empty()) {
     return absl::FailedPreconditionError(
         internal::Cat("linux.resources.unified sets cgroup v2 files, but this host's controllers "
-                     "are cgroup v1 (",
-                     LayoutName(layout_), " layout)"));
+                      "are cgroup v1 (",
+                      LayoutName(layout_), " layout)"));
   }
 
   const spec::Resources::Memory& m = r.memory;
@@ -67,8 +74,8 @@ absl::Status Cgroup::ApplyV1(const spec::Resources& r) {
         swap.reset();
       } else {
         return absl::FailedPreconditionError(internal::Cat(
-            "linux.resources.memory.swap is set, but the host does not account swap (no ",
-            d->dir, "/memory.memsw.limit_in_bytes)"));
+            "linux.resources.memory.swap is set, but the host does not account swap (no ", d->dir,
+            "/memory.memsw.limit_in_bytes)"));
       }
     }
     auto set_limit = [&] { return Write(d->dir, "memory.limit_in_bytes", Str(*limit)); };
@@ -138,8 +145,8 @@ absl::Status Cgroup::ApplyV1(const spec::Resources& r) {
     if (b.weight) {
       // CFQ had blkio.weight; with BFQ (the only weighted scheduler left) it is
       // blkio.bfq.weight, on the same scale.
-      std::string file = internal::Exists(d->dir + "/blkio.weight") ? "blkio.weight"
-                                                                     : "blkio.bfq.weight";
+      std::string file =
+          internal::Exists(d->dir + "/blkio.weight") ? "blkio.weight" : "blkio.bfq.weight";
       if (!internal::Exists(d->dir + "/" + file)) {
         return absl::FailedPreconditionError(internal::Cat(
             "linux.resources.blockIO.weight is set, but ", d->dir,
@@ -151,13 +158,12 @@ absl::Status Cgroup::ApplyV1(const spec::Resources& r) {
       if (!internal::Exists(d->dir + "/blkio.leaf_weight")) {
         return absl::FailedPreconditionError(
             internal::Cat("linux.resources.blockIO.leafWeight is set, but ", d->dir,
-                         " has no blkio.leaf_weight (the CFQ scheduler is gone)"));
+                          " has no blkio.leaf_weight (the CFQ scheduler is gone)"));
       }
       RETURN_IF_ERROR(Write(d->dir, "blkio.leaf_weight", Str(*b.leaf_weight)));
     }
   } else {
-    RETURN_IF_ERROR(
-        Missing("blkio", b.weight || b.leaf_weight, "linux.resources.blockIO"));
+    RETURN_IF_ERROR(Missing("blkio", b.weight || b.leaf_weight, "linux.resources.blockIO"));
   }
   return absl::OkStatus();
 }
@@ -187,15 +193,16 @@ absl::Status Cgroup::ApplyV2(const spec::Resources& r) {
     }
     std::string controller = key.substr(0, dot);
     if (controller != "cgroup" && !V2Enabled(*d, controller)) {
-      return absl::FailedPreconditionError(internal::Cat("linux.resources.unified: ", key,
-                                                        ": the ", controller,
-                                                        " controller is not enabled in ", d->dir));
+      return absl::FailedPreconditionError(internal::Cat("linux.resources.unified: ", key, ": the ",
+                                                         controller,
+                                                         " controller is not enabled in ", d->dir));
     }
   }
 
   const spec::Resources::Memory& m = r.memory;
   bool disable_oom = m.disable_oom_killer.value_or(false);
-  RETURN_IF_ERROR(need("memory", m.limit || m.reservation || m.swap, "linux.resources.memory", &ok));
+  RETURN_IF_ERROR(
+      need("memory", m.limit || m.reservation || m.swap, "linux.resources.memory", &ok));
   if (ok) {
     if (m.swap && *m.swap != 0) {
       // The spec's swap is memory+swap (v1's memsw); v2's memory.swap.max is swap alone.
@@ -210,16 +217,16 @@ absl::Status Cgroup::ApplyV2(const spec::Resources& r) {
             "linux.resources.memory.swap is set without memory.limit; cgroup v2 limits swap "
             "apart from memory and cannot tell how much of it is swap");
       } else if (*m.swap < limit) {
-        return absl::InvalidArgumentError(internal::Cat(
-            "linux.resources.memory.swap (", *m.swap, ") is below memory.limit (", limit,
-            "); it counts memory plus swap"));
+        return absl::InvalidArgumentError(internal::Cat("linux.resources.memory.swap (", *m.swap,
+                                                        ") is below memory.limit (", limit,
+                                                        "); it counts memory plus swap"));
       } else {
         swap = Str(*m.swap - limit);
       }
       if (!internal::Exists(d->dir + "/memory.swap.max")) {
         return absl::FailedPreconditionError(internal::Cat(
-            "linux.resources.memory.swap is set, but the host does not account swap (no ",
-            d->dir, "/memory.swap.max)"));
+            "linux.resources.memory.swap is set, but the host does not account swap (no ", d->dir,
+            "/memory.swap.max)"));
       }
       RETURN_IF_ERROR(Write(d->dir, "memory.swap.max", swap));
     }
@@ -231,10 +238,12 @@ absl::Status Cgroup::ApplyV2(const spec::Resources& r) {
           Write(d->dir, "memory.low", *m.reservation == -1 ? "max" : Str(*m.reservation)));
     }
   }
-  if (m.swappiness) Warn("cgroup v2 has no memory.swappiness: linux.resources.memory.swappiness ignored");
+  if (m.swappiness)
+    Warn("cgroup v2 has no memory.swappiness: linux.resources.memory.swappiness ignored");
   if (disable_oom) {
-    Warn("cgroup v2 cannot disable the OOM killer: linux.resources.memory.disableOOMKiller "
-         "ignored");
+    Warn(
+        "cgroup v2 cannot disable the OOM killer: linux.resources.memory.disableOOMKiller "
+        "ignored");
   }
 
   const spec::Resources::Cpu& c = r.cpu;

@@ -3,13 +3,13 @@
 #ifndef MOAT_RUNSC_CGROUP_INTERNAL_H_
 #define MOAT_RUNSC_CGROUP_INTERNAL_H_
 
+#include <fmt/format.h>
+
 #include <cstdint>
 #include <iterator>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "absl/status/statusor.h"
 

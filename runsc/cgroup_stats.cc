@@ -56,8 +56,9 @@ MemoryEntry V1Memory(const std::string& dir, const std::string& prefix) {
 
 absl::StatusOr<Stats> Cgroup::GetStats() const {
   Stats s;
-  bool any = std::any_of(dirs_.begin(), dirs_.end(),
-                         [](const Dir& d) { return internal::Exists(d.dir); });
+  if (dirs_.empty()) return s;  // rootless, and every hierarchy was skipped
+  bool any =
+      std::any_of(dirs_.begin(), dirs_.end(), [](const Dir& d) { return internal::Exists(d.dir); });
   if (!any) return absl::NotFoundError(internal::Cat("cgroup ", path(), " does not exist"));
   if (layout_ != Layout::kV2) {
     if (const Dir* d = DirFor("cpuacct")) {

@@ -31,16 +31,17 @@ using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-#define CG_ASSERT_OK(expr)                                 \
-  do {                                                     \
-    absl::Status st_ = (expr);                             \
+#define CG_ASSERT_OK(expr)                                   \
+  do {                                                       \
+    absl::Status st_ = (expr);                               \
     ASSERT_TRUE(st_.ok()) << #expr << ": " << st_.message(); \
   } while (0)
 
 // The value of a StatusOr; an error ends the test (gtest reports the exception).
 template <typename T>
 T Get(absl::StatusOr<T> r, const char* what) {
-  if (!r.ok()) throw std::runtime_error(std::string(what) + ": " + std::string(r.status().message()));
+  if (!r.ok())
+    throw std::runtime_error(std::string(what) + ": " + std::string(r.status().message()));
   return std::move(r).value();
 }
 #define CG_GET(expr) Get((expr), #expr)
@@ -228,7 +229,8 @@ TEST(CgroupHost, ParsesV1WithCoMountedControllersAndAContainerRoot) {
 
 TEST(CgroupHost, ParsesV2) {
   constexpr char mountinfo[] =
-      "35 24 0:30 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n";
+      "35 24 0:30 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 "
+      "rw,nsdelegate,memory_recursiveprot\n";
   Host host = CG_GET(Host::Parse(mountinfo, "0::/user.slice/user-1000.slice/s.scope\n"));
   EXPECT_EQ(host.layout, Layout::kV2);
   ASSERT_EQ(host.hierarchies.size(), 1u);
@@ -285,8 +287,8 @@ TEST(CgroupFakeTree, RelativePathsFollowOwnCgroupPerHierarchy) {
   CreateOptions opts{.cgroups_path = "ctr/../sub/ctr", .id = "ID", .rootless = false};
   std::unique_ptr<Cgroup> cg = CG_GET(Cgroup::Create(host, opts));
   EXPECT_THAT(cg->directories(),
-              ElementsAre(tmp.path() + "/cpu,cpuacct/sub/ctr", tmp.path() + "/memory/user/1/sub/ctr",
-                          tmp.path() + "/unified/sub/ctr"));
+              ElementsAre(tmp.path() + "/cpu,cpuacct/sub/ctr",
+                          tmp.path() + "/memory/user/1/sub/ctr", tmp.path() + "/unified/sub/ctr"));
   for (const std::string& d : cg->directories()) EXPECT_TRUE(DirExists(d)) << d;
   EXPECT_EQ(cg->path(), "cpu,cpuacct:/sub/ctr\nmemory:/user/1/sub/ctr\n:/sub/ctr");
   EXPECT_EQ(*cg->Directory("cpuacct"), tmp.path() + "/cpu,cpuacct/sub/ctr");
@@ -325,9 +327,9 @@ class FakeV2 : public ::testing::Test {
     WriteText(root_ + "/user.slice/cgroup.subtree_control", "cpu");
     leaf_ = root_ + "/user.slice/ctr";
     WriteText(leaf_ + "/cgroup.controllers", "cpuset cpu io memory pids");
-    for (const char* f : {"memory.max", "memory.swap.max", "memory.low", "cpu.weight", "cpu.max",
-                          "cpuset.cpus", "cpuset.mems", "pids.max", "io.weight", "memory.high",
-                          "cgroup.procs"}) {
+    for (const char* f :
+         {"memory.max", "memory.swap.max", "memory.low", "cpu.weight", "cpu.max", "cpuset.cpus",
+          "cpuset.mems", "pids.max", "io.weight", "memory.high", "cgroup.procs"}) {
       WriteText(leaf_ + "/" + f, "");
     }
   }
@@ -509,8 +511,17 @@ pid_t SpawnWaiter(int* release_fd) {
 TEST_F(RealCgroup, AppliesLimitsTheKernelReportsBack) {
   Cgroup& cg = Make("limits");
   for (const std::string& d : cg.directories()) EXPECT_TRUE(DirExists(d)) << d;
+  std::string memory_dir = *cg.Directory("memory");
+  bool swap_accounted = std::filesystem::exists(
+      memory_dir + (V2() ? "/memory.swap.max" : "/memory.memsw.limit_in_bytes"));
   spec::Resources r;
   r.memory.limit = 64 << 20;
+  r.memory.reservation = 32 << 20;
+  if (swap_accounted) r.memory.swap = 128 << 20;  // memory+swap
+  if (!V2()) {
+    r.memory.swappiness = 10;
+    r.memory.disable_oom_killer = true;
+  }
   r.cpu.shares = 512;
   r.cpu.quota = 50000;
   r.cpu.period = 100000;
@@ -518,10 +529,21 @@ TEST_F(RealCgroup, AppliesLimitsTheKernelReportsBack) {
   CG_ASSERT_OK(cg.Apply(r));
   if (V2()) {
     EXPECT_EQ(ReadText(File(cg, "memory", "memory.max")), "67108864");
+    EXPECT_EQ(ReadText(File(cg, "memory", "memory.low")), "33554432");
+    if (swap_accounted) {
+      EXPECT_EQ(ReadText(File(cg, "memory", "memory.swap.max")), "67108864");
+    }
     EXPECT_EQ(ReadText(File(cg, "cpu", "cpu.max")), "50000 100000");
     EXPECT_EQ(ReadText(File(cg, "cpu", "cpu.weight")), "59");
   } else {
     EXPECT_EQ(ReadText(File(cg, "memory", "memory.limit_in_bytes")), "67108864");
+    EXPECT_EQ(ReadText(File(cg, "memory", "memory.soft_limit_in_bytes")), "33554432");
+    if (swap_accounted) {
+      EXPECT_EQ(ReadText(File(cg, "memory", "memory.memsw.limit_in_bytes")), "134217728");
+    }
+    EXPECT_EQ(ReadText(File(cg, "memory", "memory.swappiness")), "10");
+    EXPECT_THAT(ReadText(File(cg, "memory", "memory.oom_control")),
+                HasSubstr("oom_kill_disable 1"));
     EXPECT_EQ(ReadText(File(cg, "cpu", "cpu.shares")), "512");
     EXPECT_EQ(ReadText(File(cg, "cpu", "cpu.cfs_quota_us")), "50000");
     EXPECT_EQ(ReadText(File(cg, "cpu", "cpu.cfs_period_us")), "100000");
@@ -530,6 +552,71 @@ TEST_F(RealCgroup, AppliesLimitsTheKernelReportsBack) {
     EXPECT_NE(ReadText(File(cg, "cpuset", "cpuset.mems")), "");
   }
   EXPECT_EQ(ReadText(File(cg, "pids", "pids.max")), "5");
+}
+
+TEST_F(RealCgroup, MemoryAndSwapAreOrderedAndCheckedByTheKernel) {
+  if (V2()) GTEST_SKIP() << "v1's memsw; v2 is covered by FakeV2";
+  Cgroup& cg = Make("memsw");
+  if (!std::filesystem::exists(*cg.Directory("memory") + "/memory.memsw.limit_in_bytes")) {
+    GTEST_SKIP() << "this host does not account swap";
+  }
+  spec::Resources r;
+  r.memory.limit = 64 << 20;
+  r.memory.swap = 64 << 20;
+  CG_ASSERT_OK(cg.Apply(r));
+  // Raising both: memsw must go first, or the new memory limit would pass the old memsw.
+  r.memory.limit = 256 << 20;
+  r.memory.swap = 512 << 20;
+  CG_ASSERT_OK(cg.Apply(r));
+  EXPECT_EQ(ReadText(File(cg, "memory", "memory.limit_in_bytes")), "268435456");
+  EXPECT_EQ(ReadText(File(cg, "memory", "memory.memsw.limit_in_bytes")), "536870912");
+  // Lowering both: memory first.
+  r.memory.limit = 32 << 20;
+  r.memory.swap = 48 << 20;
+  CG_ASSERT_OK(cg.Apply(r));
+  EXPECT_EQ(ReadText(File(cg, "memory", "memory.memsw.limit_in_bytes")), "50331648");
+  // memory+swap below memory: the kernel refuses it.
+  r.memory.limit = 64 << 20;
+  r.memory.swap = 16 << 20;
+  EXPECT_EQ(cg.Apply(r).message(),
+            File(cg, "memory", "memory.limit_in_bytes") + "=67108864: EINVAL (Invalid argument)");
+  // Unlimited memory makes memory+swap unlimited too.
+  spec::Resources unlimited;
+  unlimited.memory.limit = -1;
+  CG_ASSERT_OK(cg.Apply(unlimited));
+  EXPECT_EQ(ReadText(File(cg, "memory", "memory.limit_in_bytes")),
+            ReadText(File(cg, "memory", "memory.memsw.limit_in_bytes")));
+}
+
+TEST_F(RealCgroup, RootlessSkipsWhatItMayNotWrite) {
+  // A child that is not root makes the cgroup "where the host allows": nowhere, on this host.
+  pid_t child = fork();
+  if (child == 0) {
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(10);
+    CreateOptions opts{.cgroups_path = "/moat-cgtest-rootless", .rootless = true};
+    absl::StatusOr<std::unique_ptr<Cgroup>> cg = Cgroup::Create(host_, opts);
+    if (!cg.ok()) _exit(11);
+    if (!(*cg)->directories().empty() || (*cg)->warnings().empty()) _exit(12);
+    spec::Resources r;
+    r.memory.limit = 64 << 20;
+    r.pids_limit = 5;
+    if (!(*cg)->Apply(r).ok()) _exit(13);
+    if (!(*cg)->AddProcess(getpid()).ok()) _exit(14);
+    absl::StatusOr<Stats> s = (*cg)->GetStats();
+    if (!s.ok() || s->memory || s->cpu) _exit(15);
+    if ((*cg)->path() != "") _exit(16);
+    absl::StatusOr<std::unique_ptr<Cgroup>> loaded = Cgroup::Load(host_, "", true);
+    if (!loaded.ok() || !(*loaded)->Destroy().ok() || !(*cg)->Destroy().ok()) _exit(17);
+    _exit(0);
+  }
+  ASSERT_GT(child, 0);
+  int status;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  for (const Hierarchy& h : host_.hierarchies) {
+    EXPECT_FALSE(DirExists(h.mount + "/moat-cgtest-rootless")) << h.mount;
+  }
 }
 
 TEST_F(RealCgroup, AKernelRefusalNamesTheFileAndValue) {
