@@ -140,7 +140,7 @@ int RunBoot(const BootOptions& opts, const GlobalOptions& global) {
   int status = (*kernel)->Wait();
   // Recorded before this process ends, so that whoever sees it gone also sees how init ended.
   absl::Status written = WriteFileAtomic(dir.exit_path(), fmt::format("{}", status), 0600);
-  if (!written.ok()) LOG_ERROR("recording the exit status: {}", written.message());
+  if (!written.ok()) LOG_ERROR("recording the exit status: {}", std::string(written.message()));
   ExitLike(status);
 }
 

@@ -37,7 +37,7 @@ ContainerDir::ContainerDir(std::string root, std::string id)
 absl::Status ContainerDir::Create() {
   std::error_code ec;
   std::filesystem::create_directories(root_, ec);
-  if (ec) return absl::InternalError(fmt::format("mkdir {}: {}", root_, ec.message()));
+  if (ec) return absl::InternalError(fmt::format("mkdir {}: {}", root_, std::string(ec.message())));
   chmod(root_.c_str(), 0711);
   if (mkdir(path_.c_str(), 0711) < 0) {
     if (errno == EEXIST)
@@ -79,7 +79,7 @@ absl::StatusOr<spec::Record> ContainerDir::Load() const {
   std::stringstream ss;
   ss << in.rdbuf();
   absl::StatusOr<spec::Record> r = spec::ParseRecord(ss.str());
-  if (!r.ok()) return absl::InternalError(fmt::format("{}: {}", state_path(), r.status().message()));
+  if (!r.ok()) return absl::InternalError(fmt::format("{}: {}", state_path(), std::string(r.status().message())));
   return r;
 }
 
@@ -90,7 +90,7 @@ absl::Status ContainerDir::Save(const spec::Record& r) const {
 absl::Status ContainerDir::Remove() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
-  if (ec) return absl::InternalError(fmt::format("removing {}: {}", path_, ec.message()));
+  if (ec) return absl::InternalError(fmt::format("removing {}: {}", path_, std::string(ec.message())));
   return absl::OkStatus();
 }
 

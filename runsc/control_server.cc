@@ -11,12 +11,13 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "fmt/format.h"
+#include "sentry/vfs/fd_table.h"
 
 namespace moat::runsc::control {
 namespace {
 
-std::vector<uint8_t> Failed(std::string_view message) {
-  return wire::Encode(kFailed, FailedReply{std::string(message)});
+std::vector<uint8_t> Failed(const std::string& message) {
+  return wire::Encode(kFailed, FailedReply{message});
 }
 
 template <class Req>
@@ -24,7 +25,7 @@ std::vector<uint8_t> Reply(const typename Req::Reply& r) {
   return wire::Encode(Req::kType | kReplyBit, r);
 }
 
-std::vector<uint8_t> Failed(const absl::Status& s) { return Failed(s.message()); }
+std::vector<uint8_t> Failed(const absl::Status& s) { return Failed(std::string(s.message())); }
 
 }  // namespace
 

@@ -1,4 +1,5 @@
 // runsc delete: removes a container (runtime.md "delete"); --force kills a running one first.
+#include "fmt/format.h"
 #include "runsc/commands.h"
 #include "runsc/lifecycle.h"
 

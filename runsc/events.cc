@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/numbers.h"
+#include "fmt/format.h"
 #include "runsc/commands.h"
 #include "runsc/container.h"
 #include "runsc/control.h"

@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "base/status_macros.h"
+#include "fmt/format.h"
 #include "runsc/commands.h"
 #include "runsc/container.h"
 #include "runsc/control.h"
@@ -55,13 +56,13 @@ absl::StatusOr<spec::Process> BuildProcess(const ExecOptions& o, const spec::Rec
   if (!o.process_file.empty()) {
     ASSIGN_OR_RETURN(std::string json, ReadFile(o.process_file));
     absl::StatusOr<spec::Process> p = spec::ParseProcess(json);
-    if (!p.ok()) return absl::InvalidArgumentError(fmt::format("{}: {}", o.process_file, p.status().message()));
+    if (!p.ok()) return absl::InvalidArgumentError(fmt::format("{}: {}", o.process_file, std::string(p.status().message())));
     return p;
   }
   if (o.args.empty()) return absl::InvalidArgumentError("no command given (and no --process)");
   ASSIGN_OR_RETURN(std::string json, ReadFile(r.config_json_path));
   absl::StatusOr<spec::Spec> spec = spec::ParseSpec(json);
-  if (!spec.ok()) return absl::InvalidArgumentError(fmt::format("{}: {}", r.config_json_path, spec.status().message()));
+  if (!spec.ok()) return absl::InvalidArgumentError(fmt::format("{}: {}", r.config_json_path, std::string(spec.status().message())));
   spec::Process p = spec->process.value_or(spec::Process{});
   p.args = o.args;
   p.terminal = o.tty;
@@ -211,10 +212,10 @@ CommandRunner RegisterExec(CLI::App& app, const GlobalOptions& global) {
   sub->add_option("-c,--cap", o->caps, "a capability to add; repeatable");
   sub->add_flag("--no-new-privs", o->no_new_privs, "set no_new_privs for the process");
   sub->add_flag("--ignore-paused", o->ignore_paused, "exec even if the container is paused");
-  sub->add_option("--apparmor", "(no effect)");
-  sub->add_option("--process-label", "(no effect)");
-  sub->add_option("--preserve-fds", "(no effect)");
-  sub->add_option("--cgroup", "(no effect: the sandbox has one cgroup)");
+  sub->add_option("--apparmor")->description("(no effect)");
+  sub->add_option("--process-label")->description("(no effect)");
+  sub->add_option("--preserve-fds")->description("(no effect)");
+  sub->add_option("--cgroup")->description("(no effect: the sandbox has one cgroup)");
   sub->positionals_at_end();
   return [o, &global]() { return RunExec(*o, global); };
 }

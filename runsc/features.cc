@@ -1,6 +1,7 @@
 // runsc features: what this runtime supports, as the OCI features document (features.md).
 #include <cstdio>
 
+#include "fmt/format.h"
 #include "runsc/commands.h"
 #include "runsc/spec/spec.h"
 

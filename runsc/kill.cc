@@ -1,6 +1,7 @@
 // runsc kill: sends a signal to a container's init, or with --all to every process in it.
 #include <signal.h>
 
+#include "fmt/format.h"
 #include "runsc/commands.h"
 #include "runsc/container.h"
 #include "runsc/control.h"

@@ -114,7 +114,7 @@ absl::StatusOr<spec::Spec> ReadSpec(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   absl::StatusOr<spec::Spec> spec = spec::ParseSpec(ss.str());
-  if (!spec.ok()) return absl::InvalidArgumentError(fmt::format("{}: {}", path, spec.status().message()));
+  if (!spec.ok()) return absl::InvalidArgumentError(fmt::format("{}: {}", path, std::string(spec.status().message())));
   return spec;
 }
 
@@ -146,7 +146,7 @@ absl::StatusOr<pid_t> CreateContainer(const GlobalOptions& global, const CreateO
   auto fail = [&](absl::Status s) -> absl::Status {
     KillSandbox(boot, boot_start);
     absl::Status removed = dir.Remove();
-    if (!removed.ok()) LOG_ERROR("{}", removed.message());
+    if (!removed.ok()) LOG_ERROR("{}", std::string(removed.message()));
     return s;
   };
 
@@ -201,7 +201,7 @@ absl::Status StartContainer(const GlobalOptions& global, const std::string& id) 
   r.state.status = "running";
   RETURN_IF_ERROR(dir.Save(r));
   absl::Status post = RunHooks("poststart", spec.hooks.poststart, HookState(r, "running"));
-  if (!post.ok()) LOG_WARNING("{}", post.message());
+  if (!post.ok()) LOG_WARNING("{}", std::string(post.message()));
   return absl::OkStatus();
 }
 
@@ -225,7 +225,7 @@ absl::Status DeleteContainer(const GlobalOptions& global, const std::string& id,
   if (status != "stopped") {
     absl::StatusOr<control::Empty> killed = control::Call(
         dir.control_path(), control::SignalRequest{.signo = SIGKILL, .all = 1});
-    if (!killed.ok()) LOG_WARNING("killing container {}: {}", id, killed.status().message());
+    if (!killed.ok()) LOG_WARNING("killing container {}: {}", id, std::string(killed.status().message()));
     if (!AwaitGone(r->state.pid, r->boot_start_time, std::chrono::seconds(10))) {
       LOG_WARNING("container {}: the sandbox did not exit; killing it", id);
       KillSandbox(r->state.pid, r->boot_start_time);
@@ -238,9 +238,9 @@ absl::Status DeleteContainer(const GlobalOptions& global, const std::string& id,
   absl::StatusOr<spec::Spec> spec = ReadSpec(r->config_json_path);
   if (spec.ok()) {
     absl::Status post = RunHooks("poststop", spec->hooks.poststop, HookState(*r, "stopped"));
-    if (!post.ok()) LOG_WARNING("{}", post.message());
+    if (!post.ok()) LOG_WARNING("{}", std::string(post.message()));
   } else {
-    LOG_WARNING("container {}: poststop hooks not run: {}", id, spec.status().message());
+    LOG_WARNING("container {}: poststop hooks not run: {}", id, std::string(spec.status().message()));
   }
   return dir.Remove();
 }

@@ -1,6 +1,7 @@
 // runsc list: the containers under --root, as a table or (--format json) as runc prints them.
 #include <cstdio>
 
+#include "fmt/format.h"
 #include "runsc/commands.h"
 #include "runsc/container.h"
 #include "runsc/lifecycle.h"

@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   app.add_flag("--systemd-cgroup", global.systemd_cgroup,
                "linux.cgroupsPath is systemd's slice:prefix:name");
   app.add_option("--rootless", global.rootless, "(accepted for runc compatibility)");
-  app.add_option("--criu", "(accepted for runc compatibility; checkpointing is not supported)");
+  app.add_option("--criu")->description("(accepted for runc compatibility; checkpointing is not supported)");
 
   const std::map<std::string, CommandRunner> runners = {
       {"boot", moat::runsc::RegisterBoot(app, global)},

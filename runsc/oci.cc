@@ -1,6 +1,7 @@
 #include "runsc/oci.h"
 
 #include "base/status_macros.h"
+#include "sentry/vfs/fd_table.h"
 #include "fmt/format.h"
 
 namespace moat::runsc {

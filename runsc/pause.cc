@@ -1,5 +1,6 @@
 // runsc pause and resume: every task of the container stops running, then continues. The
 // sentry parks its tasks itself: the sandbox stays responsive to the other commands.
+#include "fmt/format.h"
 #include "runsc/commands.h"
 #include "runsc/container.h"
 #include "runsc/control.h"

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include "fmt/format.h"
 #include "runsc/commands.h"
 #include "runsc/container.h"
 #include "runsc/control.h"
@@ -66,9 +67,9 @@ CommandRunner RegisterRun(CLI::App& app, const GlobalOptions& global) {
   sub->add_option("--pid-file", o->create.pid_file, "file to write the container's pid to");
   sub->add_flag("-d,--detach", o->detach, "return once the container has started");
   sub->add_flag("--keep", o->keep, "do not delete the container after it exits");
-  sub->add_flag("--no-pivot", "(no effect: the sandbox has its own root)");
-  sub->add_flag("--no-new-keyring", "(no effect: keyrings are not shared with the host)");
-  sub->add_option("--preserve-fds", "(no effect)");
+  sub->add_flag("--no-pivot")->description("(no effect: the sandbox has its own root)");
+  sub->add_flag("--no-new-keyring")->description("(no effect: keyrings are not shared with the host)");
+  sub->add_option("--preserve-fds")->description("(no effect)");
   return [o, &global]() { return RunRun(*o, global); };
 }
 

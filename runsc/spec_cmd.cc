@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "base/status_macros.h"
+#include "fmt/format.h"
 #include "runsc/commands.h"
 #include "runsc/container.h"
 #include "runsc/spec/spec.h"

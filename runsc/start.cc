@@ -1,4 +1,5 @@
 // runsc start: runs the user's program of a created container (runtime.md "start").
+#include "fmt/format.h"
 #include "runsc/commands.h"
 #include "runsc/lifecycle.h"
 

@@ -1,6 +1,7 @@
 // runsc state: prints a container's OCI state (runtime.md "state").
 #include <cstdio>
 
+#include "fmt/format.h"
 #include "runsc/commands.h"
 #include "runsc/lifecycle.h"
 

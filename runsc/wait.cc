@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "fmt/format.h"
 #include "runsc/commands.h"
 #include "runsc/container.h"
 #include "runsc/control.h"

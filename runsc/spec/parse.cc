@@ -415,8 +415,8 @@ absl::StatusOr<int> CapabilityNumber(std::string_view name) {
   std::string upper;
   for (char c : name) upper += static_cast<char>(toupper(static_cast<unsigned char>(c)));
   if (!upper.starts_with("CAP_")) upper = "CAP_" + upper;
-  for (size_t i = 0; i < std::size(kCapabilities); i++) {
-    if (kCapabilities[i] == upper) return static_cast<int>(i);
+  for (size_t i = 0; i < std::size(names::kCapabilities); i++) {
+    if (names::kCapabilities[i] == upper) return static_cast<int>(i);
   }
   return absl::InvalidArgumentError(fmt::format("unknown capability \"{}\"", name));
 }
