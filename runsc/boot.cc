@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "platform/platform.h"
+#include "runsc/cgroup.h"
 #include "runsc/commands.h"
 #include "runsc/container.h"
 #include "runsc/control_server.h"
@@ -37,6 +38,7 @@ struct BootOptions {
   std::string id;
   int ready_fd = -1;
   std::string console_socket;
+  std::string cgroup;  // the cgroup runsc create made for the sandbox (cgroup::Cgroup::path())
 };
 
 // Signals sent to the sandbox process itself that it passes on to the container's init, as
@@ -56,6 +58,12 @@ void WriteAll(int fd, const std::string& s) {
 // Everything up to the created state. Returns the kernel, whose init exists but has not run.
 absl::StatusOr<kernel::Kernel*> Setup(const BootOptions& opts, const GlobalOptions& global,
                                       const ContainerDir& dir) {
+  // First of all, so that the gofer and every application process start in it.
+  if (!opts.cgroup.empty()) {
+    ASSIGN_OR_RETURN(cgroup::Host host, cgroup::Host::Detect());
+    ASSIGN_OR_RETURN(std::unique_ptr<cgroup::Cgroup> group, cgroup::Cgroup::Load(host, opts.cgroup));
+    RETURN_IF_ERROR(group->Join());
+  }
   ASSIGN_OR_RETURN(spec::Spec spec, spec::LoadBundle(opts.bundle));
   const spec::Process& process = *spec.process;
   if (process.terminal && opts.console_socket.empty())
@@ -154,6 +162,7 @@ CommandRunner RegisterBoot(CLI::App& app, const GlobalOptions& global) {
   sub->add_option("--id", opts->id, "the container id")->required();
   sub->add_option("--ready-fd", opts->ready_fd, "where to report the end of setup")->required();
   sub->add_option("--console-socket", opts->console_socket, "where to send the terminal");
+  sub->add_option("--cgroup", opts->cgroup, "the cgroup to join");
   return [opts, &global]() { return RunBoot(*opts, global); };
 }
 

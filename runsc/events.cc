@@ -8,6 +8,7 @@
 
 #include "absl/strings/numbers.h"
 #include "fmt/format.h"
+#include "runsc/cgroup.h"
 #include "runsc/commands.h"
 #include "runsc/container.h"
 #include "runsc/control.h"
@@ -31,16 +32,42 @@ absl::StatusOr<std::chrono::milliseconds> ParseInterval(const std::string& s) {
   return absl::InvalidArgumentError(fmt::format("--interval {}: want a duration like 5s", s));
 }
 
-absl::StatusOr<spec::Stats> Collect(const ContainerDir& dir) {
-  absl::StatusOr<control::StatsRequest::Reply> r =
+// The container's usage: the host cgroup's numbers (the whole sandbox: sentry, gofer and
+// application), where the host has the controller; the sentry's own count otherwise.
+absl::StatusOr<spec::Stats> Collect(const ContainerDir& dir, const spec::Record& r) {
+  absl::StatusOr<control::StatsRequest::Reply> k =
       control::Call(dir.control_path(), control::StatsRequest{});
-  if (!r.ok()) return r.status();
+  if (!k.ok()) return k.status();
   spec::Stats s{};
-  s.cpu_user_ns = r->cpu_user_ns;
-  s.cpu_kernel_ns = r->cpu_system_ns;
-  s.cpu_total_ns = r->cpu_user_ns + r->cpu_system_ns;
-  s.memory_usage = r->rss_bytes;
-  s.pids_current = r->tasks;
+  s.cpu_user_ns = k->cpu_user_ns;
+  s.cpu_kernel_ns = k->cpu_system_ns;
+  s.cpu_total_ns = k->cpu_user_ns + k->cpu_system_ns;
+  s.memory_usage = k->rss_bytes;
+  s.pids_current = k->tasks;
+  auto saved = r.extra.find("cgroup");
+  if (saved == r.extra.end() || saved->second.empty()) return s;
+  absl::StatusOr<cgroup::Host> host = cgroup::Host::Detect();
+  if (!host.ok()) return s;
+  absl::StatusOr<std::unique_ptr<cgroup::Cgroup>> group = cgroup::Cgroup::Load(*host, saved->second);
+  if (!group.ok()) return s;
+  absl::StatusOr<cgroup::Stats> c = (*group)->GetStats();
+  if (!c.ok()) return s;
+  if (c->cpu) {
+    s.cpu_total_ns = c->cpu->total_ns;
+    s.cpu_user_ns = c->cpu->user_ns;
+    s.cpu_kernel_ns = c->cpu->kernel_ns;
+    s.percpu_ns = c->cpu->percpu_ns;
+  }
+  if (c->memory) {
+    s.memory_usage = c->memory->usage.usage;
+    s.memory_max_usage = c->memory->usage.max_usage;
+    s.memory_limit = c->memory->usage.limit;
+    s.memory_failcnt = c->memory->usage.failcnt;
+    s.swap_usage = c->memory->swap.usage;
+    s.swap_limit = c->memory->swap.limit;
+    s.memory_raw = c->memory->raw;
+  }
+  if (c->pids) s.pids_limit = c->pids->limit;
   return s;
 }
 
@@ -67,7 +94,7 @@ CommandRunner RegisterEvents(CLI::App& app, const GlobalOptions& global) {
                                            fmt::format("container \"{}\" is stopped", *id)));
         return 0;
       }
-      absl::StatusOr<spec::Stats> s = Collect(dir);
+      absl::StatusOr<spec::Stats> s = Collect(dir, l->record);
       if (!s.ok()) return ReportError("events", s.status());
       std::printf("%s\n", spec::EventJson("stats", *id, &*s).c_str());
       std::fflush(stdout);

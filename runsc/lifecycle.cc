@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "fmt/format.h"
+#include "runsc/cgroup.h"
 #include "runsc/control.h"
 #include "runsc/hooks.h"
 #include "runsc/spec/spec.h"
@@ -43,10 +44,15 @@ std::string HookState(const spec::Record& r, const std::string& status) {
 
 // Starts `runsc boot` for the container; it reports the end of its setup on `ready_w`.
 absl::StatusOr<pid_t> SpawnBoot(const GlobalOptions& global, const CreateOptions& opts,
-                                const std::string& bundle, int ready_w) {
+                                const std::string& bundle, const std::string& cgroup,
+                                int ready_w) {
   std::vector<std::string> args{"runsc"};
   for (std::string& a : GlobalArgs(global)) args.push_back(std::move(a));
   args.insert(args.end(), {"boot", "--bundle", bundle, "--id", opts.id, "--ready-fd", "3"});
+  if (!cgroup.empty()) {
+    args.push_back("--cgroup");
+    args.push_back(cgroup);
+  }
   if (!opts.console_socket.empty()) {
     args.push_back("--console-socket");
     args.push_back(opts.console_socket);
@@ -118,6 +124,13 @@ absl::StatusOr<spec::Spec> ReadSpec(const std::string& path) {
   return spec;
 }
 
+// Removes the cgroup saved as `saved` (cgroup::Cgroup::path()).
+absl::Status DestroyCgroup(const std::string& saved) {
+  ASSIGN_OR_RETURN(cgroup::Host host, cgroup::Host::Detect());
+  ASSIGN_OR_RETURN(std::unique_ptr<cgroup::Cgroup> group, cgroup::Cgroup::Load(host, saved));
+  return group->Destroy();
+}
+
 }  // namespace
 
 std::vector<std::string> GlobalArgs(const GlobalOptions& g) {
@@ -143,17 +156,36 @@ absl::StatusOr<pid_t> CreateContainer(const GlobalOptions& global, const CreateO
   RETURN_IF_ERROR(dir.Create());
   pid_t boot = 0;
   int64_t boot_start = 0;
+  std::unique_ptr<cgroup::Cgroup> group;
   auto fail = [&](absl::Status s) -> absl::Status {
     KillSandbox(boot, boot_start);
+    if (group) {
+      absl::Status destroyed = group->Destroy();
+      if (!destroyed.ok()) LOG_ERROR("{}", std::string(destroyed.message()));
+    }
     absl::Status removed = dir.Remove();
     if (!removed.ok()) LOG_ERROR("{}", std::string(removed.message()));
     return s;
   };
 
+  // The sandbox's cgroup, with linux.resources applied, exists before the sandbox: runsc boot
+  // joins it first, so the gofer and every application process start inside it.
+  absl::StatusOr<cgroup::Host> host = cgroup::Host::Detect();
+  if (!host.ok()) return fail(host.status());
+  absl::StatusOr<std::unique_ptr<cgroup::Cgroup>> made = cgroup::Cgroup::Create(
+      *host, {.cgroups_path = spec.linux.cgroups_path, .id = opts.id,
+              .systemd = global.systemd_cgroup});
+  if (!made.ok()) return fail(made.status());
+  group = std::move(*made);
+  if (spec.linux.resources) {
+    if (absl::Status s = group->Apply(*spec.linux.resources); !s.ok())
+      return fail(absl::Status(s.code(), fmt::format("linux.resources: {}", std::string(s.message()))));
+  }
+
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) return fail(ErrnoStatus("pipe2"));
   FileDescriptor ready_r(p[0]), ready_w(p[1]);
-  absl::StatusOr<pid_t> spawned = SpawnBoot(global, opts, bundle, ready_w.get());
+  absl::StatusOr<pid_t> spawned = SpawnBoot(global, opts, bundle, group->path(), ready_w.get());
   if (!spawned.ok()) return fail(spawned.status());
   boot = *spawned;
   boot_start = ProcessStartTime(boot);
@@ -171,6 +203,7 @@ absl::StatusOr<pid_t> CreateContainer(const GlobalOptions& global, const CreateO
   r.state.annotations = spec.annotations;
   r.boot_start_time = boot_start;
   r.config_json_path = bundle + "/config.json";
+  r.extra["cgroup"] = group->path();
   if (absl::Status s = dir.Save(r); !s.ok()) return fail(s);
 
   // runtime.md: prestart and createRuntime hooks run once the container's environment exists,
@@ -241,6 +274,10 @@ absl::Status DeleteContainer(const GlobalOptions& global, const std::string& id,
     if (!post.ok()) LOG_WARNING("{}", std::string(post.message()));
   } else {
     LOG_WARNING("container {}: poststop hooks not run: {}", id, std::string(spec.status().message()));
+  }
+  if (auto it = r->extra.find("cgroup"); it != r->extra.end() && !it->second.empty()) {
+    absl::Status destroyed = DestroyCgroup(it->second);
+    if (!destroyed.ok()) LOG_WARNING("container {}: {}", id, std::string(destroyed.message()));
   }
   return dir.Remove();
 }
