@@ -20,6 +20,7 @@
 #include "platform/platform.h"
 #include "runsc/cgroup.h"
 #include "runsc/commands.h"
+#include "runsc/console.h"
 #include "runsc/container.h"
 #include "runsc/control_server.h"
 #include "runsc/lifecycle.h"
@@ -40,6 +41,9 @@ struct BootOptions {
   std::string console_socket;
   std::string cgroup;  // the cgroup runsc create made for the sandbox (cgroup::Cgroup::path())
 };
+
+// The container's terminal, if it has one (process.terminal).
+Console* g_console = nullptr;
 
 // Signals sent to the sandbox process itself that it passes on to the container's init, as
 // runc's init would receive them.
@@ -94,22 +98,62 @@ absl::StatusOr<kernel::Kernel*> Setup(const BootOptions& opts, const GlobalOptio
   }
   if (!spec.domainname.empty()) kernel->set_domainname(spec.domainname);
 
-  ASSIGN_OR_RETURN(RefPtr<vfs::FdTable> stdio,
-                   HostStdioTable({fcntl(0, F_DUPFD_CLOEXEC, 3), fcntl(1, F_DUPFD_CLOEXEC, 3),
-                                   fcntl(2, F_DUPFD_CLOEXEC, 3)}));
+  // The container's stdio: runsc's own (an engine's pipes or files), or a terminal whose
+  // master goes to the console socket.
+  std::unique_ptr<Console> console;
+  RefPtr<vfs::FdTable> stdio;
+  if (process.terminal) {
+    ASSIGN_OR_RETURN(console, Console::Create({.size = process.console_size, .mounts = mounts.get(),
+                                               .uid = process.user.uid}));
+    RETURN_IF_ERROR(console->SendToSocket(opts.console_socket));
+    ASSIGN_OR_RETURN(stdio, console->TakeStdio());
+  } else {
+    ASSIGN_OR_RETURN(stdio, HostStdioTable({fcntl(0, F_DUPFD_CLOEXEC, 3),
+                                            fcntl(1, F_DUPFD_CLOEXEC, 3),
+                                            fcntl(2, F_DUPFD_CLOEXEC, 3)}));
+  }
   ASSIGN_OR_RETURN(kernel::InitProcess init,
                    ProcessFor(ExecRequestFor(process), *mounts, stdio, limits));
   init.oom_score_adj = process.oom_score_adj;
+  if (console) init.controlling_tty = console->terminal();
   RETURN_IF_ERROR(kernel->Create(std::move(init)));
+  if (console) {
+    // The host replica as this process's terminal: the engine's resizes then signal it.
+    RETURN_IF_ERROR(console->MakeControllingTerminal());
+    console->StartRelay();
+    g_console = console.release();  // lives as long as the sandbox
+  }
 
   control::Server::ProcessMaker make = [mounts, limits](const control::ExecRequest& req,
                                                         std::vector<FileDescriptor> fds)
       -> absl::StatusOr<kernel::InitProcess> {
-    std::vector<int> raw;
-    for (FileDescriptor& fd : fds) raw.push_back(fd.Release());
-    ASSIGN_OR_RETURN(RefPtr<vfs::FdTable> table, HostStdioTable(raw));
+    std::unique_ptr<Console> exec_console;
+    RefPtr<vfs::FdTable> table;
+    if (req.terminal) {
+      if (req.console_socket.empty())
+        return absl::InvalidArgumentError("a terminal was asked for without a console socket");
+      std::optional<spec::ConsoleSize> size;
+      if (req.console_height || req.console_width)
+        size = spec::ConsoleSize{req.console_height, req.console_width};
+      ASSIGN_OR_RETURN(exec_console,
+                       Console::Create({.size = size, .mounts = mounts.get(), .uid = req.uid}));
+      RETURN_IF_ERROR(exec_console->SendToSocket(req.console_socket));
+      ASSIGN_OR_RETURN(table, exec_console->TakeStdio());
+    } else {
+      std::vector<int> raw;
+      for (FileDescriptor& fd : fds) raw.push_back(fd.Release());
+      ASSIGN_OR_RETURN(table, HostStdioTable(raw));
+    }
     ASSIGN_OR_RETURN(kernel::InitProcess p, ProcessFor(req, *mounts, table, limits));
     p.detached_reap = req.detached;
+    if (exec_console) {
+      p.new_session = true;
+      p.controlling_tty = exec_console->terminal();
+      exec_console->StartRelay();
+      // The relay ends when the process's side of the terminal is closed; the Console itself
+      // stays with the sandbox.
+      exec_console.release();
+    }
     return p;
   };
   ASSIGN_OR_RETURN(std::unique_ptr<control::Server> server,
@@ -123,9 +167,11 @@ int RunBoot(const BootOptions& opts, const GlobalOptions& global) {
   // Out of the caller's session: the caller's terminal signals are not the container's.
   setsid();
   prctl(PR_SET_NAME, "runsc-sandbox");
+  // Blocked before any thread starts, so that only the waiting thread below takes them.
   sigset_t forward;
   sigemptyset(&forward);
   for (int sig : kForwarded) sigaddset(&forward, sig);
+  sigaddset(&forward, SIGWINCH);
   pthread_sigmask(SIG_BLOCK, &forward, nullptr);
 
   ContainerDir dir(global.root, opts.id);
@@ -137,11 +183,18 @@ int RunBoot(const BootOptions& opts, const GlobalOptions& global) {
   WriteAll(opts.ready_fd, "ok");
   close(opts.ready_fd);
 
-  std::thread([k = *kernel, forward] {
+  // With a terminal, SIGWINCH means the engine resized it, and SIGHUP that the engine closed
+  // it (the container gets its own SIGHUP from the sentry's terminal): neither is the init's.
+  std::thread([k = *kernel, wait_set = forward] {
     for (;;) {
       siginfo_t info;
-      int sig = sigwaitinfo(&forward, &info);
-      if (sig > 0) (void)k->Kill(1, sig);
+      int sig = sigwaitinfo(&wait_set, &info);
+      if (sig <= 0) continue;
+      if (g_console && (sig == SIGWINCH || sig == SIGHUP)) {
+        if (sig == SIGWINCH) g_console->HostResized();
+        continue;
+      }
+      if (sig != SIGWINCH) (void)k->Kill(1, sig);
     }
   }).detach();
 

@@ -81,10 +81,12 @@ struct ExecRequest {
            cap_ambient = 0;
   uint8_t no_new_privs = 0;
   std::vector<Rlimit> rlimits;
-  // The fds that come with the request: stdin, stdout, stderr; or with `terminal`, one: the
-  // host end of the terminal the sandbox bridges to (runsc/console.h).
+  // The fds that come with the request: stdin, stdout, stderr; none with `terminal` (the
+  // sandbox makes the terminal and sends its master to `console_socket`).
   uint8_t terminal = 0;
   uint16_t console_height = 0, console_width = 0;
+  // With `terminal`: the unix socket the sandbox sends the terminal's master to.
+  std::string console_socket;
   // Nobody will ask for its wait status (exec --detach with no waiter): reap it at exit.
   uint8_t detached = 0;
   struct Reply {
@@ -95,7 +97,7 @@ struct ExecRequest {
   template <class V> void Visit(V& v) {
     v(argv), v(envp), v(cwd), v(uid), v(gid), v(groups), v(umask), v(has_caps), v(cap_bounding);
     v(cap_effective), v(cap_inheritable), v(cap_permitted), v(cap_ambient), v(no_new_privs);
-    v(rlimits), v(terminal), v(console_height), v(console_width), v(detached);
+    v(rlimits), v(terminal), v(console_height), v(console_width), v(console_socket), v(detached);
   }
 };
 

@@ -18,6 +18,7 @@
 #include "base/status_macros.h"
 #include "fmt/format.h"
 #include "runsc/commands.h"
+#include "runsc/console.h"
 #include "runsc/container.h"
 #include "runsc/control.h"
 #include "runsc/lifecycle.h"
@@ -101,13 +102,14 @@ absl::StatusOr<spec::Process> BuildProcess(const ExecOptions& o, const spec::Rec
   return p;
 }
 
-// Asks the sandbox to start `p` with this process's stdio; returns its pid in the sandbox.
-absl::StatusOr<int32_t> StartProcess(const ContainerDir& dir, const spec::Process& p) {
-  if (p.terminal)
-    return absl::UnimplementedError("exec --tty is not supported yet");  // TODO(#4): console
+// Asks the sandbox to start `p` with this process's stdio, or with a terminal whose master goes
+// to `console_socket`; returns its pid in the sandbox.
+absl::StatusOr<int32_t> StartProcess(const ContainerDir& dir, const spec::Process& p,
+                                     const std::string& console_socket) {
   control::ExecRequest req = ExecRequestFor(p);
-  absl::StatusOr<control::ExecRequest::Reply> r =
-      control::Call(dir.control_path(), req, std::vector<int>{0, 1, 2});
+  req.console_socket = console_socket;
+  absl::StatusOr<control::ExecRequest::Reply> r = control::Call(
+      dir.control_path(), req, p.terminal ? std::vector<int>{} : std::vector<int>{0, 1, 2});
   if (!r.ok()) return r.status();
   return r->pid;
 }
@@ -147,10 +149,29 @@ int RunExec(const ExecOptions& o, const GlobalOptions& global) {
   absl::StatusOr<spec::Process> p = BuildProcess(o, *r);
   if (!p.ok()) return ReportError("exec", p.status());
 
+  if (p->terminal && o.console_socket.empty() && o.detach)
+    return ReportError("exec", absl::InvalidArgumentError(
+                                   "--tty with --detach needs --console-socket to send the terminal to"));
   if (!o.detach) {
-    absl::StatusOr<int32_t> pid = StartProcess(dir, *p);
+    // A terminal without a console socket: ours, relayed to our own stdio.
+    std::unique_ptr<ConsoleSocket> own;
+    std::string console_socket = o.console_socket;
+    if (p->terminal && console_socket.empty()) {
+      absl::StatusOr<std::unique_ptr<ConsoleSocket>> cs = ConsoleSocket::Listen();
+      if (!cs.ok()) return ReportError("exec", cs.status());
+      own = std::move(*cs);
+      console_socket = own->path();
+    }
+    absl::StatusOr<int32_t> pid = StartProcess(dir, *p, console_socket);
     if (!pid.ok()) return ReportError("exec", pid.status());
+    std::thread relay;
+    if (own) {
+      absl::StatusOr<FileDescriptor> master = own->Receive();
+      if (!master.ok()) return ReportError("exec", master.status());
+      relay = std::thread([m = std::move(*master)] { (void)RelayTerminal(m.get()); });
+    }
     absl::StatusOr<int> status = WaitForwarding(dir, *pid);
+    if (relay.joinable()) relay.join();
     if (!status.ok()) return ReportError("exec", status.status());
     return WIFSIGNALED(*status) ? 128 + WTERMSIG(*status) : WEXITSTATUS(*status);
   }
@@ -164,7 +185,7 @@ int RunExec(const ExecOptions& o, const GlobalOptions& global) {
   if (waiter == 0) {
     report_r.Reset();
     setsid();
-    absl::StatusOr<int32_t> pid = StartProcess(dir, *p);
+    absl::StatusOr<int32_t> pid = StartProcess(dir, *p, o.console_socket);
     std::string report = pid.ok() ? "ok" : std::string(pid.status().message());
     (void)!write(report_w.get(), report.data(), report.size());
     report_w.Reset();

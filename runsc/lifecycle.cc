@@ -3,12 +3,16 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
+#include <poll.h>
 #include <spawn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -21,6 +25,7 @@
 #include "base/status_macros.h"
 #include "fmt/format.h"
 #include "runsc/cgroup.h"
+#include "runsc/console.h"
 #include "runsc/control.h"
 #include "runsc/hooks.h"
 #include "runsc/spec/spec.h"
@@ -299,6 +304,40 @@ absl::Status RequireStatus(const std::string& id, const std::string& status,
   }
   return absl::FailedPreconditionError(
       fmt::format("cannot {} container \"{}\": it is {}", action, id, status));
+}
+
+absl::StatusOr<std::unique_ptr<ConsoleSocket>> ConsoleSocket::Listen() {
+  char tmpl[] = "/tmp/runsc-console.XXXXXX";
+  if (!mkdtemp(tmpl)) return ErrnoStatus("mkdtemp(/tmp/runsc-console.XXXXXX)");
+  auto cs = std::unique_ptr<ConsoleSocket>(new ConsoleSocket());
+  cs->dir_ = tmpl;
+  cs->path_ = cs->dir_ + "/console.sock";
+  cs->sock_.Reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!cs->sock_) return ErrnoStatus("socket(AF_UNIX)");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, cs->path_.c_str(), cs->path_.size() + 1);
+  if (bind(cs->sock_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0 ||
+      listen(cs->sock_.get(), 1) < 0)
+    return ErrnoStatus(fmt::format("listening on {}", cs->path_));
+  return cs;
+}
+
+ConsoleSocket::~ConsoleSocket() {
+  unlink(path_.c_str());
+  rmdir(dir_.c_str());
+}
+
+absl::StatusOr<FileDescriptor> ConsoleSocket::Receive() {
+  pollfd p{sock_.get(), POLLIN, 0};
+  int n;
+  do {
+    n = poll(&p, 1, 30000);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return absl::DeadlineExceededError("the sandbox sent no terminal within 30 s");
+  FileDescriptor conn(accept4(sock_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  if (!conn) return ErrnoStatus(fmt::format("accept on {}", path_));
+  return ReceiveTerminal(conn.get());
 }
 
 int ReportError(std::string_view command, const absl::Status& s) {

@@ -6,9 +6,11 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "base/file_descriptor.h"
 #include "runsc/commands.h"
 #include "runsc/container.h"
 
@@ -47,6 +49,22 @@ absl::Status RequireStatus(const std::string& id, const std::string& status,
 // Ends this process the way a sandboxed process ended (a wait status): with its exit code, or by
 // its signal (without a core dump), so that whoever waits for this process sees that status.
 [[noreturn]] void ExitLike(int status);
+
+// The engine's end of a console socket, for `run` and `exec -t` in a terminal without
+// --console-socket: a unix socket in a fresh private directory that receives one terminal
+// master, which the command then relays to its own stdio (as runc does).
+class ConsoleSocket {
+ public:
+  static absl::StatusOr<std::unique_ptr<ConsoleSocket>> Listen();
+  ~ConsoleSocket();
+  const std::string& path() const { return path_; }
+  // Accepts the sandbox's connection and receives the master (waits up to 30 s).
+  absl::StatusOr<FileDescriptor> Receive();
+
+ private:
+  std::string dir_, path_;
+  FileDescriptor sock_;
+};
 
 // Parses a signal as `kill` takes it: a number, or a name with or without "SIG".
 absl::StatusOr<int> ParseSignal(const std::string& s);

@@ -3,8 +3,11 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <thread>
+
 #include "fmt/format.h"
 #include "runsc/commands.h"
+#include "runsc/console.h"
 #include "runsc/container.h"
 #include "runsc/control.h"
 #include "runsc/lifecycle.h"
@@ -18,6 +21,13 @@ struct RunOptions {
   bool keep = false;
 };
 
+// Whether the bundle's config asks for a terminal (a config that cannot be read is left for
+// create to report).
+bool WantsTerminal(const std::string& bundle) {
+  absl::StatusOr<spec::Spec> spec = spec::LoadBundle(bundle);
+  return spec.ok() && spec->process && spec->process->terminal;
+}
+
 int RunRun(const RunOptions& o, const GlobalOptions& global) {
   sigset_t forward;
   sigemptyset(&forward);
@@ -25,8 +35,27 @@ int RunRun(const RunOptions& o, const GlobalOptions& global) {
     sigaddset(&forward, sig);
   if (!o.detach) pthread_sigmask(SIG_BLOCK, &forward, nullptr);
 
-  absl::StatusOr<pid_t> boot = CreateContainer(global, o.create);
+  // A terminal without a console socket: ours, relayed to our own stdio, as runc does.
+  CreateOptions create = o.create;
+  std::unique_ptr<ConsoleSocket> own;
+  if (create.console_socket.empty() && !o.detach && WantsTerminal(create.bundle)) {
+    absl::StatusOr<std::unique_ptr<ConsoleSocket>> cs = ConsoleSocket::Listen();
+    if (!cs.ok()) return ReportError("run", cs.status());
+    own = std::move(*cs);
+    create.console_socket = own->path();
+  }
+  absl::StatusOr<pid_t> boot = CreateContainer(global, create);
   if (!boot.ok()) return ReportError("run", boot.status());
+  std::thread relay;
+  if (own) {
+    absl::StatusOr<FileDescriptor> master = own->Receive();
+    if (!master.ok()) {
+      absl::Status deleted = DeleteContainer(global, o.create.id, true);
+      if (!deleted.ok()) ReportError("run", deleted);
+      return ReportError("run", master.status());
+    }
+    relay = std::thread([m = std::move(*master)] { (void)RelayTerminal(m.get()); });
+  }
   absl::Status started = StartContainer(global, o.create.id);
   if (!started.ok()) {
     absl::Status deleted = DeleteContainer(global, o.create.id, true);
@@ -48,6 +77,7 @@ int RunRun(const RunOptions& o, const GlobalOptions& global) {
     int sig = sigtimedwait(&forward, nullptr, &tick);
     if (sig > 0) (void)control::Call(dir.control_path(), control::SignalRequest{.signo = sig});
   }
+  if (relay.joinable()) relay.join();
   if (!o.keep) {
     absl::Status deleted = DeleteContainer(global, o.create.id, true);
     if (!deleted.ok()) ReportError("run", deleted);

@@ -287,6 +287,46 @@ JSON
       { cat "$work/log.json"; fail "no JSON error in the log"; }
     echo ok
     ;;
+  terminal)
+    # process.terminal with --console-socket: the engine (console_client.py) gets the master;
+    # sizes, resizes and ^C reach the container; exec -t gets a terminal of its own.
+    b=$(bundle b '{"process":{"terminal":true,"args":["sh"],"consoleSize":{"height":30,"width":90}}}')
+    client() {  # SOCKET OUTPUT STEPS...
+      local sock=$1 out=$2; shift 2
+      rm -f "$sock.ready"
+      timeout 30 python3 "$here/console_client.py" --socket "$sock" --ready "$sock.ready" "$@" > "$out" 2>&1 &
+      for _ in $(seq 100); do [ -e "$sock.ready" ] && return 0; sleep 0.05; done
+      fail "console_client.py did not start"
+    }
+    client "$work/c.sock" "$work/out" 'expect:# ' 'send:stty size\n' 'expect:30 90' \
+      'size:40x100' 'sleep:0.3' 'send:stty size; tty\n' 'expect:40 100' 'send:sleep 100\n' \
+      'sleep:0.3' 'send:\x03' 'expect:# ' 'send:exit 3\n'
+    rs create --bundle "$b" --console-socket "$work/c.sock" t1 || fail create
+    rs start t1 || fail start
+    wait
+    cat "$work/out"
+    grep -q "^30 90" "$work/out" || fail "consoleSize did not reach the container"
+    grep -q "^40 100" "$work/out" || fail "the resize did not reach the container"
+    grep -q "^/dev/pts/0" "$work/out" || fail "the terminal is not /dev/pts/0 in the container"
+    await_status t1 stopped
+    [ "$(rs wait t1)" = '{"id":"t1","exitStatus":3}' ] || fail "wait: $(rs wait t1)"
+    rs delete t1
+    # A terminal needs somewhere to go.
+    rs create --bundle "$b" t2 2>"$work/err" && fail "create of a terminal container without a console socket"
+    grep -q "console-socket" "$work/err" || fail "error: $(cat "$work/err")"
+    no_leftovers t2
+    # exec -t with a console socket, into a container without a terminal.
+    b=$(bundle s '{"process":{"args":["sleep","1000"]}}')
+    rs run -d --bundle "$b" t3 || fail run
+    client "$work/e.sock" "$work/eout" 'expect:# ' 'send:tty; echo $((6*7))\n' 'expect:42' 'send:exit\n'
+    rs exec -t --console-socket "$work/e.sock" t3 sh || fail "exec -t"
+    wait
+    cat "$work/eout"
+    grep -q "^/dev/pts/" "$work/eout" || fail "exec -t has no terminal"
+    rs delete -f t3
+    no_leftovers t3
+    echo ok
+    ;;
   *)
     fail "unknown case $case_name"
     ;;
