@@ -13,6 +13,7 @@
 #define MOAT_RUNSC_CONTROL_H_
 
 #include <sys/types.h>
+#include <sys/un.h>
 
 #include <cstdint>
 #include <string>
@@ -157,6 +158,11 @@ struct StatsRequest {
   static constexpr MsgType kType = kStats;
   template <class V> void Visit(V&) {}
 };
+
+// A unix socket address for `path`, however long: a path longer than sun_path is reached
+// through an O_PATH descriptor of its directory (/proc/self/fd/N/NAME), which `dir_fd` then
+// holds and must stay open while the address is used.
+absl::StatusOr<sockaddr_un> SocketAddress(const std::string& path, FileDescriptor* dir_fd);
 
 // ---- Client ----
 

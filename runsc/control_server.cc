@@ -32,13 +32,8 @@ std::vector<uint8_t> Failed(const absl::Status& s) { return Failed(std::string(s
 absl::StatusOr<std::unique_ptr<Server>> Server::Listen(const std::string& path,
                                                        kernel::Kernel* kernel,
                                                        ProcessMaker make_process, uid_t owner) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path))
-    return absl::InvalidArgumentError(
-        fmt::format("control socket path {} is too long (a unix socket path is at most {} bytes)",
-                    path, sizeof(addr.sun_path) - 1));
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  FileDescriptor dir;
+  ASSIGN_OR_RETURN(sockaddr_un addr, SocketAddress(path, &dir));
   FileDescriptor sock(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
   if (!sock) return ErrnoStatus("socket(AF_UNIX)");
   unlink(path.c_str());

@@ -1,5 +1,6 @@
 // runsc events: the container's resource usage as runc prints it: once with --stats, otherwise
-// a "stats" event every --interval until the container stops.
+// a "stats" event every --interval until the container stops, and an "oom" event whenever the
+// cgroup's OOM killer has struck since the last look.
 #include <unistd.h>
 
 #include <chrono>
@@ -34,7 +35,8 @@ absl::StatusOr<std::chrono::milliseconds> ParseInterval(const std::string& s) {
 
 // The container's usage: the host cgroup's numbers (the whole sandbox: sentry, gofer and
 // application), where the host has the controller; the sentry's own count otherwise.
-absl::StatusOr<spec::Stats> Collect(const ContainerDir& dir, const spec::Record& r) {
+absl::StatusOr<spec::Stats> Collect(const ContainerDir& dir, const spec::Record& r,
+                                    uint64_t* oom_kills) {
   absl::StatusOr<control::StatsRequest::Reply> k =
       control::Call(dir.control_path(), control::StatsRequest{});
   if (!k.ok()) return k.status();
@@ -66,6 +68,7 @@ absl::StatusOr<spec::Stats> Collect(const ContainerDir& dir, const spec::Record&
     s.swap_usage = c->memory->swap.usage;
     s.swap_limit = c->memory->swap.limit;
     s.memory_raw = c->memory->raw;
+    *oom_kills = c->memory->oom_kills;
   }
   if (c->pids) s.pids_limit = c->pids->limit;
   return s;
@@ -85,6 +88,8 @@ CommandRunner RegisterEvents(CLI::App& app, const GlobalOptions& global) {
     absl::StatusOr<std::chrono::milliseconds> every = ParseInterval(*interval);
     if (!every.ok()) return ReportError("events", every.status());
     ContainerDir dir(global.root, *id);
+    uint64_t ooms_seen = 0;
+    bool first = true;
     for (;;) {
       absl::StatusOr<Loaded> l = LoadContainer(global, *id);
       if (!l.ok()) return ReportError("events", l.status());
@@ -94,8 +99,16 @@ CommandRunner RegisterEvents(CLI::App& app, const GlobalOptions& global) {
                                            fmt::format("container \"{}\" is stopped", *id)));
         return 0;
       }
-      absl::StatusOr<spec::Stats> s = Collect(dir, l->record);
+      uint64_t ooms = 0;
+      absl::StatusOr<spec::Stats> s = Collect(dir, l->record, &ooms);
       if (!s.ok()) return ReportError("events", s.status());
+      // An "oom" event for each kill by the cgroup's OOM killer since the last look.
+      if (!*stats_once && !first) {
+        for (uint64_t i = ooms_seen; i < ooms; i++)
+          std::printf("%s\n", spec::EventJson("oom", *id, nullptr).c_str());
+      }
+      ooms_seen = ooms;
+      first = false;
       std::printf("%s\n", spec::EventJson("stats", *id, &*s).c_str());
       std::fflush(stdout);
       if (*stats_once) return 0;
