@@ -330,9 +330,14 @@ TEST(KernelLifecycleTest, ExecdProcessesAreReapedOnce) {
   }
   EXPECT_TRUE(gone) << "a detached_reap process was not reaped";
   EXPECT_FALSE(sb.kernel().WaitExec(*d).ok());
-  usleep(100000);
+  // Once it is no longer listed as live, it is a zombie: it still exists.
+  bool listed = true;
+  for (int i = 0; i < 500 && listed; i++) {
+    listed = Find(sb.kernel().Processes(), *w) != nullptr;
+    if (listed) usleep(10000);
+  }
+  EXPECT_FALSE(listed) << "`true` did not exit";
   EXPECT_TRUE(sb.kernel().Kill(*w, 0).ok()) << "the zombie went before WaitExec";
-  EXPECT_EQ(Find(sb.kernel().Processes(), *w), nullptr) << "a zombie is listed as live";
   absl::StatusOr<int> st = sb.kernel().WaitExec(*w);
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(*st, 0);
@@ -505,16 +510,19 @@ TEST(KernelLifecycleTest, KillAll) {
   REQUIRE_SANDBOX();
   Sandbox sb;
   // The init handles SIGTERM, so it gets it from outside too.
-  ASSERT_TRUE(sb.kernel()
-                  .Start(Sandbox::Busybox({"sh", "-c", "trap 'exit 7' TERM; while :; do sleep 1; done"}))
-                  .ok());
+  Output out;
+  InitProcess init =
+      Sandbox::Busybox({"sh", "-c", "trap 'exit 7' TERM; echo ready; while :; do sleep 1; done"});
+  init.fds = out.Take();
+  ASSERT_TRUE(sb.kernel().Start(std::move(init)).ok());
   absl::StatusOr<pid_t> a = sb.kernel().Exec(Sandbox::Busybox({"sleep", "1000"}));
   ASSERT_TRUE(a.ok());
   InitProcess bp = Sandbox::Busybox({"sleep", "1000"});
   bp.new_session = true;
   absl::StatusOr<pid_t> b = sb.kernel().Exec(std::move(bp));
   ASSERT_TRUE(b.ok());
-  usleep(200000);  // the shell has set its trap
+  pollfd pfd{out.read.get(), POLLIN, 0};
+  ASSERT_EQ(poll(&pfd, 1, 10000), 1) << "the shell never set its trap";
   sb.kernel().KillAll(SIGTERM);
   absl::StatusOr<int> st = sb.kernel().WaitExec(*a);
   ASSERT_TRUE(st.ok());
@@ -522,9 +530,9 @@ TEST(KernelLifecycleTest, KillAll) {
   st = sb.kernel().WaitExec(*b);
   ASSERT_TRUE(st.ok());
   EXPECT_TRUE(WIFSIGNALED(*st) && WTERMSIG(*st) == SIGTERM) << *st;
-  std::optional<int> init = sb.WaitInit();
-  ASSERT_TRUE(init.has_value());
-  EXPECT_EQ(*init, 7 << 8);
+  std::optional<int> init_status = sb.WaitInit();
+  ASSERT_TRUE(init_status.has_value());
+  EXPECT_EQ(*init_status, 7 << 8);
 }
 
 TEST(KernelLifecycleTest, KillMinusOneInsideReachesExecdProcesses) {
@@ -595,8 +603,13 @@ TEST(KernelLifecycleTest, PauseAndResume) {
 
   sb.kernel().Pause();
   EXPECT_TRUE(sb.kernel().paused());
-  usleep(100000);  // the reader drains what was written before the pause
+  // The reader drains what was written before the pause.
   uint64_t b1 = counter.bytes();
+  for (int i = 0; i < 30; i++) {
+    usleep(100000);
+    if (counter.bytes() == b1) break;
+    b1 = counter.bytes();
+  }
   uint64_t c1 = cpu();
   usleep(500000);
   EXPECT_EQ(counter.bytes(), b1) << "the counter ran while paused";
@@ -613,11 +626,6 @@ TEST(KernelLifecycleTest, PauseAndResume) {
   sb.kernel().Pause();
   ASSERT_TRUE(sb.kernel().Kill(1, SIGKILL).ok());
   std::optional<int> st = sb.WaitInit();
-  if (!st) {
-    for (const ProcessInfo& p : sb.kernel().Processes())
-      fprintf(stderr, "left: pid %d host %d state %c\n", p.pid, p.host_pid, p.state);
-    fprintf(stderr, "tasks %d\n", sb.kernel().Stats().tasks);
-  }
   ASSERT_TRUE(st.has_value()) << "SIGKILL did not end a paused sandbox";
   EXPECT_TRUE(WIFSIGNALED(*st) && WTERMSIG(*st) == SIGKILL) << *st;
   sb.kernel().Resume();
