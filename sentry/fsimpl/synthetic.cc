@@ -133,6 +133,11 @@ DataFile::DataFile(uint64_t dev, uint64_t ino, uint32_t perms, FileOps ops, Owne
     : SyntheticInode(dev, ino, S_IFREG | (perms & 07777), std::move(owner)),
       ops_(std::move(ops)) {}
 
+Result<void> DataFile::SetStat(const vfs::SetStatRequest& req) {
+  if (req.mode || req.uid || req.gid) return Errno(EPERM);
+  return Ok();
+}
+
 Result<RefPtr<vfs::FileDescription>> DataFile::Open(int flags, const vfs::Path& path) {
   if (ops_.open_check) TRY(ops_.open_check(kernel::Task::Current(), flags));
   return RefPtr<vfs::FileDescription>(

@@ -99,6 +99,9 @@ class DataFile : public SyntheticInode {
  public:
   DataFile(uint64_t dev, uint64_t ino, uint32_t perms, FileOps ops, OwnerFn owner = nullptr);
   Result<RefPtr<vfs::FileDescription>> Open(int flags, const vfs::Path& path) override;
+  // proc_setattr: a size or time change (O_TRUNC, ftruncate) is accepted and does nothing;
+  // anything else is refused.
+  Result<void> SetStat(const vfs::SetStatRequest& req) override;
   const FileOps& ops() const { return ops_; }
 
  private:

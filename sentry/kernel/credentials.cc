@@ -47,4 +47,13 @@ void Credentials::FixCapsAfterUidChange(uid_t old_ruid, uid_t old_euid, uid_t ol
   }
 }
 
+void Credentials::ApplyExecCaps() {
+  // cap_bprm_creds_from_file: a root uid makes the file count as fully capable (its effective
+  // bit only for an effective root); the ambient set survives since the file is not privileged.
+  uint64_t permitted = 0;
+  if (euid == 0 || ruid == 0) permitted = cap_bounding | cap_inheritable;
+  cap_permitted = permitted | cap_ambient;
+  cap_effective = euid == 0 ? cap_permitted : cap_ambient;
+}
+
 }  // namespace moat::kernel

@@ -34,6 +34,10 @@ class Credentials : public RefCounted<Credentials> {
   // Applies Linux's capability rules after a change of uids (capabilities(7), "Effect of user ID
   // changes on capabilities"), given the uids before the change.
   void FixCapsAfterUidChange(uid_t old_ruid, uid_t old_euid, uid_t old_suid);
+  // Applies execve's capability rules (capabilities(7), "Transformation of capabilities during
+  // execve()") for a program without file capabilities or set-id bits: root gets its bounding
+  // and inheritable sets, anyone else keeps only its ambient set.
+  void ApplyExecCaps();
 };
 
 }  // namespace moat::kernel

@@ -68,7 +68,10 @@ struct InitProcess {
   // its session. Null for none.
   RefPtr<Terminal> controlling_tty;
   uint32_t umask = 022;
-  // Unset: root has every capability, any other uid none.
+  // Unset: root has every capability, any other uid none. Set: the sets as runc sets them
+  // before it execs the program, which then has what execve's capability rules leave (for a
+  // file without file capabilities): root gets bounding | inheritable as permitted and
+  // effective, another uid only its ambient set.
   std::optional<CapabilitySets> caps;
   bool no_new_privs = false;
   // Unset: 0 for the init, the init's current value for an exec'd process. Set as runc sets it
@@ -182,8 +185,13 @@ class Kernel {
   // Notified (kEventIn) whenever a signal becomes pending for a thread or a thread group:
   // signalfd's readers and pollers wait here and re-check their own task's pending set.
   WaitQueue& signal_queue() { return signal_queue_; }
-  // Ends thread group `tg` with wait status `status`: kills its host process.
+  // Ends thread group `tg` with wait status `status`: kills its host process. The init's end
+  // ends every process (KillNamespace).
   void StartGroupExit(ThreadGroup* tg, int status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The sandbox's init process (null before Create).
+  ThreadGroup* init() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return init_; }
+  // The init is exiting: starts the exit of every other process, as the host kills them.
+  void KillNamespace() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Linux's will_become_orphaned_pgrp(pgrp, NULL): no live member of process group `pgrp` has
   // a parent in another process group of the same session. Such a group gets no stop signals
   // from a terminal (SIGTSTP, SIGTTIN and SIGTTOU are discarded) and EIO from a background read.

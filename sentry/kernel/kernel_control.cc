@@ -82,7 +82,7 @@ uint64_t HostRss(pid_t host_pid) {
   std::string line;
   while (std::getline(in, line)) {
     if (!line.starts_with("VmRSS:")) continue;
-    std::vector<std::string> parts = absl::StrSplit(line.substr(6), ' ', absl::SkipEmpty());
+    std::vector<std::string> parts = absl::StrSplit(line.substr(6), absl::ByAnyChar(" \t"), absl::SkipEmpty());
     uint64_t kb = 0;
     if (!parts.empty() && absl::SimpleAtoi(parts[0], &kb)) return kb * 1024;
   }
@@ -140,6 +140,9 @@ absl::StatusOr<RefPtr<Task>> Kernel::NewRootTask(pid_t pid,
     creds->cap_inheritable = proc.caps->inheritable;
     creds->cap_bounding = proc.caps->bounding;
     creds->cap_ambient = proc.caps->ambient;
+    // runc sets the capabilities just before it execs the program, whose exec then transforms
+    // them: the process sees what Linux leaves it.
+    creds->ApplyExecCaps();
   }
   creds->no_new_privs = proc.no_new_privs;
   task->set_creds(creds);

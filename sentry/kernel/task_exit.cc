@@ -13,6 +13,8 @@ namespace moat::kernel {
 void Task::RecordExit(int code) {
   absl::MutexLock l(&kernel_->mu_);
   exit_code_ = code & 0xff;
+  // The last thread of the init leaving ends the PID namespace, as a group exit of it would.
+  if (tg_.get() == kernel_->init() && tg_->tasks.size() == 1) kernel_->KillNamespace();
 }
 
 void Task::Exited(int wait_status, const struct rusage& usage) {

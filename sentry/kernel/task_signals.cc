@@ -130,6 +130,16 @@ void Kernel::StartGroupExit(ThreadGroup* tg, int status) {
   // Every thread of the host process dies now, even one blocked in a passthrough syscall; each
   // task thread then sees its thread's exit.
   if (!tg->tasks.empty()) tg->tasks.front()->context().KillProcess();
+  if (tg == init_) KillNamespace();
+}
+
+void Kernel::KillNamespace() {
+  // The init's host process, as it exits, kills every other process of the PID namespace
+  // (zap_pid_ns_processes) and waits until each is reaped. Their task threads reap them, so they
+  // must stop waiting in the sentry now, not when their syscalls would have ended.
+  for (auto& [pid, other] : groups_) {
+    if (other.get() != init_ && !other->zombie) StartGroupExit(other.get(), SIGKILL);
+  }
 }
 
 bool Kernel::IsOrphanedPgrp(pid_t pgrp) {

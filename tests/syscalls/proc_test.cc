@@ -760,6 +760,20 @@ TEST(ProcTest, OomScoreAdj) {
   });
 }
 
+// A shell's `echo N > /proc/self/oom_score_adj` opens with O_TRUNC: proc_setattr accepts a
+// size change (and does nothing with it), but refuses a mode change.
+TEST(ProcTest, TruncateIsAcceptedAndIgnored) {
+  EXPECT_CHILD_SUCCEEDS([] {
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_TRUNC);
+    CHILD_CHECK(fd >= 0);
+    CHILD_CHECK(write(fd, "7\n", 2) == 2);
+    CHILD_CHECK(ftruncate(fd, 0) == 0);
+    close(fd);
+    CHILD_CHECK(ReadFile("/proc/self/oom_score_adj") == "7\n");
+    CHILD_CHECK_ERRNO(chmod("/proc/self/oom_score_adj", 0600), EPERM);
+  });
+}
+
 // ---- other per-process files ----
 
 TEST(ProcTest, Limits) {
