@@ -18,6 +18,9 @@ CommandRunner RegisterDo(CLI::App& app, const GlobalOptions& global) {
   sub->add_option("--cwd", opts->cwd, "working directory inside the sandbox");
   sub->add_option("--volume", opts->volumes,
                   "bind mount HOST:TARGET[:ro|:rw] (read-write by default); repeatable");
+  sub->add_option("--console-socket", opts->console_socket,
+                  "give the command a terminal of the sandbox and send its master to this unix "
+                  "socket, as runc does");
   sub->add_option("command", opts->argv, "the command and its arguments")->required();
   sub->positionals_at_end();
   return [opts, platform, &global]() {

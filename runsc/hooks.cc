@@ -210,7 +210,13 @@ absl::Status RunHook(std::string_view kind, size_t index, const spec::Hook& hook
     if (!pidfd && (timeout_ms < 0 || timeout_ms > 10)) timeout_ms = 10;
     pollfd fds[2] = {{pidfd ? pidfd.get() : -1, POLLIN, 0}, {wr ? wr.get() : -1, POLLOUT, 0}};
     int n = poll(fds, 2, timeout_ms);
-    if (n < 0 && errno != EINTR) return ErrnoStatus(fmt::format("{}: poll", who));
+    if (n < 0 && errno != EINTR) {
+      absl::Status s = ErrnoStatus(fmt::format("{}: poll", who));
+      kill(-pid, SIGKILL);
+      kill(pid, SIGKILL);
+      WaitFor(pid, &status);
+      return s;
+    }
     if (wr && fds[1].revents) {
       const size_t len = std::min(kWriteChunk, state_json.size() - written);
       ssize_t w = write(wr.get(), state_json.data() + written, len);

@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "platform/platform.h"
+#include "runsc/console.h"
 #include "sentry/fsimpl/devpts.h"
 #include "sentry/fsimpl/host_fd.h"
 #include "sentry/fsimpl/gofer.h"
@@ -396,6 +397,18 @@ absl::StatusOr<int> RunDo(const DoOptions& opts) {
   ASSIGN_OR_RETURN(RefPtr<vfs::FdTable> stdio,
                    HostStdioTable({fcntl(0, F_DUPFD_CLOEXEC, 3), fcntl(1, F_DUPFD_CLOEXEC, 3),
                                    fcntl(2, F_DUPFD_CLOEXEC, 3)}));
+  // A terminal of the sandbox instead, with its master at the engine's end of the socket. It
+  // lives as long as runsc (like the kernel below, whose session it hangs up when it goes).
+  Console* console = nullptr;
+  if (!opts.console_socket.empty()) {
+    ConsoleOptions copts;
+    copts.mounts = mounts.get();
+    copts.uid = getuid();
+    ASSIGN_OR_RETURN(std::unique_ptr<Console> c, Console::Create(copts));
+    RETURN_IF_ERROR(c->SendToSocket(opts.console_socket));
+    ASSIGN_OR_RETURN(stdio, c->TakeStdio());
+    console = c.release();
+  }
 
   // The kernel lives until runsc exits: the signal-forwarding thread below keeps using it.
   auto* kernel = new kernel::Kernel(std::move(platform), mounts);
@@ -417,21 +430,29 @@ absl::StatusOr<int> RunDo(const DoOptions& opts) {
   init.uid = getuid();
   init.gid = getgid();
   init.rlimits = limits;
-  init.fds = stdio;
+  // Moved, not copied: a console's relay ends when the last file of its terminal closes.
+  init.fds = std::move(stdio);
+  if (console) init.controlling_tty = console->terminal();
   mode_t um = umask(022);
   umask(um);
   init.umask = um;
   RETURN_IF_ERROR(kernel->Start(std::move(init)));
+  if (console) console->StartRelay();
 
-  std::thread([kernel, forward] {
+  std::thread([kernel, forward, console] {
     for (;;) {
       siginfo_t info;
       int sig = sigwaitinfo(&forward, &info);
+      // With a console, resizes come from the engine through it (polled: runsc do keeps the
+      // caller's session, so its terminal is no controlling terminal of runsc's).
+      if (console && sig == SIGWINCH) continue;
       if (sig > 0) kernel->SignalInit(sig);
     }
   }).detach();
 
   int status = kernel->Wait();
+  // The container's last output is still on its way to the engine.
+  if (console) console->WaitRelay(absl::Seconds(2));
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WEXITSTATUS(status);
 }

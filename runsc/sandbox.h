@@ -68,6 +68,9 @@ struct DoOptions {
   std::string cwd;  // inside the sandbox; empty: the caller's cwd if root_dir is "/", else "/"
   // Bind mounts, "HOST:TARGET[:ro|:rw]": the host path HOST, served by the gofer, at TARGET.
   std::vector<std::string> volumes;
+  // With a path: the command's stdio is a terminal of the sandbox whose master goes to this
+  // unix socket (runsc/console.h), as with runc's --console-socket.
+  std::string console_socket;
 };
 
 // `runsc do`: runs argv in a fresh sandbox whose root is root_dir seen read-only under an
