@@ -170,9 +170,19 @@ absl::Status Kernel::Start(InitProcess init) {
     if (!cwd.ok()) {
       LOG_WARNING("cwd {}: {}; using /", init.cwd, cwd.error().Name());
     }
-    Result<void> loaded = task->LoadInitial(init.path, init.argv, init.envp);
-    if (!loaded.ok()) {
-      started.set_value(ErrnoStatus(fmt::format("exec {}", init.path), loaded.error()));
+    absl::Status failed;
+    for (size_t i = 0; i < init.seccomp_filters.size() && failed.ok(); i++) {
+      Result<void> r = SeccompInstallInitial(*task, std::move(init.seccomp_filters[i]));
+      if (!r.ok()) {
+        failed = ErrnoStatus(fmt::format("seccomp filter {} of {}", i, init.path), r.error());
+      }
+    }
+    if (failed.ok()) {
+      Result<void> loaded = task->LoadInitial(init.path, init.argv, init.envp);
+      if (!loaded.ok()) failed = ErrnoStatus(fmt::format("exec {}", init.path), loaded.error());
+    }
+    if (!failed.ok()) {
+      started.set_value(failed);
       // Tear the process down; its exit completes the kernel's bookkeeping.
       task->context().KillProcess();
       platform::Event e;

@@ -7,6 +7,7 @@
 #ifndef MOAT_SENTRY_KERNEL_KERNEL_H_
 #define MOAT_SENTRY_KERNEL_KERNEL_H_
 
+#include <linux/filter.h>
 #include <sys/utsname.h>
 
 #include <atomic>
@@ -51,6 +52,9 @@ struct InitProcess {
   std::vector<std::pair<int, rlimit>> rlimits;
   RefPtr<vfs::FdTable> fds;  // stdio
   uint32_t umask = 022;
+  // Seccomp filters (the container's profile, compiled), installed in order on the process
+  // before its first instruction, as if it had installed them itself.
+  std::vector<std::vector<sock_filter>> seccomp_filters;
 };
 
 class Kernel {
