@@ -209,9 +209,13 @@ SeccompVerdict SeccompCheckSyscall(Task& t, const SyscallArgs& args) {
   const uint32_t ret = RunSeccompFilters(chain.get(), data, &match);
   const uint32_t action = ret & SECCOMP_RET_ACTION_FULL;
   const uint32_t value = ret & SECCOMP_RET_DATA;
+  // Logged as Linux audits them by default: kills (and unknown actions, which kill), LOG, and
+  // every action but ALLOW of a filter installed with SECCOMP_FILTER_FLAG_LOG.
+  const bool kills = action != SECCOMP_RET_ERRNO && action != SECCOMP_RET_TRAP &&
+                     action != SECCOMP_RET_TRACE && action != SECCOMP_RET_USER_NOTIF &&
+                     action != SECCOMP_RET_LOG && action != SECCOMP_RET_ALLOW;
   if (action != SECCOMP_RET_ALLOW &&
-      (action == SECCOMP_RET_LOG || (match && match->log()) ||
-       SeccompActionRank(ret) <= SeccompActionRank(SECCOMP_RET_KILL_THREAD))) {
+      (kills || action == SECCOMP_RET_LOG || (match && match->log()))) {
     LOG_INFO("seccomp: [{}:{}] {} ({}) at {:#x}: action {:#x}", t.pid(), t.tid(),
              SyscallNameOf(t, args.nr), args.nr, r.rip, ret);
   }
