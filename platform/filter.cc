@@ -1,12 +1,15 @@
 // The application's seccomp filter (DESIGN.md section 5): everything traps to the sentry except a
 // small passthrough set that touches nothing but the process's own memory, futexes and clocks.
+#include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <asm/prctl.h>
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -43,6 +46,40 @@ class FilterBuilder {
 };
 
 }  // namespace
+
+std::span<const int> PassthroughSyscalls() {
+  // Every number that BuildAppFilter below allows for any arguments; unit tests check the two
+  // agree by running the filters.
+  static constexpr int kNumbers[] = {
+      SCMP_SYS(mmap),          SCMP_SYS(munmap),        SCMP_SYS(mprotect),
+      SCMP_SYS(madvise),       SCMP_SYS(mremap),        SCMP_SYS(msync),
+      SCMP_SYS(mincore),       SCMP_SYS(mlock),         SCMP_SYS(munlock),
+      SCMP_SYS(mlock2),        SCMP_SYS(mlockall),      SCMP_SYS(munlockall),
+      SCMP_SYS(futex),         SCMP_SYS(futex_waitv),   SCMP_SYS(sched_yield),
+      SCMP_SYS(set_robust_list), SCMP_SYS(arch_prctl),  SCMP_SYS(clock_gettime),
+      SCMP_SYS(clock_getres),  SCMP_SYS(gettimeofday),  SCMP_SYS(time),
+      SCMP_SYS(getcpu),
+  };
+  return kNumbers;
+}
+
+std::vector<struct sock_filter> BuildPassthroughTrapFilter(uint32_t trap_action) {
+  std::span<const int> nrs = PassthroughSyscalls();
+  std::vector<sock_filter> prog;
+  // Another architecture's syscall: the application's filter kills it; nothing to add.
+  prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
+  prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0));
+  prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)));
+  // One comparison per number, each jumping to the trap at the end when equal.
+  for (size_t i = 0; i < nrs.size(); i++) {
+    uint8_t to_trap = static_cast<uint8_t>(nrs.size() - i);
+    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(nrs[i]), to_trap, 0));
+  }
+  prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  prog.push_back(BPF_STMT(BPF_RET | BPF_K, trap_action));
+  return prog;
+}
 
 absl::StatusOr<std::vector<struct sock_filter>> BuildAppFilter(uint32_t trap_action) {
   FilterBuilder f(trap_action);

@@ -92,6 +92,11 @@ class Context {
   // caller closes it there (Inject close) when done.
   virtual Result<int> InstallFd(int fd) = 0;
 
+  // Makes the syscalls of the passthrough set trap to the sentry from now on, for every thread of
+  // the thread's host process (and its future children, across exec): the application entered
+  // seccomp, and its filters must see them (sentry/kernel/seccomp.h). Cannot be undone.
+  virtual Result<void> TrapPassthrough() = 0;
+
   // Makes the thread stop soon with kInterrupt if it is running application code. Any thread may
   // call it; a spurious interrupt is harmless.
   virtual void Interrupt() = 0;
@@ -135,6 +140,14 @@ absl::StatusOr<std::unique_ptr<Platform>> NewPlatform(const std::string& name);
 // The application's seccomp filter: traps everything but the passthrough set (DESIGN.md section
 // 5) with `trap_action` (a libseccomp action such as SCMP_ACT_TRACE(0)), as a BPF program.
 absl::StatusOr<std::vector<struct sock_filter>> BuildAppFilter(uint32_t trap_action);
+
+// The syscall numbers the application's filter lets run on the host without trapping, for some
+// or all arguments (BuildAppFilter).
+std::span<const int> PassthroughSyscalls();
+
+// A filter to stack on the application's: `trap_action` (a SECCOMP_RET_* value) for every
+// syscall in PassthroughSyscalls(), ALLOW for the rest, whose fate the first filter decides.
+std::vector<struct sock_filter> BuildPassthroughTrapFilter(uint32_t trap_action);
 
 // A sealed memfd with the stub image.
 absl::StatusOr<FileDescriptor> CreateStubMemfd();

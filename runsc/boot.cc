@@ -26,6 +26,7 @@
 #include "runsc/lifecycle.h"
 #include "runsc/oci.h"
 #include "runsc/sandbox.h"
+#include "runsc/seccomp_profile.h"
 #include "runsc/spec/spec.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/vfs/fd_table.h"
@@ -112,8 +113,17 @@ absl::StatusOr<kernel::Kernel*> Setup(const BootOptions& opts, const GlobalOptio
                                             fcntl(1, F_DUPFD_CLOEXEC, 3),
                                             fcntl(2, F_DUPFD_CLOEXEC, 3)}));
   }
+  // The container's own seccomp profile, enforced by the sentry on the init and on every
+  // exec'd process.
+  std::vector<std::vector<sock_filter>> profile;
+  if (spec.linux.seccomp) {
+    absl::StatusOr<std::vector<sock_filter>> prog = CompileSeccompProfile(*spec.linux.seccomp);
+    if (!prog.ok()) return prog.status();
+    if (!prog->empty()) profile.push_back(std::move(*prog));
+  }
   ASSIGN_OR_RETURN(kernel::InitProcess init,
                    ProcessFor(ExecRequestFor(process), *mounts, stdio, limits));
+  init.seccomp_filters = profile;
   init.oom_score_adj = process.oom_score_adj;
   if (console) init.controlling_tty = console->terminal();
   RETURN_IF_ERROR(kernel->Create(std::move(init)));
@@ -124,7 +134,7 @@ absl::StatusOr<kernel::Kernel*> Setup(const BootOptions& opts, const GlobalOptio
     g_console = console.release();  // lives as long as the sandbox
   }
 
-  control::Server::ProcessMaker make = [mounts, limits](const control::ExecRequest& req,
+  control::Server::ProcessMaker make = [mounts, limits, profile](const control::ExecRequest& req,
                                                         std::vector<FileDescriptor> fds)
       -> absl::StatusOr<kernel::InitProcess> {
     std::unique_ptr<Console> exec_console;
@@ -146,6 +156,7 @@ absl::StatusOr<kernel::Kernel*> Setup(const BootOptions& opts, const GlobalOptio
     }
     ASSIGN_OR_RETURN(kernel::InitProcess p, ProcessFor(req, *mounts, table, limits));
     p.detached_reap = req.detached;
+    p.seccomp_filters = profile;
     if (exec_console) {
       p.new_session = true;
       p.controlling_tty = exec_console->terminal();

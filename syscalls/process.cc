@@ -1,6 +1,7 @@
 // Process and thread syscalls: identity, clone/fork/exec/exit, wait, process groups, prctl.
 #include <asm/prctl.h>
 #include <linux/capability.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -345,7 +346,17 @@ Result<long> Prctl(Task& t, const SyscallArgs& a) {
       return 0;
     }
     case PR_GET_SECCOMP:
-      return 0;  // TODO(#7): the container's own seccomp profile.
+      return t.seccomp().mode();
+    case PR_SET_SECCOMP:
+      // prctl has no flags; strict mode ignores the third argument.
+      switch (a.Uint(1)) {
+        case SECCOMP_MODE_STRICT:
+          return DoSeccomp(t, SECCOMP_SET_MODE_STRICT, 0, UserAddr());
+        case SECCOMP_MODE_FILTER:
+          return DoSeccomp(t, SECCOMP_SET_MODE_FILTER, 0, a.Addr(2));
+        default:
+          return Errno(EINVAL);
+      }
     case PR_SET_TIMERSLACK:
     case PR_SET_THP_DISABLE:
     case PR_SET_VMA:

@@ -50,6 +50,11 @@ MOAT_SYSCALL(Getpgrp); MOAT_SYSCALL(Setsid); MOAT_SYSCALL(Getsid); MOAT_SYSCALL(
 MOAT_SYSCALL(ArchPrctl); MOAT_SYSCALL(SetRobustList); MOAT_SYSCALL(GetRobustList);
 MOAT_SYSCALL(Unshare);
 
+// seccomp.cc
+MOAT_SYSCALL(Seccomp);
+// seccomp(2) by operation, for prctl(PR_SET_SECCOMP) too.
+Result<long> DoSeccomp(Task& t, uint32_t op, uint32_t flags, UserAddr uargs);
+
 // signal.cc
 MOAT_SYSCALL(RtSigaction); MOAT_SYSCALL(RtSigprocmask); MOAT_SYSCALL(RtSigreturn);
 MOAT_SYSCALL(RtSigpending); MOAT_SYSCALL(RtSigsuspend); MOAT_SYSCALL(RtSigtimedwait);

@@ -201,7 +201,8 @@ SyscallTable Build() {
   b.Supported(SYS_getpgrp, Getpgrp);
   b.Supported(SYS_setsid, Setsid);
   b.Supported(SYS_getsid, Getsid);
-  b.Partial(SYS_prctl, Prctl, "names, death signal, subreaper, dumpable, capabilities; others EINVAL");
+  b.Partial(SYS_prctl, Prctl,
+            "names, death signal, subreaper, dumpable, capabilities, seccomp; others EINVAL");
   b.Supported(SYS_arch_prctl, ArchPrctl);
   b.Partial(SYS_unshare, Unshare, "CLONE_FILES and CLONE_FS; namespaces return EPERM");
   b.Error(SYS_rseq, ENOSYS, "restartable sequences are not offered (the filter answers)");
@@ -328,7 +329,9 @@ SyscallTable Build() {
   b.Error(SYS_modify_ldt, ENOSYS, "16-bit segments are not offered");
   b.Error(SYS_set_thread_area, ENOSYS, "32-bit TLS is not offered");
   b.Error(SYS_get_thread_area, ENOSYS, "32-bit TLS is not offered");
-  b.Error(SYS_seccomp, EINVAL, "TODO(#7): the application's own filters");
+  b.Partial(SYS_seccomp, Seccomp,
+            "filters and strict mode enforced by the sentry; SECCOMP_FILTER_FLAG_NEW_LISTENER "
+            "(user notification) is EINVAL, RET_USER_NOTIF and RET_TRACE give ENOSYS");
   b.Error(SYS_pkey_mprotect, ENOSYS, "memory protection keys are not offered");
   b.Error(SYS_pkey_alloc, ENOSPC, "memory protection keys are not offered");
   b.Error(SYS_pkey_free, EINVAL, "memory protection keys are not offered");

@@ -380,6 +380,32 @@ Result<int> PtraceContext::InstallFd(int fd) {
   return Errno(EIO);
 }
 
+Result<void> PtraceContext::TrapPassthrough() {
+  // The extra filter returns SECCOMP_RET_TRACE like the first one's trapped syscalls, so the
+  // passthrough syscalls become seccomp stops too. When the sentry lets one run, the host
+  // re-checks the filters after the stop and treats TRACE as allowed.
+  std::vector<sock_filter> prog = BuildPassthroughTrapFilter(SECCOMP_RET_TRACE);
+  sock_fprog fprog{static_cast<unsigned short>(prog.size()),
+                   reinterpret_cast<sock_filter*>(stub::kScratch + sizeof(sock_fprog))};
+  if (sizeof(fprog) + prog.size() * sizeof(sock_filter) > stub::kScratchSize) return Errno(E2BIG);
+  // The scratch page is shared by the sandbox's injections that take pointers (InstallFd).
+  absl::MutexLock lock(&channel_->mu);
+  if (TRY(WriteMemory(stub::kScratch, &fprog, sizeof(fprog))) != sizeof(fprog) ||
+      TRY(WriteMemory(stub::kScratch + sizeof(fprog), prog.data(),
+                      prog.size() * sizeof(sock_filter))) != prog.size() * sizeof(sock_filter))
+    return Errno(EFAULT);
+  // TSYNC: every thread of the process, which the process's no_new_privs (set before its first
+  // filter) allows. Its other threads all have the same filters, so none can fail to sync.
+  long r = TRY(Inject(SYS_seccomp, {SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC,
+                                    stub::kScratch, 0, 0, 0}));
+  if (r < 0) return Errno(static_cast<int>(-r));
+  if (r > 0) {
+    LOG_WARNING("tid {}: host TSYNC of the passthrough trap filter failed at thread {}", tid_, r);
+    return Errno(EAGAIN);
+  }
+  return Ok();
+}
+
 void PtraceContext::Interrupt() { syscall(SYS_tgkill, pid_, tid_, kInterruptSignal); }
 
 void PtraceContext::KillProcess() { kill(pid_, SIGKILL); }

@@ -49,6 +49,7 @@ class PtraceContext final : public Context {
                             const Registers& child_regs) override;
   Result<void> ExecStub() override;
   Result<int> InstallFd(int fd) override;
+  Result<void> TrapPassthrough() override;
   void Interrupt() override;
   void KillProcess() override;
   void Abandon() override;

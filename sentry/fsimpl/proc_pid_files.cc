@@ -397,8 +397,12 @@ Result<std::string> StatusFile(const Target& t, Task* reader) {
   absl::StrAppend(&out, "CapInh:\t", Hex16(c->cap_inheritable), "\nCapPrm:\t",
                   Hex16(c->cap_permitted), "\nCapEff:\t", Hex16(c->cap_effective), "\nCapBnd:\t",
                   Hex16(c->cap_bounding), "\nCapAmb:\t", Hex16(c->cap_ambient), "\n");
-  absl::StrAppend(&out, "NoNewPrivs:\t", c->no_new_privs ? 1 : 0,
-                  "\nSeccomp:\t0\nSeccomp_filters:\t0\n");
+  // A thread that TSYNC gave no_new_privs takes it into its credentials at its next syscall.
+  bool nnp = c->no_new_privs || (task && task->seccomp().pending_no_new_privs.load());
+  RefPtr<kernel::SeccompFilter> filters = task ? task->seccomp().filter() : nullptr;
+  absl::StrAppend(&out, "NoNewPrivs:\t", nnp ? 1 : 0, "\nSeccomp:\t",
+                  task ? task->seccomp().mode() : 0, "\nSeccomp_filters:\t",
+                  filters ? filters->depth() : 0, "\n");
   absl::StrAppend(&out, "Speculation_Store_Bypass:\tthread vulnerable\n");
   absl::StrAppend(&out, "SpeculationIndirectBranch:\tconditional enabled\n");
   const int cpus = Host().cpus;

@@ -8,6 +8,7 @@
 #ifndef MOAT_SENTRY_KERNEL_KERNEL_H_
 #define MOAT_SENTRY_KERNEL_KERNEL_H_
 
+#include <linux/filter.h>
 #include <sys/utsname.h>
 
 #include <atomic>
@@ -84,6 +85,9 @@ struct InitProcess {
   // Exec only: nobody will call WaitExec for it, so it is forgotten as soon as it exits instead
   // of staying a zombie until WaitExec collects it.
   bool detached_reap = false;
+  // Seccomp filters (the container's profile, compiled), installed in order on the process
+  // before its first instruction, as if it had installed them itself.
+  std::vector<std::vector<sock_filter>> seccomp_filters;
 };
 
 // One live process of the sandbox, as `runsc ps` lists it.

@@ -21,6 +21,7 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/seccomp.h"
 #include "sentry/kernel/tty.h"
 #include "sentry/kernel/timers.h"
 #include "sentry/mm/mm.h"
@@ -161,6 +162,14 @@ absl::StatusOr<RefPtr<Task>> Kernel::NewRootTask(pid_t pid,
   fs->exchange_umask(proc.umask);
   task->set_fs(fs);
   task->set_mm(MakeRef<mm::MemoryManager>());
+  // The container's seccomp profile, last before the program, as runc installs it.
+  for (size_t i = 0; i < proc.seccomp_filters.size(); i++) {
+    Result<void> r = SeccompInstallInitial(*task, std::move(proc.seccomp_filters[i]));
+    if (!r.ok()) {
+      Teardown(task->context());
+      return ErrnoStatus(fmt::format("seccomp filter {} of {}", i, proc.path), r.error());
+    }
+  }
   Result<void> loaded = task->LoadInitial(proc.path, proc.argv, proc.envp);
   if (!loaded.ok()) {
     Teardown(task->context());

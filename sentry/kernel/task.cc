@@ -314,6 +314,18 @@ void LogSyscall(Task& t, const SyscallEntry* entry, const SyscallArgs& a, const 
 void Task::HandleSyscall() {
   platform::Registers& r = ctx_->Regs();
   SyscallArgs args{static_cast<int>(r.orig_rax), {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9}};
+  if (seccomp_.mode() != SECCOMP_MODE_DISABLED) {
+    // The task's own seccomp filters see the syscall before anything else does.
+    switch (SeccompCheckSyscall(*this, args)) {
+      case SeccompVerdict::kRun:
+        break;
+      case SeccompVerdict::kReturn:
+        HandleSignals();
+        return;
+      case SeccompVerdict::kHostSyscall:
+        return;
+    }
+  }
   const SyscallEntry* entry = nullptr;
   if (args.nr >= 0 && args.nr < kMaxSyscall) entry = &kernel_->syscall_table()[args.nr];
   Result<long> res = Errno(ENOSYS);

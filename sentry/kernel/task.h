@@ -34,6 +34,7 @@
 #include "base/user_addr.h"
 #include "platform/platform.h"
 #include "sentry/kernel/credentials.h"
+#include "sentry/kernel/seccomp.h"
 #include "sentry/kernel/signal_types.h"
 #include "sentry/kernel/waitqueue.h"
 
@@ -213,6 +214,10 @@ class Task final : public RefCounted<Task>, public Wakeable {
   bool group_stopped() const { return stopped_; }
   void set_clear_child_tid(uint64_t a) { clear_child_tid_ = a; }
 
+  // ---- seccomp (seccomp.h, task_seccomp.cc) ----
+  TaskSeccomp& seccomp() { return seccomp_; }
+  const TaskSeccomp& seccomp() const { return seccomp_; }
+
   // ---- Lifecycle (task.cc, task_clone.cc, task_exec.cc, task_exit.cc) ----
   // Starts the task thread. The thread adopts the context, then runs the loop.
   void Start();
@@ -305,6 +310,8 @@ class Task final : public RefCounted<Task>, public Wakeable {
   std::atomic<bool> blocked_{false};
 
   RestartFn restart_;
+  // The task's seccomp mode and filters.
+  TaskSeccomp seccomp_;
   // The address of the last synchronous fault (cr2 in the signal frame).
   uint64_t fault_addr_ = 0;
   uint64_t clear_child_tid_ = 0;

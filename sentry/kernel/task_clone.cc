@@ -95,6 +95,7 @@ Result<long> Task::Clone(uint64_t flags, UserAddr stack, UserAddr parent_tid, Us
   {
     absl::MutexLock l(&kernel_->mu_);
     t->mask_ = mask_;
+    t->seccomp_.InheritFrom(seccomp_);
     if ((flags & CLONE_VM) && !(flags & CLONE_VFORK)) {
       t->altstack_ = stack_t{};
     } else {
