@@ -717,7 +717,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{Lx(R"("personality": {"domain": "BSD"})"),
                  R"(linux.personality.domain: unknown domain "BSD" (want LINUX or LINUX32))"},
         BadInput{Lx(R"("cgroupsPath": 5)"), "linux.cgroupsPath: expected a string, got 5"},
-        BadInput{R"({"linux": []})", "linux: expected an object, got array"}));
+        BadInput{R"({"linux": []})", "linux: expected an object, got array"}),
+    // Stable names (the default prints the bytes of each case, pointers included).
+    [](const ::testing::TestParamInfo<BadInput>& info) {
+      return "Case" + std::to_string(info.index);
+    });
 
 TEST(SpecParse, ErrorQuotesHostileBytes) {
   absl::StatusOr<Spec> spec = ParseSpec(Lx(R"("namespaces": [{"type": "a\"\n\u00e9"}])"));
