@@ -9,7 +9,8 @@ namespace moat::wire {
 // The most fds one message carries.
 constexpr size_t kMaxFds = 16;
 
-Result<void> SendMessage(int sock, std::span<const uint8_t> msg, std::span<const int> fds) {
+Result<void> SendMessage(int sock, std::span<const uint8_t> msg, std::span<const int> fds,
+                         int flags) {
   if (fds.size() > kMaxFds) return Errno(EINVAL);
   iovec iov{const_cast<uint8_t*>(msg.data()), msg.size()};
   msghdr mh{};
@@ -26,7 +27,7 @@ Result<void> SendMessage(int sock, std::span<const uint8_t> msg, std::span<const
     std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
   }
   for (;;) {
-    ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL | flags);
     if (n >= 0) return Ok();
     if (errno != EINTR) return LastErrno();
   }

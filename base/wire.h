@@ -137,8 +137,11 @@ struct Message {
   std::vector<FileDescriptor> fds;
 };
 
-// Sends one encoded message with `fds` attached. EPIPE when the peer is gone.
-Result<void> SendMessage(int sock, std::span<const uint8_t> msg, std::span<const int> fds = {});
+// Sends one encoded message with `fds` attached (also any bytes: a terminal's name beside its
+// fd, a sequence number beside an fd for the stub). EPIPE when the peer is gone; `flags` adds to
+// MSG_NOSIGNAL (MSG_DONTWAIT, say).
+Result<void> SendMessage(int sock, std::span<const uint8_t> msg, std::span<const int> fds = {},
+                         int flags = 0);
 // Receives one message of at most `max_size` bytes. ECONNRESET when the peer is gone (end of
 // file); EPROTO for a message that is truncated, shorter than its header, or whose length
 // disagrees with its header. Fds beyond the first `max_fds` are closed.

@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "base/log.h"
 #include "base/status_macros.h"
+#include "base/wire.h"
 #include "sentry/fsimpl/devpts.h"
 #include "sentry/fsimpl/pty.h"
 #include "sentry/vfs/fd_table.h"
@@ -206,24 +207,12 @@ absl::Status Console::SendToSocket(const std::string& path) {
   } while (r != 0 && Retry(errno));
   if (r != 0) return ErrnoStatus(fmt::format("connect({})", path));
 
-  iovec iov{const_cast<char*>(kMasterName), sizeof(kMasterName) - 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
   const int fd = host_master_.get();
-  std::memcpy(CMSG_DATA(cm), &fd, sizeof(fd));
-  ssize_t n;
-  do {
-    n = sendmsg(sock.get(), &msg, MSG_NOSIGNAL);
-  } while (n < 0 && Retry(errno));
-  if (n < 0) return ErrnoStatus(fmt::format("sendmsg({})", path));
+  Result<void> sent = wire::SendMessage(
+      sock.get(),
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(kMasterName), sizeof(kMasterName) - 1),
+      std::span<const int>(&fd, 1));
+  if (!sent.ok()) return ErrnoStatus(fmt::format("sendmsg({})", path), sent.error());
   // The engine holds the only master now: its close is the hang-up.
   host_master_.Reset();
   return absl::OkStatus();

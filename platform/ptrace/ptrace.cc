@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "base/wire.h"
 #include "base/status_macros.h"
 #include "platform/stub/stub_layout.h"
 
@@ -333,21 +334,9 @@ Result<void> PtraceContext::ExecStub() {
 Result<int> PtraceContext::InstallFd(int fd) {
   absl::MutexLock lock(&channel_->mu);
   uint64_t seq = channel_->next_seq++;
-  {
-    iovec iov{&seq, sizeof(seq)};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    if (sendmsg(channel_->sentry_end.get(), &msg, MSG_DONTWAIT) < 0) return LastErrno();
-  }
+  TRY(wire::SendMessage(channel_->sentry_end.get(),
+                        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&seq), sizeof(seq)),
+                        std::span<const int>(&fd, 1), MSG_DONTWAIT));
   // Build the recvmsg arguments in the stub's scratch page, which only this lock's holder uses.
   struct Scratch {
     msghdr msg;
