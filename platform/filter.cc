@@ -70,6 +70,18 @@ std::vector<struct sock_filter> BuildPassthroughTrapFilter(uint32_t trap_action)
   prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
   prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0));
   prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  // A parked thread's futex (stub_layout.h) runs on the host as before: the thread has no
+  // tracer yet, and a trap would only make it spin. Only futex, only from that address.
+  constexpr uint32_t kIp = offsetof(struct seccomp_data, instruction_pointer);
+  prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)));
+  prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SCMP_SYS(futex), 0, 5));
+  prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kIp));
+  prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(stub::kParkSyscallEnd),
+                          0, 3));
+  prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kIp + 4));
+  prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                          static_cast<uint32_t>(stub::kParkSyscallEnd >> 32), 0, 1));
+  prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
   prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)));
   // One comparison per number, each jumping to the trap at the end when equal.
   for (size_t i = 0; i < nrs.size(); i++) {

@@ -146,7 +146,8 @@ absl::StatusOr<std::vector<struct sock_filter>> BuildAppFilter(uint32_t trap_act
 std::span<const int> PassthroughSyscalls();
 
 // A filter to stack on the application's: `trap_action` (a SECCOMP_RET_* value) for every
-// syscall in PassthroughSyscalls(), ALLOW for the rest, whose fate the first filter decides.
+// syscall in PassthroughSyscalls(), ALLOW for the rest, whose fate the first filter decides. The
+// one exception is the futex of the stub's park loop, made by a thread that has no tracer yet.
 std::vector<struct sock_filter> BuildPassthroughTrapFilter(uint32_t trap_action);
 
 // A sealed memfd with the stub image.

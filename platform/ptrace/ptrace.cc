@@ -90,6 +90,12 @@ Result<void> PtraceContext::Adopt() {
     int status = TRY(Wait());
     if (WIFEXITED(status) || WIFSIGNALED(status)) return Errno(ESRCH);
     if (StopEvent(status) == PTRACE_EVENT_STOP) break;
+    // A seccomp stop consumes a pending PTRACE_INTERRUPT: letting its syscall run could leave
+    // the thread asleep in it for good. (The parked thread's futex is let through by the
+    // passthrough trap filter, but the thread may be anywhere in the park loop.) Stopped at a
+    // syscall's entry, the thread is as much ours as at the interrupt (Switch skips the
+    // syscall); an interrupt stop that still comes later is a spurious kInterrupt, harmless.
+    if (StopEvent(status) == PTRACE_EVENT_SECCOMP) break;
     // A host signal reached the parked thread first: drop it; the interrupt is still pending.
     ptrace(PTRACE_CONT, tid_, 0, 0);
   }

@@ -28,6 +28,9 @@ inline constexpr uint64_t kSyscallGadgetTrap = kSyscallGadget + 5;  // address o
 // A loop around futex(FUTEX_WAIT_PRIVATE) on a word that is always zero. A new thread waits here,
 // untraced, until its own task thread attaches to it.
 inline constexpr uint64_t kPark = kBase + 0x20;
+// The address after the park loop's syscall instruction: the instruction pointer a parked
+// thread's futex reports to seccomp.
+inline constexpr uint64_t kParkSyscallEnd = kPark + 0x18;
 // A NUL byte, the empty path of execveat(fd, "", ..., AT_EMPTY_PATH).
 inline constexpr uint64_t kEmptyString = kBase + 0x100;
 // { kEmptyString, NULL }: the argv of the stub's exec; kArgv + 8 is its (empty) envp.

@@ -18,7 +18,9 @@
 // the sentry would never see them. Once a task enters seccomp (a filter or strict mode), the
 // sentry makes them trap for the task's whole host process: it injects into the process a second
 // host filter (Context::TrapPassthrough) that returns the platform's trap action for exactly the
-// passthrough numbers, with the host's TSYNC so that every thread of the process gets it. The
+// passthrough numbers, with the host's TSYNC so that every thread of the process gets it (only
+// the futex of the stub's park loop, where a new thread waits for its tracer, still runs: a
+// futex from that one address is all an application could slip past its filters). The
 // host combines it with the platform filter by precedence, so those syscalls now stop in the
 // sentry, which evaluates the task's filters and, if they allow it, lets the host run the syscall
 // as before (its handler answers kEHOSTSYSCALL). The alternative, evaluating the application's

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "platform/platform.h"
+#include "platform/stub/stub_layout.h"
 #include "runsc/seccomp_profile.h"
 #include "sentry/kernel/seccomp.h"
 #include "syscalls/syscall_names.h"
@@ -221,6 +222,17 @@ TEST(PassthroughTrapFilter, TrapsExactlyWhatTheAppFilterLetsThrough) {
     uint32_t t = RunSeccompProgram(trap, Data(nr));
     EXPECT_EQ(t == SECCOMP_RET_TRACE, allowed) << "syscall " << nr;
   }
+  // The futex of a parked thread, made from the stub, runs; from anywhere else it traps, and so
+  // does any other syscall from the stub's address.
+  EXPECT_EQ(RunSeccompProgram(trap, Data(__NR_futex, {}, kX86_64, stub::kParkSyscallEnd)),
+            SECCOMP_RET_ALLOW);
+  EXPECT_EQ(RunSeccompProgram(trap, Data(__NR_futex, {}, kX86_64, stub::kParkSyscallEnd + 2)),
+            SECCOMP_RET_TRACE);
+  EXPECT_EQ(RunSeccompProgram(trap, Data(__NR_futex, {}, kX86_64,
+                                         stub::kParkSyscallEnd + (uint64_t{1} << 32))),
+            SECCOMP_RET_TRACE);
+  EXPECT_EQ(RunSeccompProgram(trap, Data(__NR_sched_yield, {}, kX86_64, stub::kParkSyscallEnd)),
+            SECCOMP_RET_TRACE);
   // The app filter kills other architectures; the trap filter leaves them to it.
   EXPECT_EQ(RunSeccompProgram(*app, Data(3, {}, kI386)), SECCOMP_RET_KILL_PROCESS);
   EXPECT_EQ(RunSeccompProgram(trap, Data(__NR_mmap, {}, kI386)), SECCOMP_RET_ALLOW);

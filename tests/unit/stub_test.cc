@@ -42,6 +42,10 @@ TEST(Stub, EntryPointsHoldTheirInstructions) {
   const uint8_t* park = At(stub::kPark);
   ASSERT_NE(park, nullptr);
   EXPECT_EQ(park[0], 0xb8);  // mov $SYS_futex, %eax
+  const uint8_t* park_syscall = At(stub::kParkSyscallEnd - 2);
+  ASSERT_NE(park_syscall, nullptr);
+  EXPECT_EQ(park_syscall[0], 0x0f);  // syscall
+  EXPECT_EQ(park_syscall[1], 0x05);
   const uint8_t* empty = At(stub::kEmptyString);
   ASSERT_NE(empty, nullptr);
   EXPECT_EQ(empty[0], 0);
