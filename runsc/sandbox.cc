@@ -283,7 +283,8 @@ absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const SandboxConfig& cfg
   }
   ASSIGN_OR_RETURN(std::vector<FileDescriptor> socks, StartGofer(paths, readonly));
 
-  Result<RefPtr<vfs::Dentry>> lower = fsimpl::NewGoferFilesystem(std::move(socks[0]));
+  Result<RefPtr<vfs::Dentry>> lower =
+      fsimpl::NewGoferFilesystem(std::move(socks[0]), cfg.uids, cfg.gids);
   if (!lower.ok()) return ErrnoStatus(fmt::format("root {}", cfg.rootfs), lower.error());
   RefPtr<vfs::Dentry> root = *lower;
   if (cfg.overlay) root = fsimpl::NewOverlay(*lower, fsimpl::NewTmpfs(0755, 0, 0, DefaultTmpfsSize()));
@@ -295,7 +296,8 @@ absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const SandboxConfig& cfg
   for (const SandboxMount& m : cfg.mounts) {
     RefPtr<vfs::Dentry> fs;
     if (m.type == "bind") {
-      Result<RefPtr<vfs::Dentry>> served = fsimpl::NewGoferFilesystem(std::move(socks[next_sock++]));
+      Result<RefPtr<vfs::Dentry>> served =
+          fsimpl::NewGoferFilesystem(std::move(socks[next_sock++]), cfg.uids, cfg.gids);
       if (!served.ok()) return ErrnoStatus(fmt::format("bind mount {}", m.source), served.error());
       fs = *served;
     } else {
@@ -314,6 +316,17 @@ absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const SandboxConfig& cfg
   }
   for (const std::string& p : cfg.readonly_paths) RETURN_IF_ERROR(ReadonlyPath(*ns, *creds, p));
   return ns;
+}
+
+absl::Status MakeDirs(vfs::MountNamespace& ns, const std::string& path) {
+  if (!path.starts_with("/")) return absl::InvalidArgumentError(fmt::format("{}: not absolute", path));
+  if (path == "/") return absl::OkStatus();
+  auto creds = kernel::Credentials::New(0, 0);
+  std::string clean = path;
+  while (clean.size() > 1 && clean.ends_with("/")) clean.pop_back();
+  Result<vfs::Path> made = EnsureMountpoint(ns, *creds, clean, false);
+  if (!made.ok()) return ErrnoStatus(fmt::format("making {}", path), made.error());
+  return absl::OkStatus();
 }
 
 absl::StatusOr<RefPtr<vfs::FdTable>> HostStdioTable(std::vector<int> fds) {

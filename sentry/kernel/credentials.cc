@@ -47,4 +47,18 @@ void Credentials::FixCapsAfterUidChange(uid_t old_ruid, uid_t old_euid, uid_t ol
   }
 }
 
+void Credentials::ApplyExec() {
+  const uint64_t old_permitted = cap_permitted;
+  // A program without file capabilities: fP = fI = 0, unless root, for which they are all set
+  // (and fE too when the effective uid is 0).
+  bool root = ruid == 0 || euid == 0;
+  uint64_t permitted = root ? (cap_bounding | cap_inheritable) : 0;
+  // Gaining capabilities under no_new_privs is refused by keeping only those held before.
+  if ((permitted & ~old_permitted) && no_new_privs) permitted &= old_permitted;
+  // The ambient set survives (no file capabilities, no set-ID) and is added.
+  cap_permitted = permitted | cap_ambient;
+  cap_effective = euid == 0 ? cap_permitted : cap_ambient;
+  keep_caps = false;
+}
+
 }  // namespace moat::kernel

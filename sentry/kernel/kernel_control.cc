@@ -271,10 +271,26 @@ absl::StatusOr<pid_t> Kernel::Exec(InitProcess proc) {
     }
     init = RefPtr<ThreadGroup>(init_);
   }
+  // The pids limit holds for processes started from outside too (runc's exec forks inside the
+  // container's cgroup). Released once the task is in the table or was not made.
+  if (!ChargePid()) {
+    return absl::ResourceExhaustedError(
+        "exec: the container's pids limit is reached (EAGAIN: Resource temporarily unavailable)");
+  }
   std::promise<absl::StatusOr<pid_t>> promise;
   std::future<absl::StatusOr<pid_t>> result = promise.get_future();
   std::thread([this, proc = std::move(proc), init,
                promise = std::move(promise)]() mutable {
+    // The charge taken above, given back once the task is in the table or on failure.
+    struct PidCharge {
+      Kernel* k;
+      bool held = true;
+      void Release() {
+        if (held) k->ReleasePid();
+        held = false;
+      }
+      ~PidCharge() { Release(); }
+    } charge{this};
     absl::StatusOr<platform::CloneResult> child;
     for (int attempt = 0;; attempt++) {
       child = platform_->SpawnProcess();
@@ -325,6 +341,7 @@ absl::StatusOr<pid_t> Kernel::Exec(InitProcess proc) {
         tg->leader = t;
       }
     }
+    charge.Release();
     if (init_gone) {
       Teardown(t->context());
       promise.set_value(
