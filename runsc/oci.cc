@@ -131,6 +131,16 @@ absl::StatusOr<SandboxConfig> SandboxConfigFor(const spec::Spec& spec, const std
   if (!has_dev) cfg.mounts.insert(cfg.mounts.begin(), StandardMounts()[0]);
   cfg.masked_paths = spec.linux.masked_paths;
   cfg.readonly_paths = spec.linux.readonly_paths;
+  if (spec.linux.resources) {
+    const spec::Resources& r = *spec.linux.resources;
+    cfg.cgroup_limits.pids_max = r.pids_limit;
+    cfg.cgroup_limits.memory_max = r.memory.limit;
+    cfg.cgroup_limits.cpu_quota = r.cpu.quota;
+    if (r.cpu.period) cfg.cgroup_limits.cpu_period = *r.cpu.period;
+    // runc's conversion of cgroup v1 cpu shares (2..262144) to a v2 weight (1..10000).
+    if (r.cpu.shares && *r.cpu.shares >= 2)
+      cfg.cgroup_limits.cpu_weight = 1 + (std::min<uint64_t>(*r.cpu.shares, 262144) - 2) * 9999 / 262142;
+  }
   // The mappings mean something only with a user namespace, as for runc.
   if (spec.linux.FindNamespace("user")) {
     auto ranges = [](const std::vector<spec::IdMapping>& ms) {

@@ -198,11 +198,13 @@ absl::StatusOr<TmpfsOptions> ParseTmpfsOptions(const std::string& data, uint32_t
 
 // A filesystem root for a mount of `type`: a new instance, or for "bind" the gofer's (taken
 // from `gofer_roots`, in order).
-absl::StatusOr<RefPtr<vfs::Dentry>> MountRoot(const SandboxMount& m,
+absl::StatusOr<RefPtr<vfs::Dentry>> MountRoot(const SandboxMount& m, const SandboxConfig& cfg,
                                               const kernel::Credentials& creds) {
-  if (m.type == "tmpfs" || m.type == "mqueue" || m.type == "cgroup") {
+  if (m.type == "cgroup" || m.type == "cgroup2") return fsimpl::NewCgroupfs(cfg.cgroup_limits);
+  // mqueue: a directory for the queues' names (mq_open is not emulated).
+  if (m.type == "tmpfs" || m.type == "mqueue") {
     ASSIGN_OR_RETURN(TmpfsOptions o,
-                     ParseTmpfsOptions(m.type == "tmpfs" ? m.data : "", m.type == "tmpfs" ? 01777 : 0755));
+                     ParseTmpfsOptions(m.type == "tmpfs" ? m.data : "", 01777));
     return fsimpl::NewTmpfs(o.mode, o.uid, o.gid, o.size);
   }
   if (m.type == "dev") {
@@ -221,6 +223,7 @@ absl::StatusOr<RefPtr<vfs::Dentry>> MountRoot(const SandboxMount& m,
 std::string FsType(const std::string& type) {
   if (type == "bind") return "9p";
   if (type == "dev") return "tmpfs";
+  if (type == "cgroup") return "cgroup2";
   return type;
 }
 
@@ -301,7 +304,7 @@ absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const SandboxConfig& cfg
       if (!served.ok()) return ErrnoStatus(fmt::format("bind mount {}", m.source), served.error());
       fs = *served;
     } else {
-      ASSIGN_OR_RETURN(fs, MountRoot(m, *creds));
+      ASSIGN_OR_RETURN(fs, MountRoot(m, cfg, *creds));
     }
     RETURN_IF_ERROR(MountAt(*ns, *creds, m.destination, FsType(m.type), m.source, fs, m.flags));
   }

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "base/ref_counted.h"
+#include "sentry/fsimpl/cgroupfs.h"
 #include "sentry/kernel/credentials.h"
 #include "sentry/kernel/id_map.h"
 #include "sentry/vfs/vfs.h"
@@ -23,7 +24,8 @@ namespace moat::runsc {
 struct SandboxMount {
   std::string destination;  // absolute, inside the sandbox
   // "bind" (a host file or directory, served by the gofer), "tmpfs", "dev" (a tmpfs with the
-  // standard devices), "devpts", "proc", "sysfs", "mqueue", "cgroup".
+  // standard devices), "devpts", "proc", "sysfs", "mqueue", "cgroup" or "cgroup2" (the
+  // container's own cgroup, sentry/fsimpl/cgroupfs.h).
   std::string type;
   std::string source;  // bind: the host path
   vfs::MountFlags flags;
@@ -43,6 +45,8 @@ struct SandboxConfig {
   // A user namespace's mappings (linux.uidMappings, gidMappings): the host ids of the files the
   // gofer serves are shown through them, and mapped back when the sandbox sets owners.
   kernel::IdMap uids, gids;
+  // What "cgroup" mounts show of linux.resources.
+  fsimpl::CgroupLimits cgroup_limits;
 };
 
 // The mounts every `runsc do` sandbox has: /dev, /dev/pts, /dev/shm, /proc, /sys.

@@ -290,16 +290,25 @@ RefPtr<Dentry> Dentry::AddChild(std::string_view name, RefPtr<Inode> inode) {
 }
 
 void Dentry::Pin() {
-  RefPtr<Dentry> parent;
-  std::string name;
-  {
-    absl::MutexLock l(&mu_);
-    parent = parent_;
-    name = name_;
+  // Every dentry on the way up: under a filesystem that does not cache lookups, each walk makes
+  // new ones, which would not lead to this one.
+  for (RefPtr<Dentry> d(this);;) {
+    RefPtr<Dentry> parent;
+    std::string name;
+    {
+      absl::MutexLock l(&d->mu_);
+      parent = d->parent_;
+      name = d->name_;
+    }
+    if (!parent) return;
+    {
+      absl::MutexLock l(&parent->mu_);
+      auto [it, inserted] = parent->children_.try_emplace(std::move(name), d);
+      // Already there: the rest of the way up is too.
+      if (!inserted) return;
+    }
+    d = parent;
   }
-  if (!parent) return;
-  absl::MutexLock l(&parent->mu_);
-  parent->children_.try_emplace(std::move(name), RefPtr<Dentry>(this));
 }
 
 void Dentry::DropChild(std::string_view name) {
