@@ -13,6 +13,7 @@
 #include "runsc/container.h"
 #include "runsc/control.h"
 #include "runsc/lifecycle.h"
+#include "runsc/oci.h"
 
 namespace moat::runsc {
 namespace {
@@ -67,7 +68,7 @@ absl::StatusOr<spec::Stats> Collect(const ContainerDir& dir, const spec::Record&
     s.swap_limit = c->memory->swap.limit;
     s.memory_raw = c->memory->raw;
   }
-  if (c->pids) s.pids_limit = c->pids->limit;
+  if (c->pids) s.pids_limit = ContainerPidsLimit(c->pids->limit);
   return s;
 }
 

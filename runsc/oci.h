@@ -46,6 +46,13 @@ absl::Status ApplySysctls(const std::map<std::string, std::string>& sysctl,
 // exact limit on the container's tasks itself (Kernel::set_pids_limit).
 inline constexpr int64_t kSandboxPidsOverhead = 256;
 spec::Resources HostResources(const spec::Resources& r);
+// The container's pids limit from the host cgroup's pids.max (HostResources' inverse), for
+// what `events` reports; 0 (no limit) stays 0.
+inline uint64_t ContainerPidsLimit(uint64_t host_limit) {
+  return host_limit > static_cast<uint64_t>(kSandboxPidsOverhead)
+             ? (host_limit - kSandboxPidsOverhead) / 2
+             : host_limit;
+}
 
 // An Exec request from an OCI process (config.json's "process", or exec's --process).
 control::ExecRequest ExecRequestFor(const spec::Process& p);

@@ -407,6 +407,11 @@ PY
     # The outer sh, the inner sh and 6 sleeps fill the 8; the inner sh is gone.
     check "forking past the limit" "$(out pl | tr '\n' '|')" \
       "exit 2|sh: can't fork: Resource temporarily unavailable|7 processes|"
+    # Outside, `events` reports the container's limit.
+    b=$(bundle pl2 '{"process":{"args":["sleep","100"]},"linux":{"resources":{"pids":{"limit":8}}}}')
+    rt run -d --bundle "$b" pl2 || fail "run -d"
+    check "events' pids limit" "$(rt events --stats pl2 | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["pids"]["limit"])')" "8"
+    rt delete -f pl2
     echo ok
     ;;
   memory_limit)
