@@ -86,10 +86,15 @@ absl::StatusOr<kernel::Kernel*> Setup(const BootOptions& opts, const GlobalOptio
 
   ASSIGN_OR_RETURN(SandboxConfig cfg, SandboxConfigFor(spec, opts.bundle, global.overlay));
   ASSIGN_OR_RETURN(RefPtr<vfs::MountNamespace> mounts, BuildMounts(cfg));
+  // The init's working directory is made if missing, as runc makes it (an exec's must exist).
+  RETURN_IF_ERROR(MakeDirs(*mounts, process.cwd));
   ASSIGN_OR_RETURN(std::unique_ptr<platform::Platform> platform,
                    platform::NewPlatform(global.platform));
   auto* kernel = new kernel::Kernel(std::move(platform), mounts);
   kernel->set_syscall_table(&syscalls::Table());
+  kernel->set_id_maps(cfg.uids, cfg.gids);
+  if (spec.linux.resources && spec.linux.resources->pids_limit)
+    kernel->set_pids_limit(*spec.linux.resources->pids_limit);
   if (!spec.hostname.empty()) {
     kernel->set_hostname(spec.hostname);
   } else {
@@ -98,6 +103,7 @@ absl::StatusOr<kernel::Kernel*> Setup(const BootOptions& opts, const GlobalOptio
     kernel->set_hostname(host);
   }
   if (!spec.domainname.empty()) kernel->set_domainname(spec.domainname);
+  RETURN_IF_ERROR(ApplySysctls(spec.linux.sysctl, *kernel));
 
   // The container's stdio: runsc's own (an engine's pipes or files), or a terminal whose
   // master goes to the console socket.

@@ -14,6 +14,7 @@
 #include "runsc/container.h"
 #include "runsc/control.h"
 #include "runsc/lifecycle.h"
+#include "runsc/oci.h"
 
 namespace moat::runsc {
 namespace {
@@ -70,7 +71,7 @@ absl::StatusOr<spec::Stats> Collect(const ContainerDir& dir, const spec::Record&
     s.memory_raw = c->memory->raw;
     *oom_kills = c->memory->oom_kills;
   }
-  if (c->pids) s.pids_limit = c->pids->limit;
+  if (c->pids) s.pids_limit = ContainerPidsLimit(c->pids->limit);
   return s;
 }
 

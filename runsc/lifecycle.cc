@@ -28,6 +28,7 @@
 #include "runsc/console.h"
 #include "runsc/control.h"
 #include "runsc/hooks.h"
+#include "runsc/oci.h"
 #include "runsc/spec/spec.h"
 
 extern char** environ;
@@ -40,11 +41,22 @@ std::string Owner() {
   return pw ? pw->pw_name : std::to_string(getuid());
 }
 
-// The state hooks read on their stdin.
+// The state hooks read on their stdin: on one line, as runc writes it (a shell hook may take it
+// with `read`). JSON strings hold no raw newline, so every newline of the indented form and the
+// indentation after it go.
 std::string HookState(const spec::Record& r, const std::string& status) {
   spec::State s = r.state;
   s.status = status;
-  return spec::StateJson(s);
+  if (status == "stopped") s.pid = 0;  // no process any more, as `state` says of it
+  std::string indented = spec::StateJson(s), out;
+  for (size_t i = 0; i < indented.size(); i++) {
+    if (indented[i] != '\n') {
+      out.push_back(indented[i]);
+      continue;
+    }
+    while (i + 1 < indented.size() && indented[i + 1] == ' ') i++;
+  }
+  return out;
 }
 
 // Starts `runsc boot` for the container; it reports the end of its setup on `ready_w`.
@@ -183,7 +195,7 @@ absl::StatusOr<pid_t> CreateContainer(const GlobalOptions& global, const CreateO
   if (!made.ok()) return fail(made.status());
   group = std::move(*made);
   if (spec.linux.resources) {
-    if (absl::Status s = group->Apply(*spec.linux.resources); !s.ok())
+    if (absl::Status s = group->Apply(HostResources(*spec.linux.resources)); !s.ok())
       return fail(absl::Status(s.code(), fmt::format("linux.resources: {}", std::string(s.message()))));
   }
 

@@ -6,6 +6,7 @@
 
 #include <sys/resource.h>
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +32,27 @@ absl::StatusOr<kernel::InitProcess> ProcessFor(const control::ExecRequest& req,
                                                vfs::MountNamespace& mounts,
                                                RefPtr<vfs::FdTable> fds,
                                                const std::vector<std::pair<int, rlimit>>& base_rlimits);
+
+// Sets linux.sysctl in `kernel`, with runc's rules: only parameters Linux keeps per container
+// (IPC and network namespace ones, and kernel.domainname) are allowed; a value the kernel
+// refuses is an error naming the parameter. Allowed parameters the sentry does not emulate are
+// logged and ignored.
+absl::Status ApplySysctls(const std::map<std::string, std::string>& sysctl,
+                          kernel::Kernel& kernel);
+
+// linux.resources as the sandbox's host cgroup takes them. The host counts the sentry's and the
+// gofer's threads (one sentry thread per application thread, and a few of its own) against
+// pids.max, so the host limit is 2 * limit + kSandboxPidsOverhead; the sentry enforces the
+// exact limit on the container's tasks itself (Kernel::set_pids_limit).
+inline constexpr int64_t kSandboxPidsOverhead = 256;
+spec::Resources HostResources(const spec::Resources& r);
+// The container's pids limit from the host cgroup's pids.max (HostResources' inverse), for
+// what `events` reports; 0 (no limit) stays 0.
+inline uint64_t ContainerPidsLimit(uint64_t host_limit) {
+  return host_limit > static_cast<uint64_t>(kSandboxPidsOverhead)
+             ? (host_limit - kSandboxPidsOverhead) / 2
+             : host_limit;
+}
 
 // An Exec request from an OCI process (config.json's "process", or exec's --process).
 control::ExecRequest ExecRequestFor(const spec::Process& p);

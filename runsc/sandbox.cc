@@ -199,11 +199,13 @@ absl::StatusOr<TmpfsOptions> ParseTmpfsOptions(const std::string& data, uint32_t
 
 // A filesystem root for a mount of `type`: a new instance, or for "bind" the gofer's (taken
 // from `gofer_roots`, in order).
-absl::StatusOr<RefPtr<vfs::Dentry>> MountRoot(const SandboxMount& m,
+absl::StatusOr<RefPtr<vfs::Dentry>> MountRoot(const SandboxMount& m, const SandboxConfig& cfg,
                                               const kernel::Credentials& creds) {
-  if (m.type == "tmpfs" || m.type == "mqueue" || m.type == "cgroup") {
+  if (m.type == "cgroup" || m.type == "cgroup2") return fsimpl::NewCgroupfs(cfg.cgroup_limits);
+  // mqueue: a directory for the queues' names (mq_open is not emulated).
+  if (m.type == "tmpfs" || m.type == "mqueue") {
     ASSIGN_OR_RETURN(TmpfsOptions o,
-                     ParseTmpfsOptions(m.type == "tmpfs" ? m.data : "", m.type == "tmpfs" ? 01777 : 0755));
+                     ParseTmpfsOptions(m.type == "tmpfs" ? m.data : "", 01777));
     return fsimpl::NewTmpfs(o.mode, o.uid, o.gid, o.size);
   }
   if (m.type == "dev") {
@@ -222,6 +224,7 @@ absl::StatusOr<RefPtr<vfs::Dentry>> MountRoot(const SandboxMount& m,
 std::string FsType(const std::string& type) {
   if (type == "bind") return "9p";
   if (type == "dev") return "tmpfs";
+  if (type == "cgroup") return "cgroup2";
   return type;
 }
 
@@ -284,7 +287,8 @@ absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const SandboxConfig& cfg
   }
   ASSIGN_OR_RETURN(std::vector<FileDescriptor> socks, StartGofer(paths, readonly));
 
-  Result<RefPtr<vfs::Dentry>> lower = fsimpl::NewGoferFilesystem(std::move(socks[0]));
+  Result<RefPtr<vfs::Dentry>> lower =
+      fsimpl::NewGoferFilesystem(std::move(socks[0]), cfg.uids, cfg.gids);
   if (!lower.ok()) return ErrnoStatus(fmt::format("root {}", cfg.rootfs), lower.error());
   RefPtr<vfs::Dentry> root = *lower;
   if (cfg.overlay) root = fsimpl::NewOverlay(*lower, fsimpl::NewTmpfs(0755, 0, 0, DefaultTmpfsSize()));
@@ -296,11 +300,12 @@ absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const SandboxConfig& cfg
   for (const SandboxMount& m : cfg.mounts) {
     RefPtr<vfs::Dentry> fs;
     if (m.type == "bind") {
-      Result<RefPtr<vfs::Dentry>> served = fsimpl::NewGoferFilesystem(std::move(socks[next_sock++]));
+      Result<RefPtr<vfs::Dentry>> served =
+          fsimpl::NewGoferFilesystem(std::move(socks[next_sock++]), cfg.uids, cfg.gids);
       if (!served.ok()) return ErrnoStatus(fmt::format("bind mount {}", m.source), served.error());
       fs = *served;
     } else {
-      ASSIGN_OR_RETURN(fs, MountRoot(m, *creds));
+      ASSIGN_OR_RETURN(fs, MountRoot(m, cfg, *creds));
     }
     RETURN_IF_ERROR(MountAt(*ns, *creds, m.destination, FsType(m.type), m.source, fs, m.flags));
   }
@@ -315,6 +320,17 @@ absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const SandboxConfig& cfg
   }
   for (const std::string& p : cfg.readonly_paths) RETURN_IF_ERROR(ReadonlyPath(*ns, *creds, p));
   return ns;
+}
+
+absl::Status MakeDirs(vfs::MountNamespace& ns, const std::string& path) {
+  if (!path.starts_with("/")) return absl::InvalidArgumentError(fmt::format("{}: not absolute", path));
+  if (path == "/") return absl::OkStatus();
+  auto creds = kernel::Credentials::New(0, 0);
+  std::string clean = path;
+  while (clean.size() > 1 && clean.ends_with("/")) clean.pop_back();
+  Result<vfs::Path> made = EnsureMountpoint(ns, *creds, clean, false);
+  if (!made.ok()) return ErrnoStatus(fmt::format("making {}", path), made.error());
+  return absl::OkStatus();
 }
 
 absl::StatusOr<RefPtr<vfs::FdTable>> HostStdioTable(std::vector<int> fds) {

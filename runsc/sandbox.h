@@ -9,7 +9,9 @@
 
 #include "absl/status/statusor.h"
 #include "base/ref_counted.h"
+#include "sentry/fsimpl/cgroupfs.h"
 #include "sentry/kernel/credentials.h"
+#include "sentry/kernel/id_map.h"
 #include "sentry/vfs/vfs.h"
 
 namespace moat::vfs {
@@ -22,7 +24,8 @@ namespace moat::runsc {
 struct SandboxMount {
   std::string destination;  // absolute, inside the sandbox
   // "bind" (a host file or directory, served by the gofer), "tmpfs", "dev" (a tmpfs with the
-  // standard devices), "devpts", "proc", "sysfs", "mqueue", "cgroup".
+  // standard devices), "devpts", "proc", "sysfs", "mqueue", "cgroup" or "cgroup2" (the
+  // container's own cgroup, sentry/fsimpl/cgroupfs.h).
   std::string type;
   std::string source;  // bind: the host path
   vfs::MountFlags flags;
@@ -39,6 +42,11 @@ struct SandboxConfig {
   std::vector<std::string> masked_paths;
   // linux.readonlyPaths: the same tree, mounted again read-only.
   std::vector<std::string> readonly_paths;
+  // A user namespace's mappings (linux.uidMappings, gidMappings): the host ids of the files the
+  // gofer serves are shown through them, and mapped back when the sandbox sets owners.
+  kernel::IdMap uids, gids;
+  // What "cgroup" mounts show of linux.resources.
+  fsimpl::CgroupLimits cgroup_limits;
 };
 
 // The mounts every `runsc do` sandbox has: /dev, /dev/pts, /dev/shm, /proc, /sys.
@@ -46,6 +54,11 @@ std::vector<SandboxMount> StandardMounts();
 
 // Starts the gofer for `cfg`'s root and bind mounts and builds the sandbox's mount namespace.
 absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const SandboxConfig& cfg);
+
+// Makes directory `path` (absolute) in the sandbox and those on the way, as root and whatever
+// the mounts' read-only flags say (runc makes a missing process.cwd so, before it makes the root
+// read-only).
+absl::Status MakeDirs(vfs::MountNamespace& ns, const std::string& path);
 
 // A file table whose fds 0-2 are `fds` (host fds, taken over; -1: not open).
 absl::StatusOr<RefPtr<vfs::FdTable>> HostStdioTable(std::vector<int> fds);

@@ -11,6 +11,7 @@
 #include <utime.h>
 
 #include "sentry/fsimpl/pipe.h"
+#include "sentry/fsimpl/tmpfs.h"
 #include "sentry/kernel/thread_group.h"
 #include "sentry/vfs/fasync.h"
 #include "sentry/vfs/inotify.h"
@@ -311,6 +312,13 @@ Result<long> DoStatfs(Task& t, const Path& p, UserAddr buf) {
   s.f_bsize = s.f_frsize = 4096;
   s.f_blocks = static_cast<uint64_t>(si.totalram) * si.mem_unit / 4096;
   s.f_bfree = s.f_bavail = static_cast<uint64_t>(si.freeram) * si.mem_unit / 4096;
+  // A tmpfs mounted with a size (size=1m) reports that size, as Linux's shmem_statfs.
+  if (s.f_type == TMPFS_MAGIC && p.dentry) {
+    if (std::optional<fsimpl::TmpfsSpace> space = fsimpl::TmpfsSpaceOf(*p.dentry->inode())) {
+      s.f_blocks = space->limit / 4096;
+      s.f_bfree = s.f_bavail = (space->limit - std::min(space->used, space->limit)) / 4096;
+    }
+  }
   s.f_files = 1 << 20;
   s.f_ffree = 1 << 19;
   s.f_namelen = 255;

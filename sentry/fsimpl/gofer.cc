@@ -108,8 +108,12 @@ std::atomic<uint64_t> g_generation{0};
 
 class GoferFs : public RefCounted<GoferFs> {
  public:
-  explicit GoferFs(RefPtr<GoferClient> client) : client_(std::move(client)) {}
+  GoferFs(RefPtr<GoferClient> client, kernel::IdMap uids, kernel::IdMap gids)
+      : client_(std::move(client)), uids_(std::move(uids)), gids_(std::move(gids)) {}
   GoferClient& client() { return *client_; }
+  // The user namespace's mappings (immutable).
+  const kernel::IdMap& uids() const { return uids_; }
+  const kernel::IdMap& gids() const { return gids_; }
 
   // The inode for a node the gofer just returned: the one this filesystem already has for that
   // host file (hard links are one inode, as on the host), or a new one.
@@ -136,6 +140,7 @@ class GoferFs : public RefCounted<GoferFs> {
 
  private:
   RefPtr<GoferClient> client_;
+  const kernel::IdMap uids_, gids_;
   absl::Mutex mu_;
   // A leaf: taken under mu_ and under inode locks.
   absl::Mutex devs_mu_;
@@ -215,8 +220,17 @@ class GoferInode : public Inode {
   Result<void> SetStat(const vfs::SetStatRequest& req) override {
     gofer::SetStatRequest r{.node = node_};
     if (req.mode) r.mask |= gofer::kSetMode, r.mode = *req.mode;
-    if (req.uid) r.mask |= gofer::kSetUid, r.uid = *req.uid;
-    if (req.gid) r.mask |= gofer::kSetGid, r.gid = *req.gid;
+    // chown(2) to an id the user namespace does not map is EINVAL.
+    if (req.uid) {
+      std::optional<uint32_t> host = fs_->uids().ToOutside(*req.uid);
+      if (!host) return Errno(EINVAL);
+      r.mask |= gofer::kSetUid, r.uid = *host;
+    }
+    if (req.gid) {
+      std::optional<uint32_t> host = fs_->gids().ToOutside(*req.gid);
+      if (!host) return Errno(EINVAL);
+      r.mask |= gofer::kSetGid, r.gid = *host;
+    }
     if (req.size) r.mask |= gofer::kSetSize, r.size = *req.size;
     if (req.atime) r.mask |= gofer::kSetAtime, r.atime = {req.atime->tv_sec, req.atime->tv_nsec};
     if (req.mtime) r.mask |= gofer::kSetMtime, r.mtime = {req.mtime->tv_sec, req.mtime->tv_nsec};
@@ -409,8 +423,8 @@ class GoferInode : public Inode {
     // The type never changes; a reply that says otherwise is not believed.
     attr_.mode = type_ | (a.mode & 07777);
     attr_.nlink = a.nlink;
-    attr_.uid = a.uid;
-    attr_.gid = a.gid;
+    attr_.uid = fs_->uids().ToInsideOrOverflow(a.uid);
+    attr_.gid = fs_->gids().ToInsideOrOverflow(a.gid);
     attr_.rdev = a.rdev;
     attr_.size = a.size;
     attr_.blksize = a.blksize;
@@ -428,6 +442,13 @@ class GoferInode : public Inode {
     Stat dir = TRY(GetStat());
     vfs::InitOwner(creds, dir, &mode, uid, gid);
     *perm = mode & 07777;
+    // The host's ids for the owner; a creator the user namespace does not map cannot make
+    // files (Linux: EOVERFLOW).
+    std::optional<uint32_t> host_uid = fs_->uids().ToOutside(*uid);
+    std::optional<uint32_t> host_gid = fs_->gids().ToOutside(*gid);
+    if (!host_uid || !host_gid) return Errno(EOVERFLOW);
+    *uid = *host_uid;
+    *gid = *host_gid;
     return Ok();
   }
 
@@ -564,10 +585,11 @@ Result<Stat> GoferFile::GetStat() {
 
 }  // namespace
 
-Result<RefPtr<vfs::Dentry>> NewGoferFilesystem(FileDescriptor sock) {
+Result<RefPtr<vfs::Dentry>> NewGoferFilesystem(FileDescriptor sock, kernel::IdMap uids,
+                                               kernel::IdMap gids) {
   auto client = MakeRef<GoferClient>(std::move(sock));
   gofer::NodeReply root = TRY(client->Call(gofer::AttachRequest{}));
-  auto fs = MakeRef<GoferFs>(client);
+  auto fs = MakeRef<GoferFs>(client, std::move(uids), std::move(gids));
   return MakeRef<vfs::Dentry>(nullptr, "", fs->InodeFor(fs, root));
 }
 

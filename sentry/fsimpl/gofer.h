@@ -30,13 +30,18 @@
 #define MOAT_SENTRY_FSIMPL_GOFER_H_
 
 #include "base/file_descriptor.h"
+#include "sentry/kernel/id_map.h"
 #include "sentry/vfs/vfs.h"
 
 namespace moat::fsimpl {
 
 // Attaches to the gofer's mount on `sock` and returns the root dentry of its filesystem. EIO if
-// the gofer does not answer properly.
-Result<RefPtr<vfs::Dentry>> NewGoferFilesystem(FileDescriptor sock);
+// the gofer does not answer properly. `uids` and `gids` map the sandbox's ids to the host's
+// (a user namespace's mappings): file owners are shown mapped (the overflow id when they are not
+// mapped), and the owners of files made or chowned are mapped back (EINVAL for an id that is
+// not mapped, EOVERFLOW for a new file whose creator is not).
+Result<RefPtr<vfs::Dentry>> NewGoferFilesystem(FileDescriptor sock, kernel::IdMap uids = {},
+                                               kernel::IdMap gids = {});
 
 }  // namespace moat::fsimpl
 

@@ -419,8 +419,10 @@ Result<RefPtr<vfs::Inode>> MakeEntry(const Target& t, std::string_view name) {
   if (name == "fd") return RefPtr<vfs::Inode>(MakeRef<FdDir>(t, false));
   if (name == "fdinfo") return RefPtr<vfs::Inode>(MakeRef<FdDir>(t, true));
   if (name == "gid_map" || name == "uid_map") {
-    // One identity mapping of the whole range: the sandbox has one user namespace.
-    return FixedFile(t, name, 0644, "         0          0 4294967295\n");
+    // The sandbox has one user namespace: its mapping to the host's ids (linux.uidMappings and
+    // gidMappings), the identity of the whole range without one.
+    const kernel::IdMap& map = name == "uid_map" ? t.kernel->uid_map() : t.kernel->gid_map();
+    return FixedFile(t, name, 0644, map.ProcText());
   }
   if (name == "limits") return File(t, name, 0444, [t](Task*) { return LimitsFile(t); });
   // Audit is not emulated: no login uid or session was ever set, which reads as (u32)-1.

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "sentry/fsimpl/proc_internal.h"
 #include "sentry/kernel/timers.h"
 
@@ -39,6 +40,23 @@ RefPtr<DataFile> SysctlValue(const std::string& key, std::string value) {
   return Sysctl(key, 0444, [value = std::move(value) + "\n"](Task*) -> Result<std::string> {
     return value;
   });
+}
+
+// A parameter of the kernel's Sysctls: read and written there, so that linux.sysctl and the
+// container's own writes are what it reads back. Writes need the 0644 root-owned file's write
+// permission, as on Linux.
+RefPtr<DataFile> StoredSysctl(const std::string& path) {
+  return Sysctl(
+      path, 0644,
+      [path](Task* reader) -> Result<std::string> {
+        if (!reader) return Errno(ENOENT);
+        return reader->kernel().sysctls().Get(path) + "\n";
+      },
+      [path](Task& writer, std::string_view data, int64_t offset) -> Result<size_t> {
+        if (offset != 0) return data.size();
+        TRY(writer.kernel().sysctls().Set(path, data));
+        return data.size();
+      });
 }
 
 // The UTS names: readable by all, writable with CAP_SYS_ADMIN. A write sets the name to what
@@ -245,9 +263,6 @@ RefPtr<StaticDir> NewSysDir() {
   kernel_dir->Add("overflowgid", SysctlValue("kernel/overflowgid", "65534"));
   kernel_dir->Add("core_pattern", SysctlValue("kernel/core_pattern", "core"));
   kernel_dir->Add("tainted", SysctlValue("kernel/tainted", "0"));
-  kernel_dir->Add("shmmax", SysctlValue("kernel/shmmax", "18446744073692774399"));
-  kernel_dir->Add("shmall", SysctlValue("kernel/shmall", "18446744073692774399"));
-  kernel_dir->Add("shmmni", SysctlValue("kernel/shmmni", "4096"));
   auto random = dir(kernel_dir, "random", "kernel/random");
   random->Add("boot_id", Sysctl("kernel/random/boot_id", 0444, [](Task*) -> Result<std::string> {
                 return Host().boot_id;
@@ -271,9 +286,17 @@ RefPtr<StaticDir> NewSysDir() {
   vm->Add("max_map_count", SysctlValue("vm/max_map_count", "65530"));
   vm->Add("mmap_min_addr", SysctlValue("vm/mmap_min_addr", "65536"));
 
-  auto net = dir(sys, "net", "net");
-  auto core = dir(net, "core", "net/core");
-  core->Add("somaxconn", SysctlValue("net/core/somaxconn", "4096"));
+  // The per-container parameters, in the directories their paths name.
+  for (const kernel::Sysctls::Param& p : kernel::Sysctls::Params()) {
+    std::vector<std::string> parts = absl::StrSplit(p.path, '/');
+    RefPtr<StaticDir> at = sys;
+    std::string key;
+    for (size_t i = 0; i + 1 < parts.size(); i++) {
+      key += (i ? "/" : "") + parts[i];
+      at = dir(at, parts[i], key);
+    }
+    at->Add(parts.back(), StoredSysctl(p.path));
+  }
   return sys;
 }
 

@@ -2,6 +2,7 @@
 # sentry/CMakeLists.txt.
 set(MOAT_FSIMPL_SOURCES
   sentry/fsimpl/anon_inode.cc
+  sentry/fsimpl/cgroupfs.cc
   sentry/fsimpl/dev.cc
   sentry/fsimpl/devpts.cc
   sentry/fsimpl/epoll.cc

@@ -44,8 +44,13 @@ Result<vfs::Stat> SyntheticInode::GetStat() {
   return st;
 }
 
-// proc_setattr() refuses mode changes; ownership and times are not the caller's to set either.
-Result<void> SyntheticInode::SetStat(const vfs::SetStatRequest&) { return Errno(EPERM); }
+// proc_setattr() and proc_sys_setattr() refuse mode and ownership changes. A truncation (the
+// O_TRUNC of `echo 1 > /proc/...`) or a time update succeeds and changes nothing the file
+// shows.
+Result<void> SyntheticInode::SetStat(const vfs::SetStatRequest& req) {
+  if (req.mode || req.uid || req.gid) return Errno(EPERM);
+  return Ok();
+}
 
 // Nothing can be created in /proc: the lookup of the new name fails first (ENOENT).
 Result<RefPtr<vfs::Inode>> SyntheticInode::Create(std::string_view, uint32_t,

@@ -71,6 +71,7 @@ class TmpfsFs : public RefCounted<TmpfsFs> {
     }
   }
   void Uncharge(int64_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
+  int64_t used() const { return used_.load(std::memory_order_relaxed); }
 
   // Guards the entries of every directory of this filesystem (see tmpfs.h). Not annotated on
   // the fields: the analysis cannot name another object's mutex.
@@ -857,6 +858,12 @@ Result<RefPtr<vfs::FileDescription>> NewMemfd(std::string_view name, bool allow_
   dentry->set_deleted();
   constexpr int kKernelOLargefile = 0100000;
   return file->Open(O_RDWR | kKernelOLargefile, Path{*mount, std::move(dentry)});
+}
+
+std::optional<TmpfsSpace> TmpfsSpaceOf(vfs::Inode& inode) {
+  auto* i = dynamic_cast<TmpfsInode*>(&inode);
+  if (!i || i->fs()->size_limit == 0) return std::nullopt;
+  return TmpfsSpace{i->fs()->size_limit, static_cast<uint64_t>(std::max<int64_t>(0, i->fs()->used()))};
 }
 
 Result<void> TmpfsCopyFromHost(vfs::Inode& inode, int src_fd, int64_t size) {

@@ -17,6 +17,7 @@
 #define MOAT_SENTRY_FSIMPL_TMPFS_H_
 
 #include <cstdint>
+#include <optional>
 
 #include "sentry/vfs/vfs.h"
 
@@ -34,6 +35,13 @@ RefPtr<vfs::Dentry> NewTmpfs(uint32_t root_mode, uint32_t uid, uint32_t gid,
 // fsuid and fsgid.
 Result<RefPtr<vfs::FileDescription>> NewMemfd(std::string_view name, bool allow_sealing,
                                               bool noexec_seal, const vfs::Credentials& creds);
+
+// The size limit of the tmpfs `inode` belongs to and the bytes its files use, for statfs(2);
+// nothing if `inode` is not a tmpfs inode or its tmpfs has no limit.
+struct TmpfsSpace {
+  uint64_t limit = 0, used = 0;
+};
+std::optional<TmpfsSpace> TmpfsSpaceOf(vfs::Inode& inode);
 
 // For overlay copy-up: makes the tmpfs regular file `inode` hold exactly the first `size` bytes
 // read from host fd `src_fd`. EINVAL if `inode` is not a tmpfs regular file; ENOSPC past the

@@ -47,13 +47,18 @@ void Credentials::FixCapsAfterUidChange(uid_t old_ruid, uid_t old_euid, uid_t ol
   }
 }
 
-void Credentials::ApplyExecCaps() {
-  // cap_bprm_creds_from_file: a root uid makes the file count as fully capable (its effective
-  // bit only for an effective root); the ambient set survives since the file is not privileged.
-  uint64_t permitted = 0;
-  if (euid == 0 || ruid == 0) permitted = cap_bounding | cap_inheritable;
+void Credentials::ApplyExec() {
+  const uint64_t old_permitted = cap_permitted;
+  // A program without file capabilities: fP = fI = 0, unless root, for which they are all set
+  // (and fE too when the effective uid is 0).
+  bool root = ruid == 0 || euid == 0;
+  uint64_t permitted = root ? (cap_bounding | cap_inheritable) : 0;
+  // Gaining capabilities under no_new_privs is refused by keeping only those held before.
+  if ((permitted & ~old_permitted) && no_new_privs) permitted &= old_permitted;
+  // The ambient set survives (no file capabilities, no set-ID) and is added.
   cap_permitted = permitted | cap_ambient;
   cap_effective = euid == 0 ? cap_permitted : cap_ambient;
+  keep_caps = false;
 }
 
 }  // namespace moat::kernel

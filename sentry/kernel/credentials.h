@@ -34,10 +34,13 @@ class Credentials : public RefCounted<Credentials> {
   // Applies Linux's capability rules after a change of uids (capabilities(7), "Effect of user ID
   // changes on capabilities"), given the uids before the change.
   void FixCapsAfterUidChange(uid_t old_ruid, uid_t old_euid, uid_t old_suid);
-  // Applies execve's capability rules (capabilities(7), "Transformation of capabilities during
-  // execve()") for a program without file capabilities or set-id bits: root gets its bounding
-  // and inheritable sets, anyone else keeps only its ambient set.
-  void ApplyExecCaps();
+  // Applies Linux's capability rules of an execve (capabilities(7), "Transformation of
+  // capabilities during execve()") for a program file without capabilities or set-user-ID
+  // bits, which are all the sandbox has: root's permitted set becomes bounding | inheritable,
+  // with its effective set equal to it; anyone else keeps only the ambient set. Under
+  // no_new_privs nothing is gained beyond the permitted set held before. PR_SET_KEEPCAPS is
+  // cleared.
+  void ApplyExec();
 };
 
 }  // namespace moat::kernel

@@ -81,6 +81,25 @@ std::vector<ThreadGroup*> Kernel::Groups() {
 
 void Kernel::AddTask(Task* t) { tasks_[t->tid()] = RefPtr<Task>(t); }
 
+bool Kernel::ChargePid() {
+  int64_t limit = pids_limit_.load();
+  absl::MutexLock l(&mu_);
+  if (limit > 0) {
+    int64_t count = static_cast<int64_t>(tasks_.size()) + pids_in_flight_;
+    for (const auto& [pid, tg] : groups_) {
+      if (tg->tasks.empty()) count++;  // a zombie keeps its pid until it is reaped
+    }
+    if (count >= limit) return false;
+  }
+  pids_in_flight_++;
+  return true;
+}
+
+void Kernel::ReleasePid() {
+  absl::MutexLock l(&mu_);
+  pids_in_flight_--;
+}
+
 void Kernel::RemoveTask(Task* t) {
   auto it = tasks_.find(t->tid());
   if (it != tasks_.end() && it->second.get() == t) tasks_.erase(it);

@@ -25,7 +25,9 @@
 #include "base/ref_counted.h"
 #include "platform/platform.h"
 #include "sentry/kernel/credentials.h"
+#include "sentry/kernel/id_map.h"
 #include "sentry/kernel/syscall_table.h"
+#include "sentry/kernel/sysctl.h"
 #include "sentry/kernel/task.h"
 #include "sentry/kernel/thread_group.h"
 #include "sentry/kernel/timers.h"
@@ -214,6 +216,29 @@ class Kernel {
   std::string domainname() const;
   void set_domainname(std::string d);
 
+  // The user namespace's mappings of the sandbox's uids and gids to the host's (uidMappings and
+  // gidMappings; the identity without a user namespace). Set before Create.
+  const IdMap& uid_map() const { return uid_map_; }
+  const IdMap& gid_map() const { return gid_map_; }
+  void set_id_maps(IdMap uids, IdMap gids) {
+    uid_map_ = std::move(uids);
+    gid_map_ = std::move(gids);
+  }
+
+  // linux.resources.pids.limit: at most `limit` tasks (threads, zombies included, as the pids
+  // cgroup counts them) in the sandbox; a clone past it fails with EAGAIN, and so does an exec.
+  // 0 or less: no limit. Set before Create. The sentry counts them itself because its own
+  // threads share the host cgroup's count.
+  void set_pids_limit(int64_t limit) { pids_limit_.store(limit); }
+  int64_t pids_limit() const { return pids_limit_.load(); }
+  // Reserves room for one more task under the pids limit; false if there is none. Every true
+  // is followed by ReleasePid once the new task is in the task table (or was not made).
+  bool ChargePid();
+  void ReleasePid();
+
+  // The per-container kernel parameters of /proc/sys (set from linux.sysctl).
+  Sysctls& sysctls() { return sysctls_; }
+
   absl::Time boot_time() const { return boot_time_; }
   // The syscall table (set once, before Start).
   void set_syscall_table(const SyscallTable* t) { table_ = t; }
@@ -252,6 +277,12 @@ class Kernel {
   // The CPU time the host reported for every exited process (its own, not its children's).
   struct rusage exited_usage_ ABSL_GUARDED_BY(mu_) {};
   std::atomic<bool> paused_{false};
+
+  Sysctls sysctls_;
+  std::atomic<int64_t> pids_limit_{0};
+  // Tasks being created (charged but not yet in tasks_).
+  int64_t pids_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  IdMap uid_map_, gid_map_;
 
   mutable absl::Mutex uts_mu_;
   std::string hostname_ ABSL_GUARDED_BY(uts_mu_) = "moat";

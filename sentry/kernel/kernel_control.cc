@@ -135,6 +135,7 @@ absl::StatusOr<RefPtr<Task>> Kernel::NewRootTask(pid_t pid,
   auto task = MakeRef<Task>(this, tg, pid, std::move(ctx));
   auto creds = Credentials::New(proc.uid, proc.gid);
   creds->groups = proc.groups;
+  creds->no_new_privs = proc.no_new_privs;
   if (proc.caps) {
     creds->cap_effective = proc.caps->effective;
     creds->cap_permitted = proc.caps->permitted;
@@ -143,9 +144,8 @@ absl::StatusOr<RefPtr<Task>> Kernel::NewRootTask(pid_t pid,
     creds->cap_ambient = proc.caps->ambient;
     // runc sets the capabilities just before it execs the program, whose exec then transforms
     // them: the process sees what Linux leaves it.
-    creds->ApplyExecCaps();
+    creds->ApplyExec();
   }
-  creds->no_new_privs = proc.no_new_privs;
   task->set_creds(creds);
   task->set_mount_ns(mounts_);
   task->set_fds(proc.fds ? proc.fds : MakeRef<vfs::FdTable>());
@@ -283,10 +283,26 @@ absl::StatusOr<pid_t> Kernel::Exec(InitProcess proc) {
     }
     init = RefPtr<ThreadGroup>(init_);
   }
+  // The pids limit holds for processes started from outside too (runc's exec forks inside the
+  // container's cgroup). Released once the task is in the table or was not made.
+  if (!ChargePid()) {
+    return absl::ResourceExhaustedError(
+        "exec: the container's pids limit is reached (EAGAIN: Resource temporarily unavailable)");
+  }
   std::promise<absl::StatusOr<pid_t>> promise;
   std::future<absl::StatusOr<pid_t>> result = promise.get_future();
   std::thread([this, proc = std::move(proc), init,
                promise = std::move(promise)]() mutable {
+    // The charge taken above, given back once the task is in the table or on failure.
+    struct PidCharge {
+      Kernel* k;
+      bool held = true;
+      void Release() {
+        if (held) k->ReleasePid();
+        held = false;
+      }
+      ~PidCharge() { Release(); }
+    } charge{this};
     absl::StatusOr<platform::CloneResult> child;
     for (int attempt = 0;; attempt++) {
       child = platform_->SpawnProcess();
@@ -337,6 +353,7 @@ absl::StatusOr<pid_t> Kernel::Exec(InitProcess proc) {
         tg->leader = t;
       }
     }
+    charge.Release();
     if (init_gone) {
       Teardown(t->context());
       promise.set_value(

@@ -46,6 +46,13 @@ Result<long> Task::Clone(uint64_t flags, UserAddr stack, UserAddr parent_tid, Us
     return Errno(EPERM);
   }
 
+  // linux.resources.pids.limit (copy_process's cgroup_can_fork): EAGAIN past it.
+  if (!kernel_->ChargePid()) return Errno(EAGAIN);
+  struct PidCharge {
+    Kernel* k;
+    ~PidCharge() { k->ReleasePid(); }
+  } charge{kernel_};
+
   platform::Registers child_regs = ctx_->Regs();
   child_regs.rax = 0;
   child_regs.orig_rax = static_cast<uint64_t>(-1);

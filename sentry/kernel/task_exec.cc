@@ -348,6 +348,9 @@ Result<long> Task::Execve(int dirfd, const std::string& path, std::vector<std::s
     tg_->handlers = tg_->handlers->CloneForExec();
     altstack_ = stack_t{};
   }
+  RefPtr<Credentials> exec_creds = creds()->Copy();
+  exec_creds->ApplyExec();
+  set_creds(exec_creds);
   fds_->CloseOnExec();
   restart_ = nullptr;
   ReleaseVforkParent();
@@ -358,7 +361,12 @@ Result<void> Task::LoadInitial(const std::string& path, std::vector<std::string>
                                std::vector<std::string> envp) {
   if (argv.empty()) argv.push_back("");
   ExecPlan plan = TRY(PlanExec(*this, AT_FDCWD, path, std::move(argv), envp, 0));
-  return LoadImage(*this, plan, std::move(envp));
+  TRY(LoadImage(*this, plan, std::move(envp)));
+  // As runc sets a process's credentials and then executes its program.
+  RefPtr<Credentials> exec_creds = creds()->Copy();
+  exec_creds->ApplyExec();
+  set_creds(exec_creds);
+  return Ok();
 }
 
 }  // namespace moat::kernel

@@ -243,6 +243,8 @@ RefPtr<Dentry> Dentry::CachedChild(std::string_view name) {
 // looked up (and hostfs keeps one O_PATH fd per cached directory).
 Result<RefPtr<Dentry>> Dentry::Child(std::string_view name) {
   if (!inode_->CacheLookups()) {
+    // Only mountpoints are cached here (Pin).
+    if (RefPtr<Dentry> pinned = CachedChild(name)) return pinned;
     return MakeRef<Dentry>(RefPtr<Dentry>(this), std::string(name), TRY(inode_->Lookup(name)));
   }
   // The lookup may do host I/O (hostfs, overlay), so it runs without the dentry lock. If the
@@ -285,6 +287,28 @@ RefPtr<Dentry> Dentry::AddChild(std::string_view name, RefPtr<Inode> inode) {
     }
   }
   return d;
+}
+
+void Dentry::Pin() {
+  // Every dentry on the way up: under a filesystem that does not cache lookups, each walk makes
+  // new ones, which would not lead to this one.
+  for (RefPtr<Dentry> d(this);;) {
+    RefPtr<Dentry> parent;
+    std::string name;
+    {
+      absl::MutexLock l(&d->mu_);
+      parent = d->parent_;
+      name = d->name_;
+    }
+    if (!parent) return;
+    {
+      absl::MutexLock l(&parent->mu_);
+      auto [it, inserted] = parent->children_.try_emplace(std::move(name), d);
+      // Already there: the rest of the way up is too.
+      if (!inserted) return;
+    }
+    d = parent;
+  }
 }
 
 void Dentry::DropChild(std::string_view name) {
@@ -442,6 +466,7 @@ Result<void> MountNamespace::AddMount(const Path& at, RefPtr<Mount> m) {
   if (S_ISDIR(st.mode) != S_ISDIR(TRY(m->root()->inode()->GetStat()).mode)) {
     return Errno(ENOTDIR);
   }
+  at.dentry->Pin();
   absl::MutexLock l(&mu_);
   // A mount on a path that already has one stacks on top: `at` is then the root of the upper
   // mount (path resolution crossed into it), so MountAt finds the chain one step at a time.

@@ -266,6 +266,10 @@ class Dentry : public RefCounted<Dentry> {
   RefPtr<Dentry> AddChild(std::string_view name, RefPtr<Inode> inode);
   // Forgets child `name` (after unlink or rename).
   void DropChild(std::string_view name);
+  // Keeps this dentry in its parent's child cache, and its parent in its own and so on up, also
+  // where the filesystem does not cache lookups (procfs, sysfs): a mount on it must be found by
+  // every later walk (AddMount pins its mountpoint).
+  void Pin();
   // Moves this dentry under `new_parent` as `new_name` (after a rename).
   static void Move(const RefPtr<Dentry>& d, const RefPtr<Dentry>& new_parent,
                    std::string_view new_name);

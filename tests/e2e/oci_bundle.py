@@ -5,7 +5,8 @@ Usage: oci_bundle.py DIR [JSON_PATCH]
 
 The config is runc's default (as `runc spec` writes it) without a terminal, running `sh`; the
 optional JSON_PATCH object is merged into it (objects merge key by key; any other value,
-lists included, replaces what was there). A rootfs that exists already is reused.
+lists included, replaces what was there, except that a key "+NAME" appends its list to list NAME:
+{"+mounts": [...]} adds mounts to the default ones). A rootfs that exists already is reused.
 """
 import json
 import os
@@ -61,7 +62,9 @@ def default_config():
 
 def merge(base, patch):
     for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
+        if key.startswith("+") and isinstance(value, list):
+            base.setdefault(key[1:], []).extend(value)
+        elif isinstance(value, dict) and isinstance(base.get(key), dict):
             merge(base[key], value)
         else:
             base[key] = value

@@ -6,8 +6,10 @@
 // the binary again through argv[0], which must therefore be an absolute path;
 // the CMake harness passes it that way.
 
+#include <linux/capability.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -130,6 +132,30 @@ int ChildWaitFd(char** argv) {
   return 0;
 }
 
+// Reports the capability sets of the new program as hex masks, from capget(2) and prctl(2):
+// "eff prm inh bnd amb".
+int ChildCaps() {
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &header, data) != 0) return 121;
+  auto mask = [&](uint32_t __user_cap_data_struct::*field) {
+    return data[0].*field | (static_cast<uint64_t>(data[1].*field) << 32);
+  };
+  uint64_t bnd = 0, amb = 0;
+  for (int cap = 0; cap < 64; cap++) {
+    if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1) bnd |= uint64_t{1} << cap;
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) == 1) amb |= uint64_t{1} << cap;
+  }
+  char out[128];
+  snprintf(out, sizeof(out), "%lx %lx %lx %lx %lx\n",
+           static_cast<unsigned long>(mask(&__user_cap_data_struct::effective)),
+           static_cast<unsigned long>(mask(&__user_cap_data_struct::permitted)),
+           static_cast<unsigned long>(mask(&__user_cap_data_struct::inheritable)),
+           static_cast<unsigned long>(bnd), static_cast<unsigned long>(amb));
+  Print(out);
+  return 0;
+}
+
 int RunChildMode(int argc, char** argv) {
   std::string mode = argv[1];
   // A #! interpreter line with an argument passes it as one string, so the
@@ -142,6 +168,7 @@ int RunChildMode(int argc, char** argv) {
   if (mode == "--child-signals") return ChildSignals();
   if (mode == "--child-auxv") return ChildAuxv();
   if (mode == "--child-ids") return ChildIds();
+  if (mode == "--child-caps") return ChildCaps();
   if (mode == "--child-wait-fd" && argc >= 3) return ChildWaitFd(argv);
   fprintf(stderr, "exec_test: unknown child mode %s\n", argv[1]);
   return 125;
@@ -692,6 +719,75 @@ TEST(ExecSessionTest, SetpgidAfterChildExecIsEacces) {
   EXPECT_THAT(setpgid(pid, pid), SyscallFailsWithErrno(EACCES));
   close(release[1]);
   EXPECT_THAT(WaitForChild(pid), ExitedWith(0));
+}
+
+// ---------------------------------------------------------------------------
+// Capabilities across execve (capabilities(7), "Transformation of capabilities during
+// execve()"), for a program file without file capabilities or set-ID bits.
+
+struct CapSets {
+  uint64_t eff = 0, prm = 0, inh = 0, bnd = 0, amb = 0;
+};
+
+// Runs the --child-caps helper after `setup` (in the forked child) and parses what it printed.
+CapSets ExecCaps(const std::function<void()>& setup) {
+  ExecResult r = ForkExec(self_path, {self_path, "--child-caps"}, {}, setup);
+  EXPECT_THAT(r.status, ExitedWith(0));
+  CapSets c;
+  unsigned long v[5] = {};
+  EXPECT_EQ(sscanf(r.output.c_str(), "%lx %lx %lx %lx %lx", &v[0], &v[1], &v[2], &v[3], &v[4]), 5)
+      << r.output;
+  c.eff = v[0], c.prm = v[1], c.inh = v[2], c.bnd = v[3], c.amb = v[4];
+  return c;
+}
+
+// Sets the effective, permitted and inheritable sets of the calling process (a forked child).
+void SetCapsInChild(uint64_t eff, uint64_t prm, uint64_t inh) {
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2] = {};
+  data[0].effective = static_cast<uint32_t>(eff), data[1].effective = static_cast<uint32_t>(eff >> 32);
+  data[0].permitted = static_cast<uint32_t>(prm), data[1].permitted = static_cast<uint32_t>(prm >> 32);
+  data[0].inheritable = static_cast<uint32_t>(inh), data[1].inheritable = static_cast<uint32_t>(inh >> 32);
+  CHILD_CHECK_SUCCESS(syscall(SYS_capset, &header, data));
+}
+
+constexpr uint64_t Cap(int c) { return uint64_t{1} << c; }
+
+TEST(ExecCapsTest, RootRegainsBoundingAndInheritable) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  // Permitted and effective dropped to CAP_KILL and CAP_SETPCAP, CAP_CHOWN inheritable: the
+  // program run by root gets bounding | inheritable, all of it effective.
+  CapSets c = ExecCaps([] { SetCapsInChild(Cap(CAP_KILL), Cap(CAP_KILL) | Cap(CAP_SETPCAP), 0); });
+  EXPECT_NE(c.prm & Cap(CAP_CHOWN), 0u);
+  EXPECT_EQ(c.prm, c.bnd | c.inh);
+  EXPECT_EQ(c.eff, c.prm);
+  EXPECT_EQ(c.amb, 0u);
+}
+
+TEST(ExecCapsTest, NoNewPrivsGainsNothing) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  CapSets c = ExecCaps([] {
+    SetCapsInChild(Cap(CAP_KILL), Cap(CAP_KILL) | Cap(CAP_SETPCAP), 0);
+    CHILD_CHECK_SUCCESS(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+  });
+  EXPECT_EQ(c.prm, Cap(CAP_KILL) | Cap(CAP_SETPCAP));
+  EXPECT_EQ(c.eff, c.prm);
+}
+
+TEST(ExecCapsTest, OtherUserKeepsOnlyAmbient) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  CapSets c = ExecCaps([] {
+    CHILD_CHECK_SUCCESS(prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0));
+    CHILD_CHECK_SUCCESS(setresgid(1000, 1000, 1000));
+    CHILD_CHECK_SUCCESS(setresuid(1000, 1000, 1000));
+    uint64_t keep = Cap(CAP_KILL) | Cap(CAP_CHOWN);
+    SetCapsInChild(keep, keep, Cap(CAP_KILL) | Cap(CAP_CHOWN));
+    CHILD_CHECK_SUCCESS(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_KILL, 0, 0));
+  });
+  EXPECT_EQ(c.prm, Cap(CAP_KILL));
+  EXPECT_EQ(c.eff, Cap(CAP_KILL));
+  EXPECT_EQ(c.amb, Cap(CAP_KILL));
+  EXPECT_EQ(c.inh, Cap(CAP_KILL) | Cap(CAP_CHOWN));
 }
 
 }  // namespace

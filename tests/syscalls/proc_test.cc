@@ -892,6 +892,35 @@ TEST(ProcTest, UptimeLoadavgVersion) {
   EXPECT_FALSE(ReadFile("/proc/cmdline").empty());
 }
 
+// The IPC and network parameters a container may set (linux.sysctl): integers separated by
+// tabs; a write that is not a list of integers is EINVAL and changes nothing.
+TEST(ProcTest, SysNamespacedParameters) {
+  EXPECT_TRUE(std::regex_match(ReadFile("/proc/sys/kernel/sem"), std::regex("\\d+\t\\d+\t\\d+\t\\d+\n")));
+  EXPECT_TRUE(std::regex_match(ReadFile("/proc/sys/kernel/shmmax"), std::regex("\\d+\n")));
+  EXPECT_TRUE(std::regex_match(ReadFile("/proc/sys/fs/mqueue/msg_max"), std::regex("\\d+\n")));
+  EXPECT_TRUE(std::regex_match(ReadFile("/proc/sys/net/ipv4/ping_group_range"),
+                               std::regex("-?\\d+\t-?\\d+\n")));
+  if (geteuid() != 0) GTEST_SKIP() << "writing /proc/sys needs root";
+  std::string before = ReadFile("/proc/sys/kernel/msgmax");
+  int fd = open("/proc/sys/kernel/msgmax", O_WRONLY | O_TRUNC | O_CLOEXEC);
+  ASSERT_THAT(fd, SyscallSucceeds());
+  EXPECT_THAT(write(fd, "abc\n", 4), SyscallFailsWithErrno(EINVAL));
+  close(fd);
+  EXPECT_EQ(ReadFile("/proc/sys/kernel/msgmax"), before);
+}
+
+// `echo 0 > /proc/self/oom_score_adj` opens with O_TRUNC: proc files take it (and ignore it),
+// but refuse a mode change.
+TEST(ProcTest, TruncatingOpenOfProcFile) {
+  std::string before = ReadFile("/proc/self/oom_score_adj");
+  int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_THAT(fd, SyscallSucceeds());
+  EXPECT_THAT(write(fd, before.data(), before.size()), SyscallSucceedsWithValue(before.size()));
+  EXPECT_THAT(fchmod(fd, 0600), SyscallFailsWithErrno(EPERM));
+  close(fd);
+  EXPECT_EQ(ReadFile("/proc/self/oom_score_adj"), before);
+}
+
 TEST(ProcTest, SysKernel) {
   utsname u;
   ASSERT_THAT(uname(&u), SyscallSucceeds());
