@@ -342,6 +342,18 @@ EOF
   [ "$status" = 6 ] || { cat "$work/tty.out"; fail "ctr task exec -t exited $status, want 6"; }
   grep -q '^/dev/pts/' "$work/tty.out" || { cat "$work/tty.out"; fail "ctr task exec -t: no tty inside"; }
   "${C[@]}" task ps long >/dev/null || fail "ctr task ps"
+  # The shim kills an exec'd process by the pid runsc exec --pid-file gave it (runsc's waiter):
+  # a SIGKILL there must end the process in the sandbox too.
+  timeout 60 "${C[@]}" task exec -d --exec-id e3 long sleep 999 || fail "ctr task exec -d"
+  timeout 60 "${C[@]}" task exec --exec-id e4 long ps -o args | grep -q '^sleep 999' ||
+    fail "the exec'd sleep is not running"
+  timeout 60 "${C[@]}" task kill --exec-id e3 -s SIGKILL long || fail "ctr task kill --exec-id e3"
+  for _ in $(seq 50); do
+    timeout 60 "${C[@]}" task exec --exec-id e5 long ps -o args | grep -q '^sleep 999' || break
+    sleep 0.2
+  done
+  ! timeout 60 "${C[@]}" task exec --exec-id e6 long ps -o args | grep -q '^sleep 999' ||
+    fail "the exec'd sleep survived a SIGKILL to its exec process"
   timeout 60 "${C[@]}" task pause long || fail "ctr task pause"
   [ "$("${C[@]}" task ls | awk '$1 == "long" {print $3}')" = PAUSED ] || fail "task long is not paused"
   timeout 60 "${C[@]}" task resume long || fail "ctr task resume"
