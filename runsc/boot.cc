@@ -60,6 +60,16 @@ void WriteAll(int fd, const std::string& s) {
   }
 }
 
+// Points fds 0 and 1 (and 2 unless `keep_stderr`) at /dev/null.
+absl::Status ReleaseCallerStdio(bool keep_stderr) {
+  FileDescriptor null(open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!null) return ErrnoStatus("open /dev/null");
+  for (int fd = 0; fd < (keep_stderr ? 2 : 3); fd++) {
+    if (dup2(null.get(), fd) < 0) return ErrnoStatus(fmt::format("dup2(/dev/null, {})", fd));
+  }
+  return absl::OkStatus();
+}
+
 // Everything up to the created state. Returns the kernel, whose init exists but has not run.
 absl::StatusOr<kernel::Kernel*> Setup(const BootOptions& opts, const GlobalOptions& global,
                                       const ContainerDir& dir) {
@@ -74,6 +84,10 @@ absl::StatusOr<kernel::Kernel*> Setup(const BootOptions& opts, const GlobalOptio
   if (process.terminal && opts.console_socket.empty())
     return absl::InvalidArgumentError(
         "process.terminal is true but no --console-socket was given to receive the terminal");
+  // With a terminal the caller's stdio is not the container's, and neither this process nor
+  // the gofer it starts may hold it open: containerd's shim reads `runc create`'s output until
+  // EOF before it takes the terminal from the console socket. stderr stays if it is the log.
+  if (process.terminal) RETURN_IF_ERROR(ReleaseCallerStdio(/*keep_stderr=*/LogIsStderr()));
 
   // The container's limits are the caller's, except those the config sets; taken before the
   // sentry raises its own.

@@ -10,18 +10,18 @@
 
 namespace moat::runsc::control {
 
-absl::StatusOr<sockaddr_un> SocketAddress(const std::string& path, FileDescriptor* dir_fd) {
+absl::StatusOr<sockaddr_un> SocketAddress(const std::string& path, FileDescriptor* dir) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::string name = path;
   if (path.size() >= sizeof(addr.sun_path)) {
     size_t slash = path.rfind('/');
-    std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
-    dir_fd->Reset(open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!dir_fd->valid()) return ErrnoStatus(fmt::format("open {}", dir));
-    name = fmt::format("/proc/self/fd/{}/{}", dir_fd->get(), path.substr(slash + 1));
+    std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    dir->Reset(open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!dir->valid()) return ErrnoStatus(fmt::format("open {}", parent));
+    name = fmt::format("/proc/self/fd/{}/{}", dir->get(), path.substr(slash + 1));
     if (name.size() >= sizeof(addr.sun_path))
-      return absl::InvalidArgumentError(fmt::format("socket name in {} is too long", path));
+      return absl::InvalidArgumentError(fmt::format("socket name {} is too long", path));
   }
   std::memcpy(addr.sun_path, name.c_str(), name.size() + 1);
   return addr;
@@ -31,12 +31,15 @@ absl::StatusOr<std::vector<uint8_t>> RoundTrip(const std::string& path,
                                                const std::vector<uint8_t>& msg,
                                                const std::vector<int>& fds, uint32_t* reply_type) {
   FileDescriptor dir;
-  absl::StatusOr<sockaddr_un> addr_or = SocketAddress(path, &dir);
-  if (!addr_or.ok()) return addr_or.status();
-  sockaddr_un addr = *addr_or;
+  absl::StatusOr<sockaddr_un> addr = SocketAddress(path, &dir);
+  if (!addr.ok()) {
+    if (absl::IsNotFound(addr.status()))
+      return absl::UnavailableError(fmt::format("the sandbox is not running ({})", path));
+    return addr.status();
+  }
   FileDescriptor sock(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
   if (!sock) return ErrnoStatus("socket(AF_UNIX)");
-  if (connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0) {
+  if (connect(sock.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr)) < 0) {
     int e = errno;
     if (e == ENOENT || e == ECONNREFUSED)
       return absl::UnavailableError(fmt::format("the sandbox is not running ({}: {})", path,

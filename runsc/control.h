@@ -109,9 +109,13 @@ struct WaitStatusReply {
 
 struct WaitPidRequest {
   int32_t pid = 0;
+  // The waiter stands for the process (exec --detach: engines signal the waiter's pid): if its
+  // connection closes before the process ends, the waiter was killed, and the process is
+  // killed too (SIGKILL), as it would be were the waiter the process itself.
+  uint8_t kill_on_hangup = 0;
   using Reply = WaitStatusReply;
   static constexpr MsgType kType = kWaitPid;
-  template <class V> void Visit(V& v) { v(pid); }
+  template <class V> void Visit(V& v) { v(pid), v(kill_on_hangup); }
 };
 
 struct WaitRequest {
@@ -159,10 +163,10 @@ struct StatsRequest {
   template <class V> void Visit(V&) {}
 };
 
-// A unix socket address for `path`, however long: a path longer than sun_path is reached
-// through an O_PATH descriptor of its directory (/proc/self/fd/N/NAME), which `dir_fd` then
-// holds and must stay open while the address is used.
-absl::StatusOr<sockaddr_un> SocketAddress(const std::string& path, FileDescriptor* dir_fd);
+// The unix socket address of `path`. A path too long for sun_path (a 64-character container id
+// under a long --root) is reached through its directory instead: an O_PATH fd of the directory,
+// held in `dir` while the address is in use, and /proc/self/fd/N/NAME.
+absl::StatusOr<sockaddr_un> SocketAddress(const std::string& path, FileDescriptor* dir);
 
 // ---- Client ----
 

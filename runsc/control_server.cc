@@ -1,10 +1,15 @@
 #include "runsc/control_server.h"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <functional>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_join.h"
@@ -26,6 +31,37 @@ std::vector<uint8_t> Reply(const typename Req::Reply& r) {
 }
 
 std::vector<uint8_t> Failed(const absl::Status& s) { return Failed(std::string(s.message())); }
+
+// Runs an action if the peer of a connection hangs up before the watch ends (is destroyed).
+class HangupWatch {
+ public:
+  static absl::StatusOr<HangupWatch> Start(int conn, std::function<void()> on_hangup) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) return ErrnoStatus("pipe2");
+    HangupWatch w;
+    w.stop_w_.Reset(p[1]);
+    w.thread_ = std::thread([conn, stop_r = FileDescriptor(p[0]), on_hangup = std::move(on_hangup)] {
+      pollfd fds[2] = {{conn, POLLRDHUP, 0}, {stop_r.get(), POLLIN, 0}};
+      int n;
+      do {
+        n = poll(fds, 2, -1);
+      } while (n < 0 && errno == EINTR);
+      if (n > 0 && !fds[1].revents && (fds[0].revents & (POLLRDHUP | POLLHUP | POLLERR)))
+        on_hangup();
+    });
+    return w;
+  }
+  HangupWatch() = default;
+  HangupWatch(HangupWatch&&) = default;
+  ~HangupWatch() {
+    stop_w_.Reset();  // wakes the thread
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  FileDescriptor stop_w_;
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -77,11 +113,11 @@ void Server::Serve(FileDescriptor conn) {
       LOG_WARNING("control socket: bad message: {}", m.error().Name());
     return;
   }
-  std::vector<uint8_t> reply = Handle(*m);
+  std::vector<uint8_t> reply = Handle(*m, conn.get());
   (void)wire::SendMessage(conn.get(), reply);
 }
 
-std::vector<uint8_t> Server::Handle(wire::Message& m) {
+std::vector<uint8_t> Server::Handle(wire::Message& m, int conn) {
   auto decode = [&m](auto& req) { return wire::Decode(m.body, req); };
   switch (m.type) {
     case kStart: {
@@ -116,6 +152,13 @@ std::vector<uint8_t> Server::Handle(wire::Message& m) {
     case kWaitPid: {
       WaitPidRequest req;
       if (!decode(req)) break;
+      std::optional<HangupWatch> watch;
+      if (req.kill_on_hangup) {
+        absl::StatusOr<HangupWatch> w =
+            HangupWatch::Start(conn, [this, pid = req.pid] { (void)kernel_->Kill(pid, SIGKILL); });
+        if (!w.ok()) return Failed(w.status());
+        watch.emplace(std::move(*w));
+      }
       absl::StatusOr<int> status = kernel_->WaitExec(req.pid);
       if (!status.ok()) return Failed(status.status());
       return Reply<WaitPidRequest>({.status = *status});

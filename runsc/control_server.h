@@ -36,8 +36,8 @@ class Server {
       : sock_(std::move(sock)), kernel_(kernel), make_process_(std::move(make_process)),
         owner_(owner) {}
   void Serve(FileDescriptor conn);
-  // Answers one request: the reply message to send.
-  std::vector<uint8_t> Handle(wire::Message& m);
+  // Answers one request that came on connection `conn`: the reply message to send.
+  std::vector<uint8_t> Handle(wire::Message& m, int conn);
 
   FileDescriptor sock_;
   kernel::Kernel* kernel_;  // not owned

@@ -114,8 +114,10 @@ absl::StatusOr<int32_t> StartProcess(const ContainerDir& dir, const spec::Proces
   return r->pid;
 }
 
-// Waits for sandbox process `pid` while passing on the signals this process receives.
-absl::StatusOr<int> WaitForwarding(const ContainerDir& dir, int32_t pid) {
+// Waits for sandbox process `pid` while passing on the signals this process receives. With
+// `stands_for_it` (the detached waiter, whose pid engines take for the process's), the sandbox
+// kills the process if this one dies first: a SIGKILL to the waiter reaches the process.
+absl::StatusOr<int> WaitForwarding(const ContainerDir& dir, int32_t pid, bool stands_for_it) {
   sigset_t forward;
   sigemptyset(&forward);
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT})
@@ -124,7 +126,8 @@ absl::StatusOr<int> WaitForwarding(const ContainerDir& dir, int32_t pid) {
   std::atomic<bool> done{false};
   absl::StatusOr<control::WaitStatusReply> result;
   std::thread waiter([&] {
-    result = control::Call(dir.control_path(), control::WaitPidRequest{.pid = pid});
+    result = control::Call(dir.control_path(),
+                           control::WaitPidRequest{.pid = pid, .kill_on_hangup = stands_for_it});
     done = true;
   });
   while (!done) {
@@ -170,7 +173,7 @@ int RunExec(const ExecOptions& o, const GlobalOptions& global) {
       if (!master.ok()) return ReportError("exec", master.status());
       relay = std::thread([m = std::move(*master)] { (void)RelayTerminal(m.get()); });
     }
-    absl::StatusOr<int> status = WaitForwarding(dir, *pid);
+    absl::StatusOr<int> status = WaitForwarding(dir, *pid, /*stands_for_it=*/false);
     if (relay.joinable()) relay.join();
     if (!status.ok()) return ReportError("exec", status.status());
     return WIFSIGNALED(*status) ? 128 + WTERMSIG(*status) : WEXITSTATUS(*status);
@@ -193,8 +196,10 @@ int RunExec(const ExecOptions& o, const GlobalOptions& global) {
     // The process has its own copies of the stdio; ours must not keep an engine's pipes open.
     int null = open("/dev/null", O_RDWR);
     for (int fd = 0; fd < 3; fd++) dup2(null, fd);
-    absl::StatusOr<int> status = WaitForwarding(dir, *pid);
-    if (!status.ok()) _exit(255);
+    absl::StatusOr<int> status = WaitForwarding(dir, *pid, /*stands_for_it=*/true);
+    // The sandbox ended first (its init exited or it was killed): the process went with it, as
+    // a container's processes are killed when its init exits.
+    if (!status.ok()) ExitLike(absl::IsUnavailable(status.status()) ? SIGKILL : 255 << 8);
     ExitLike(*status);
   }
   report_w.Reset();

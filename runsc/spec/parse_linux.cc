@@ -130,11 +130,17 @@ absl::Status ParseThrottle(const Object& b, std::string_view key,
   });
 }
 
+// The container-wide weights: 0 is "not set", as runc takes it (Docker writes "weight": 0 when
+// no --blkio-weight is given).
+absl::Status GetWeight(const Object& b, std::string_view key, std::optional<uint16_t>* out) {
+  RETURN_IF_ERROR(b.GetInt(key, out));
+  if (out->has_value() && **out == 0) out->reset();
+  return CheckWeight(*out, b.Path(key));
+}
+
 absl::Status ParseBlockIo(const Object& b, Resources::BlockIo* out) {
-  RETURN_IF_ERROR(b.GetInt("weight", &out->weight));
-  RETURN_IF_ERROR(CheckWeight(out->weight, b.Path("weight")));
-  RETURN_IF_ERROR(b.GetInt("leafWeight", &out->leaf_weight));
-  RETURN_IF_ERROR(CheckWeight(out->leaf_weight, b.Path("leafWeight")));
+  RETURN_IF_ERROR(GetWeight(b, "weight", &out->weight));
+  RETURN_IF_ERROR(GetWeight(b, "leafWeight", &out->leaf_weight));
   RETURN_IF_ERROR(
       b.ForEach("weightDevice", [out](const Json& v, const std::string& path) -> absl::Status {
         ASSIGN_OR_RETURN(Object o, Object::Make(v, path));

@@ -424,6 +424,16 @@ TEST(SpecParse, MinimalAndNulls) {
   EXPECT_TRUE(ParseSpec("{}").ok());
 }
 
+TEST(SpecParse, ZeroBlockIoWeightIsUnset) {
+  // Docker writes "weight": 0 when no --blkio-weight is given; runc takes it for "not set".
+  absl::StatusOr<Spec> spec = ParseSpec(
+      R"({"linux": {"resources": {"blockIO": {"weight": 0, "leafWeight": 0}}}})");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_TRUE(spec->linux.resources.has_value());
+  EXPECT_FALSE(spec->linux.resources->block_io.weight.has_value());
+  EXPECT_FALSE(spec->linux.resources->block_io.leaf_weight.has_value());
+}
+
 TEST(SpecParse, DeepNestingInAnUnknownFieldIsHarmless) {
   std::string deep = R"({"unknown": )" + std::string(100000, '[') + std::string(100000, ']') + "}";
   EXPECT_TRUE(ParseSpec(deep).ok());

@@ -1,0 +1,398 @@
+#!/usr/bin/env bash
+# End-to-end checks of runsc under real container engines, as users run it: podman (through
+# conmon) and containerd (through its runc shim v2, containerd-shim-runc-v2, with BinaryName set
+# to runsc). Each engine runs isolated in a temporary directory with its own storage, state and
+# (containerd) daemon, on a busybox image made here from Debian's static busybox: no registry,
+# no network. Whatever the engine lacks is installed from Debian's packages first.
+#
+# Usage: engines_test.sh RUNSC podman|containerd
+#
+# Every runsc call goes through a logging wrapper ($work/runsc-calls.log: what the engine ran and
+# how each call ended), printed when a check fails.
+set -uo pipefail
+runsc=$(readlink -f "$1")
+engine=$2
+here=$(cd "$(dirname "$0")" && pwd)
+
+work=$(mktemp -d /tmp/moat-engines.XXXXXX)
+chmod 755 "$work"
+image=localhost/moat-busybox:test
+calls=$work/runsc-calls.log
+
+fail() {
+  echo "FAIL: $*"
+  if [ -s "$calls" ]; then
+    echo "--- runsc calls ($calls) ---"
+    tail -n 60 "$calls"
+  fi
+  exit 1
+}
+
+# The runsc processes (sandboxes, gofers, exec waiters) that belong to this test: a runsc binary
+# whose command line names something under $work or this test's state root.
+own_runsc_pids() {
+  local pid exe
+  for pid in $(pgrep -f -- "$work|${ns_root:-$work}"); do
+    exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || continue
+    [ "$exe" = "$runsc" ] && echo "$pid"
+  done
+}
+
+# Checks that no runsc process of this test is left (waiting a little for ones that are ending).
+no_runsc_left() {
+  for _ in $(seq 100); do
+    [ -z "$(own_runsc_pids)" ] && return 0
+    sleep 0.1
+  done
+  ps -o pid,ppid,args -p "$(own_runsc_pids | paste -sd,)"
+  fail "runsc processes of this test are left"
+}
+
+# Installs the Debian packages that provide the given commands, if a command is missing.
+# Arguments: COMMAND:PACKAGE ...
+need() {
+  local missing=() spec
+  for spec in "$@"; do
+    command -v "${spec%%:*}" >/dev/null 2>&1 || [ -e "${spec%%:*}" ] || missing+=("${spec#*:}")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  local apt=(apt-get -y -q -o DPkg::Lock::Timeout=600 install "${missing[@]}")
+  "${apt[@]}" >"$work/apt.log" 2>&1 ||
+    { apt-get -q -o DPkg::Lock::Timeout=600 update >>"$work/apt.log" 2>&1 && "${apt[@]}" >>"$work/apt.log" 2>&1; } ||
+    { tail -20 "$work/apt.log"; fail "could not install ${missing[*]}"; }
+}
+
+# A runtime for the engine: a script that logs each call and its exit status, then runs runsc
+# with EXTRA global flags first. Prints its path.
+make_wrapper() {
+  local path=$work/bin/runsc
+  mkdir -p "$work/bin"
+  cat >"$path" <<EOF
+#!/bin/bash
+echo "\$(date +%T.%N) [\$\$] \$*" >>"$calls"
+"$runsc" $* "\$@"
+rc=\$?
+echo "\$(date +%T.%N) [\$\$] exit \$rc" >>"$calls"
+exit \$rc
+EOF
+  chmod 755 "$path"
+  echo "$path"
+}
+
+# Runs a command with a terminal (util-linux script), its output in $work/tty.out, and returns
+# its exit status. Input is a pipe kept open for the command's lifetime, not /dev/null, so that
+# script does not send an end-of-file character into the terminal.
+with_tty() {
+  local cmd
+  printf -v cmd '%q ' "$@"
+  sleep 30 | timeout 60 script -qefc "$cmd" /dev/null >"$work/tty.out" 2>&1
+}
+
+# Times a command in milliseconds: sets $elapsed_ms and returns the command's status.
+timed() {
+  local start end status
+  start=$(date +%s%N)
+  "$@"
+  status=$?
+  end=$(date +%s%N)
+  elapsed_ms=$(((end - start) / 1000000))
+  return $status
+}
+
+[ "$(id -u)" = 0 ] || fail "must run as root (engines need to mount and to make cgroups)"
+need python3:python3 /bin/busybox:busybox-static script:bsdutils
+"$here/busybox_image.py" "$work/busybox.tar" "$image" || fail "making the busybox image"
+
+###################################################################################### podman
+podman_cleanup() {
+  if [ -n "${P[*]:-}" ]; then
+    "${P[@]}" rm --all --force --time 0 >/dev/null 2>&1
+  fi
+  for pid in $(own_runsc_pids); do kill -KILL "$pid" 2>/dev/null; done
+  # conmon processes of this test (their command lines name $work).
+  for pid in $(pgrep -f -- "conmon .*$work"); do kill -KILL "$pid" 2>/dev/null; done
+  findmnt -rn -o TARGET | grep "^$work/" | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  rm -rf "$work"
+}
+
+run_podman() {
+  need podman:podman conmon:conmon
+  trap podman_cleanup EXIT
+  local cfg=$work/config
+  mkdir -p "$cfg" "$work/tmp"
+  # No network, no registries, no systemd: a containers.conf, registries.conf and storage.conf
+  # of the test's own.
+  cat >"$cfg/containers.conf" <<EOF
+[containers]
+netns = "none"
+log_driver = "k8s-file"
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+[network]
+EOF
+  echo 'unqualified-search-registries = []' >"$cfg/registries.conf"
+  cat >"$cfg/storage.conf" <<EOF
+[storage]
+driver = "vfs"
+graphroot = "$work/storage"
+runroot = "$work/run"
+EOF
+  export CONTAINERS_CONF=$cfg/containers.conf CONTAINERS_REGISTRIES_CONF=$cfg/registries.conf
+  export CONTAINERS_STORAGE_CONF=$cfg/storage.conf TMPDIR=$work/tmp
+  local base=(podman --root "$work/storage" --runroot "$work/run" --tmpdir "$work/libpod"
+              --storage-driver vfs --cgroup-manager cgroupfs --events-backend file
+              --volumepath "$work/volumes")
+  local state=$work/runsc-state
+  local wrapper
+  wrapper=$(make_wrapper --root "$state")
+  P=("${base[@]}" --runtime "$wrapper")
+  local out status
+
+  "${base[@]}" load -i "$work/busybox.tar" >"$work/load.log" 2>&1 || { cat "$work/load.log"; fail "podman load"; }
+  "${base[@]}" image exists "$image" || fail "podman load did not make $image"
+
+  # 1. runsc itself as the runtime (its default state root): output and exit status.
+  out=$(timeout 120 "${base[@]}" --runtime "$runsc" run --rm --cidfile "$work/cid" "$image" \
+        sh -c 'echo hello from $(hostname); exit 7')
+  status=$?
+  echo "run: $out (status $status)"
+  [ "$status" = 7 ] || fail "podman run exited $status, want 7"
+  [[ "$out" == "hello from "* ]] || fail "podman run printed '$out'"
+  ! "$runsc" list -q | grep -qx "$(cat "$work/cid")" || fail "the container is left in runsc's state"
+
+  # 2. Through the logging wrapper from here on. The container's init is pid 1 of its pid
+  # namespace: its own SIGKILL is ignored, as on Linux; a child's death by a signal is 128+N.
+  out=$(timeout 120 "${P[@]}" run --rm "$image" sh -c 'kill -KILL $$; sh -c "kill -SEGV \$\$" 2>/dev/null; echo $?')
+  status=$?
+  [ "$status" = 0 ] || fail "a pid 1 that sent itself SIGKILL: podman run exited $status, want 0"
+  [ "$out" = 139 ] || fail "a child killed by SIGSEGV: the shell saw '$out', want 139"
+
+  # 3. stdin is the engine's pipe; the config's user, environment, cwd and a bind mount.
+  mkdir -p "$work/vol" && echo from-the-host >"$work/vol/f"
+  out=$(echo piped-in | timeout 120 "${P[@]}" run --rm -i --user 65534:65534 -e FOO=bar -w /tmp \
+        -v "$work/vol:/vol:ro" "$image" sh -c 'cat; id -u; echo $FOO; pwd; cat /vol/f')
+  status=$?
+  [ "$status" = 0 ] || fail "podman run -i exited $status"
+  [ "$out" = "$(printf 'piped-in\n65534\nbar\n/tmp\nfrom-the-host')" ] || fail "podman run -i printed '$out'"
+
+  # 4. A program that does not exist: podman's 127, with runsc's message.
+  out=$(timeout 120 "${P[@]}" run --rm "$image" /nonexistent 2>&1)
+  status=$?
+  [ "$status" = 127 ] || fail "podman run of a missing program exited $status, want 127: $out"
+  [[ "$out" == *"/nonexistent"* ]] || fail "podman run of a missing program said '$out'"
+
+  # 5. A terminal (-t), given by script: the container sees a tty; its status comes back.
+  with_tty "${P[@]}" run --rm -t "$image" sh -c 'tty; exit 4'
+  status=$?
+  [ "$status" = 4 ] || { cat "$work/tty.out"; fail "podman run -t exited $status, want 4"; }
+  grep -q '^/dev/pts/' "$work/tty.out" || { cat "$work/tty.out"; fail "podman run -t: no tty inside"; }
+
+  # 6. A long-running container: exec, logs, pause, stop (SIGTERM is ignored by a pid-1 shell
+  # without a handler, so podman sends SIGKILL after --time), rm.
+  timeout 120 "${P[@]}" run -d --name long "$image" \
+    sh -c 'echo started; while :; do sleep 1; done' >/dev/null || fail "podman run -d"
+  for _ in $(seq 100); do
+    "${P[@]}" logs long 2>/dev/null | grep -q started && break
+    sleep 0.1
+  done
+  "${P[@]}" logs long | grep -qx started || fail "podman logs: '$("${P[@]}" logs long 2>&1)'"
+  [ "$("${P[@]}" inspect -f '{{.State.Status}}' long)" = running ] || fail "the container is not running"
+  out=$(timeout 60 "${P[@]}" exec long sh -c 'echo in exec; exit 5')
+  status=$?
+  [ "$status" = 5 ] || fail "podman exec exited $status, want 5"
+  [ "$out" = "in exec" ] || fail "podman exec printed '$out'"
+  out=$(echo to-exec | timeout 60 "${P[@]}" exec -i long cat)
+  [ "$out" = to-exec ] || fail "podman exec -i printed '$out'"
+  timeout 60 "${P[@]}" exec long /nonexistent 2>/dev/null
+  status=$?
+  [ "$status" = 127 ] || fail "podman exec of a missing program exited $status, want 127"
+  with_tty "${P[@]}" exec -t long sh -c 'tty; exit 6'
+  status=$?
+  [ "$status" = 6 ] || { cat "$work/tty.out"; fail "podman exec -t exited $status, want 6"; }
+  grep -q '^/dev/pts/' "$work/tty.out" || { cat "$work/tty.out"; fail "podman exec -t: no tty inside"; }
+  timeout 60 "${P[@]}" pause long >/dev/null || fail "podman pause"
+  [ "$("${P[@]}" inspect -f '{{.State.Status}}' long)" = paused ] || fail "not paused after podman pause"
+  timeout 60 "${P[@]}" unpause long >/dev/null || fail "podman unpause"
+  timeout 60 "${P[@]}" exec long true || fail "podman exec after unpause"
+  timed timeout 60 "${P[@]}" stop --time 2 long >/dev/null 2>&1 || fail "podman stop"
+  echo "podman stop --time 2 took ${elapsed_ms} ms"
+  [ "$elapsed_ms" -ge 1900 ] || fail "podman stop took ${elapsed_ms} ms: SIGTERM ended a pid-1 shell without a handler"
+  [ "$elapsed_ms" -le 15000 ] || fail "podman stop took ${elapsed_ms} ms: SIGKILL did not end the container"
+  [ "$("${P[@]}" inspect -f '{{.State.ExitCode}}' long)" = 137 ] || fail "exit code after stop"
+  timeout 60 "${P[@]}" rm long >/dev/null || fail "podman rm"
+
+  # 7. podman rm --force of a running container.
+  timeout 120 "${P[@]}" run -d --name doomed "$image" sleep 1000 >/dev/null || fail "podman run -d doomed"
+  timeout 60 "${P[@]}" rm --force --time 0 doomed >/dev/null || fail "podman rm --force"
+
+  [ -z "$("${P[@]}" ps -aq)" ] || fail "podman still has containers: $("${P[@]}" ps -a)"
+  [ -z "$("$runsc" --root "$state" list -q)" ] || fail "runsc still lists: $("$runsc" --root "$state" list)"
+  no_runsc_left
+  echo "ok (${SECONDS} s)"
+}
+
+################################################################################## containerd
+containerd_cleanup() {
+  if [ -n "${C[*]:-}" ] && [ -S "$work/containerd.sock" ]; then
+    for id in $("${C[@]}" task ls -q 2>/dev/null); do
+      "${C[@]}" task kill -a -s SIGKILL "$id" >/dev/null 2>&1
+      "${C[@]}" task delete --force "$id" >/dev/null 2>&1
+    done
+    for id in $("${C[@]}" container ls -q 2>/dev/null); do
+      "${C[@]}" container delete "$id" >/dev/null 2>&1
+    done
+  fi
+  if [ -n "${containerd_pid:-}" ]; then
+    kill -TERM "$containerd_pid" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$containerd_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$containerd_pid" 2>/dev/null
+  fi
+  # Shims of this test's namespace outlive the daemon.
+  for pid in $(pgrep -f -- "containerd-shim-runc-v2 -namespace ${ns:-none} "); do kill -KILL "$pid" 2>/dev/null; done
+  for pid in $(own_runsc_pids); do kill -KILL "$pid" 2>/dev/null; done
+  findmnt -rn -o TARGET | grep "^$work/" | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  [ -n "${ns_root:-}" ] && rm -rf "$ns_root"
+  rm -rf "$work"
+}
+
+run_containerd() {
+  need containerd:containerd ctr:containerd containerd-shim-runc-v2:containerd
+  trap containerd_cleanup EXIT
+  ns=moat-$$-$RANDOM
+  # The runc shim's state root for runsc: runc's default, per namespace.
+  ns_root=/run/containerd/runc/$ns
+  local sock=$work/containerd.sock
+  cat >"$work/containerd.toml" <<EOF
+version = 2
+root = "$work/containerd/root"
+state = "$work/containerd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs",
+                    "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
+                    "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp",
+                    "io.containerd.internal.v1.tracing"]
+[grpc]
+  address = "$sock"
+[ttrpc]
+  address = "$sock.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$work/containerd/opt"
+EOF
+  containerd --config "$work/containerd.toml" >"$work/containerd.log" 2>&1 &
+  containerd_pid=$!
+  C=(ctr --address "$sock" --namespace "$ns")
+  for _ in $(seq 100); do "${C[@]}" version >/dev/null 2>&1 && break; sleep 0.1; done
+  "${C[@]}" version >/dev/null 2>&1 || { tail -20 "$work/containerd.log"; fail "containerd did not start"; }
+  local snapshotter=overlayfs
+  "${C[@]}" plugins ls 2>/dev/null | grep -q 'io.containerd.snapshotter.v1 *overlayfs .* ok' || snapshotter=native
+  C=("${C[@]}")
+  local R=(--snapshotter "$snapshotter")
+  local wrapper out status
+  wrapper=$(make_wrapper)
+
+  "${C[@]}" image import --snapshotter "$snapshotter" "$work/busybox.tar" >"$work/import.log" 2>&1 ||
+    { cat "$work/import.log"; fail "ctr image import"; }
+
+  # 1. runsc itself as the runc shim's binary: output and exit status.
+  out=$(timeout 120 "${C[@]}" run "${R[@]}" --runc-binary "$runsc" --rm "$image" plain \
+        sh -c 'echo hello from $(hostname); exit 7')
+  status=$?
+  echo "run: $out (status $status)"
+  [ "$status" = 7 ] || fail "ctr run exited $status, want 7"
+  [[ "$out" == "hello from "* ]] || fail "ctr run printed '$out'"
+
+  # 2. Through the logging wrapper from here on. The container's init is pid 1 of its pid
+  # namespace: its own SIGKILL is ignored, as on Linux; a child's death by a signal is 128+N.
+  out=$(timeout 120 "${C[@]}" run "${R[@]}" --runc-binary "$wrapper" --rm "$image" sig \
+        sh -c 'kill -KILL $$; sh -c "kill -SEGV \$\$" 2>/dev/null; echo $?')
+  status=$?
+  [ "$status" = 0 ] || fail "a pid 1 that sent itself SIGKILL: ctr run exited $status, want 0"
+  [ "$out" = 139 ] || fail "a child killed by SIGSEGV: the shell saw '$out', want 139"
+
+  # 3. A program that does not exist: the shim reports runsc's message from its log.json.
+  out=$(timeout 120 "${C[@]}" run "${R[@]}" --runc-binary "$wrapper" --rm "$image" missing /nonexistent 2>&1)
+  status=$?
+  [ "$status" != 0 ] || fail "ctr run of a missing program succeeded"
+  [[ "$out" == *"OCI runtime create failed"*"/nonexistent"* ]] || fail "ctr run of a missing program said '$out'"
+
+  # 4. A terminal (-t): the shim gives a console socket and reads create's output to its end
+  # before it takes the terminal.
+  with_tty "${C[@]}" run "${R[@]}" --runc-binary "$wrapper" --rm -t "$image" tty1 sh -c 'tty; exit 4'
+  status=$?
+  [ "$status" = 4 ] || { cat "$work/tty.out"; fail "ctr run -t exited $status, want 4"; }
+  grep -q '^/dev/pts/' "$work/tty.out" || { cat "$work/tty.out"; fail "ctr run -t: no tty inside"; }
+
+  # 5. A long-running task: exec, ps, pause, kill (SIGTERM is ignored by a pid-1 shell without a
+  # handler; SIGKILL is not), delete.
+  timeout 120 "${C[@]}" run "${R[@]}" --runc-binary "$wrapper" -d "$image" long \
+    sh -c 'while :; do sleep 1; done' || fail "ctr run -d"
+  [ "$("${C[@]}" task ls | awk '$1 == "long" {print $3}')" = RUNNING ] || fail "task long is not running"
+  out=$(timeout 60 "${C[@]}" task exec --exec-id e1 long sh -c 'echo in exec; exit 5')
+  status=$?
+  [ "$status" = 5 ] || fail "ctr task exec exited $status, want 5"
+  [ "$out" = "in exec" ] || fail "ctr task exec printed '$out'"
+  with_tty "${C[@]}" task exec -t --exec-id e2 long sh -c 'tty; exit 6'
+  status=$?
+  [ "$status" = 6 ] || { cat "$work/tty.out"; fail "ctr task exec -t exited $status, want 6"; }
+  grep -q '^/dev/pts/' "$work/tty.out" || { cat "$work/tty.out"; fail "ctr task exec -t: no tty inside"; }
+  "${C[@]}" task ps long >/dev/null || fail "ctr task ps"
+  # The shim kills an exec'd process by the pid runsc exec --pid-file gave it (runsc's waiter):
+  # a SIGKILL there must end the process in the sandbox too.
+  timeout 60 "${C[@]}" task exec -d --exec-id e3 long sleep 999 || fail "ctr task exec -d"
+  timeout 60 "${C[@]}" task exec --exec-id e4 long ps -o args | grep -q '^sleep 999' ||
+    fail "the exec'd sleep is not running"
+  timeout 60 "${C[@]}" task kill --exec-id e3 -s SIGKILL long || fail "ctr task kill --exec-id e3"
+  for _ in $(seq 50); do
+    timeout 60 "${C[@]}" task exec --exec-id e5 long ps -o args | grep -q '^sleep 999' || break
+    sleep 0.2
+  done
+  ! timeout 60 "${C[@]}" task exec --exec-id e6 long ps -o args | grep -q '^sleep 999' ||
+    fail "the exec'd sleep survived a SIGKILL to its exec process"
+  timeout 60 "${C[@]}" task pause long || fail "ctr task pause"
+  [ "$("${C[@]}" task ls | awk '$1 == "long" {print $3}')" = PAUSED ] || fail "task long is not paused"
+  timeout 60 "${C[@]}" task resume long || fail "ctr task resume"
+  timeout 60 "${C[@]}" task metrics long >/dev/null || fail "ctr task metrics"
+  timeout 60 "${C[@]}" task kill long || fail "ctr task kill (SIGTERM)"
+  sleep 1
+  [ "$("${C[@]}" task ls | awk '$1 == "long" {print $3}')" = RUNNING ] ||
+    fail "SIGTERM ended a pid-1 shell without a handler"
+  timed timeout 60 "${C[@]}" task kill -s SIGKILL long || fail "ctr task kill -s SIGKILL"
+  for _ in $(seq 100); do
+    [ "$("${C[@]}" task ls | awk '$1 == "long" {print $3}')" = STOPPED ] && break
+    sleep 0.1
+  done
+  [ "$("${C[@]}" task ls | awk '$1 == "long" {print $3}')" = STOPPED ] || fail "task long did not stop after SIGKILL"
+  timeout 60 "${C[@]}" task delete long 2>/dev/null || fail "ctr task delete"
+  timeout 60 "${C[@]}" container delete long || fail "ctr container delete"
+
+  # 6. kill --all of a task with several processes, then delete.
+  timeout 120 "${C[@]}" run "${R[@]}" --runc-binary "$wrapper" -d "$image" all \
+    sh -c 'sleep 1000 & sleep 1000 & wait' || fail "ctr run -d all"
+  timeout 60 "${C[@]}" task kill --all -s SIGKILL all || fail "ctr task kill --all"
+  for _ in $(seq 100); do
+    [ "$("${C[@]}" task ls | awk '$1 == "all" {print $3}')" = STOPPED ] && break
+    sleep 0.1
+  done
+  [ "$("${C[@]}" task ls | awk '$1 == "all" {print $3}')" = STOPPED ] || fail "task all did not stop after kill --all"
+  grep -q "kill --all all 9" "$calls" || fail "ctr task kill --all did not run runsc kill --all"
+  timeout 60 "${C[@]}" task delete all 2>/dev/null || fail "ctr task delete all"
+  timeout 60 "${C[@]}" container delete all || fail "ctr container delete all"
+
+  [ -z "$("${C[@]}" task ls -q)" ] || fail "tasks left: $("${C[@]}" task ls)"
+  [ -z "$("${C[@]}" container ls -q)" ] || fail "containers left: $("${C[@]}" container ls)"
+  [ -z "$("$runsc" --root "$ns_root" list -q)" ] || fail "runsc still lists: $("$runsc" --root "$ns_root" list)"
+  no_runsc_left
+  echo "ok (${SECONDS} s)"
+}
+
+case "$engine" in
+  podman) run_podman ;;
+  containerd) run_containerd ;;
+  *) fail "unknown engine $engine (podman or containerd)" ;;
+esac
