@@ -8,7 +8,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   busybox-static python3 sqlite3
   libpython3.11-testsuite  # CPython's own tests: tests/e2e/python_suite.sh
-  podman conmon containerd runc  # the engines of tests/e2e/engines_test.sh
+  podman conmon containerd runc docker.io  # the engines of tests/e2e/engines_test.sh
 )
 
 missing=()

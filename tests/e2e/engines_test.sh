@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # End-to-end checks of runsc under real container engines, as users run it: podman (through
-# conmon) and containerd (through its runc shim v2, containerd-shim-runc-v2, with BinaryName set
-# to runsc). Each engine runs isolated in a temporary directory with its own storage, state and
-# (containerd) daemon, on a busybox image made here from Debian's static busybox: no registry,
-# no network. Whatever the engine lacks is installed from Debian's packages first.
+# conmon), containerd (through its runc shim v2, containerd-shim-runc-v2, with BinaryName set
+# to runsc) and Docker (daemon.json's runtimes, through the same shim). Each engine runs
+# isolated in a temporary directory with its own storage, state and (containerd, dockerd)
+# daemon, on a busybox image made here from Debian's static busybox: no registry, no network.
+# Whatever the engine lacks is installed from Debian's packages first.
 #
-# Usage: engines_test.sh RUNSC podman|containerd
+# Usage: engines_test.sh RUNSC podman|containerd|docker
 #
 # Every runsc call goes through a logging wrapper ($work/runsc-calls.log: what the engine ran and
 # how each call ended), printed when a check fails.
@@ -391,8 +392,106 @@ EOF
   echo "ok (${SECONDS} s)"
 }
 
+###################################################################################### docker
+docker_cleanup() {
+  if [ -n "${D[*]:-}" ] && [ -S "$work/docker.sock" ]; then
+    for id in $("${D[@]}" ps -aq 2>/dev/null); do "${D[@]}" rm -f "$id" >/dev/null 2>&1; done
+  fi
+  if [ -n "${dockerd_pid:-}" ]; then
+    kill -TERM "$dockerd_pid" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$dockerd_pid" 2>/dev/null
+  fi
+  # The containerd that dockerd started, and its shims (their command lines name $work).
+  for pid in $(pgrep -f -- "containerd.*$work"); do kill -KILL "$pid" 2>/dev/null; done
+  for pid in $(own_runsc_pids); do kill -KILL "$pid" 2>/dev/null; done
+  findmnt -rn -o TARGET | grep "^$work/" | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  rm -rf "$work"
+}
+
+run_docker() {
+  need dockerd:docker.io containerd:containerd
+  trap docker_cleanup EXIT
+  local docker=docker
+  [ -x /usr/bin/docker ] && docker=/usr/bin/docker
+  # runsc as a runtime of daemon.json; no network of dockerd's own (no bridge, no iptables).
+  local wrapper
+  wrapper=$(make_wrapper)
+  cat >"$work/daemon.json" <<EOF
+{
+  "runtimes": {"runsc": {"path": "$wrapper"}},
+  "iptables": false, "ip6tables": false, "ip-forward": false, "ip-masq": false,
+  "bridge": "none", "userland-proxy": false,
+  "exec-opts": ["native.cgroupdriver=cgroupfs"]
+}
+EOF
+  dockerd --config-file "$work/daemon.json" --data-root "$work/docker" --exec-root "$work/dexec" \
+    --pidfile "$work/dockerd.pid" -H "unix://$work/docker.sock" >"$work/dockerd.log" 2>&1 &
+  dockerd_pid=$!
+  D=("$docker" -H "unix://$work/docker.sock")
+  for _ in $(seq 300); do "${D[@]}" version >/dev/null 2>&1 && break; sleep 0.1; done
+  "${D[@]}" version >/dev/null 2>&1 || { tail -20 "$work/dockerd.log"; fail "dockerd did not start"; }
+  local run=("${D[@]}" run --runtime=runsc --network none)
+  local out status
+
+  "${D[@]}" load -i "$work/busybox.tar" >"$work/load.log" 2>&1 || { cat "$work/load.log"; fail "docker load"; }
+
+  # 1. Output and exit status (Docker's spec has "blockIO": {"weight": 0}, which is unset).
+  out=$(timeout 120 "${run[@]}" --rm "$image" sh -c 'echo hello from $(hostname); exit 7')
+  status=$?
+  echo "run: $out (status $status)"
+  [ "$status" = 7 ] || fail "docker run exited $status, want 7"
+  [[ "$out" == "hello from "* ]] || fail "docker run printed '$out'"
+
+  # 2. stdin, and a program that does not exist (Docker's 127).
+  out=$(echo piped-in | timeout 120 "${run[@]}" --rm -i "$image" cat)
+  [ "$out" = piped-in ] || fail "docker run -i printed '$out'"
+  timeout 120 "${run[@]}" --rm "$image" /nonexistent >/dev/null 2>&1
+  status=$?
+  [ "$status" = 127 ] || fail "docker run of a missing program exited $status, want 127"
+  timeout 120 "${run[@]}" --rm "$image" nonexistent >/dev/null 2>&1
+  status=$?
+  [ "$status" = 127 ] || fail "docker run of a program not in \$PATH exited $status, want 127"
+  timeout 120 "${run[@]}" --rm "$image" /etc/passwd >/dev/null 2>&1
+  status=$?
+  [ "$status" = 126 ] || fail "docker run of a file that is not executable exited $status, want 126"
+
+  # 3. A long-running container: exec, logs, stop (SIGKILL after --time), rm.
+  timeout 120 "${run[@]}" -d --name long "$image" \
+    sh -c 'echo started; while :; do sleep 1; done' >/dev/null || fail "docker run -d"
+  for _ in $(seq 100); do
+    "${D[@]}" logs long 2>/dev/null | grep -q started && break
+    sleep 0.1
+  done
+  "${D[@]}" logs long | grep -qx started || fail "docker logs: '$("${D[@]}" logs long 2>&1)'"
+  out=$(timeout 60 "${D[@]}" exec long sh -c 'echo in exec; exit 5')
+  status=$?
+  [ "$status" = 5 ] || fail "docker exec exited $status, want 5"
+  [ "$out" = "in exec" ] || fail "docker exec printed '$out'"
+  out=$(echo to-exec | timeout 60 "${D[@]}" exec -i long cat)
+  [ "$out" = to-exec ] || fail "docker exec -i printed '$out'"
+  timed timeout 60 "${D[@]}" stop --time 2 long >/dev/null 2>&1 || fail "docker stop"
+  echo "docker stop --time 2 took ${elapsed_ms} ms"
+  [ "$elapsed_ms" -ge 1900 ] || fail "docker stop took ${elapsed_ms} ms: SIGTERM ended a pid-1 shell without a handler"
+  [ "$elapsed_ms" -le 15000 ] || fail "docker stop took ${elapsed_ms} ms: SIGKILL did not end the container"
+  [ "$("${D[@]}" inspect -f '{{.State.ExitCode}}' long)" = 137 ] || fail "exit code after stop"
+  timeout 60 "${D[@]}" rm long >/dev/null || fail "docker rm"
+  timeout 120 "${run[@]}" -d --name doomed "$image" sleep 1000 >/dev/null || fail "docker run -d doomed"
+  timeout 60 "${D[@]}" rm --force doomed >/dev/null || fail "docker rm --force"
+
+  [ -z "$("${D[@]}" ps -aq)" ] || fail "docker still has containers: $("${D[@]}" ps -a)"
+  local root
+  for root in "$work"/dexec/runtime-runsc/*; do
+    [ -d "$root" ] || continue
+    [ -z "$("$runsc" --root "$root" list -q)" ] || fail "runsc still lists: $("$runsc" --root "$root" list)"
+  done
+  no_runsc_left
+  echo "ok (${SECONDS} s)"
+}
+
 case "$engine" in
   podman) run_podman ;;
   containerd) run_containerd ;;
-  *) fail "unknown engine $engine (podman or containerd)" ;;
+  docker) run_docker ;;
+  *) fail "unknown engine $engine (podman, containerd or docker)" ;;
 esac
