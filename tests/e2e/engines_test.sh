@@ -480,11 +480,15 @@ EOF
   timeout 60 "${D[@]}" rm --force doomed >/dev/null || fail "docker rm --force"
 
   [ -z "$("${D[@]}" ps -aq)" ] || fail "docker still has containers: $("${D[@]}" ps -a)"
-  local root
-  for root in "$work"/dexec/runtime-runsc/*; do
+  # dockerd gives the shim runsc's state root as EXEC_ROOT/runtime-runc/moby (whatever the
+  # runtime's name).
+  local root roots=0
+  for root in "$work"/dexec/runtime-*/moby; do
     [ -d "$root" ] || continue
+    roots=$((roots + 1))
     [ -z "$("$runsc" --root "$root" list -q)" ] || fail "runsc still lists: $("$runsc" --root "$root" list)"
   done
+  [ "$roots" -gt 0 ] || fail "no runsc state root under $work/dexec"
   no_runsc_left
   echo "ok (${SECONDS} s)"
 }
