@@ -225,7 +225,16 @@ EOF
   [ "$("${P[@]}" inspect -f '{{.State.ExitCode}}' long)" = 137 ] || fail "exit code after stop"
   timeout 60 "${P[@]}" rm long >/dev/null || fail "podman rm"
 
-  # 7. podman rm --force of a running container.
+  # 7. A container whose init waits for a child: the SIGKILL of podman stop takes the child too
+  # (the PID namespace dies with its init), and the container stops.
+  timeout 120 "${P[@]}" run -d --name parent "$image" sh -c 'sleep 1000 & wait' >/dev/null ||
+    fail "podman run -d parent"
+  timed timeout 60 "${P[@]}" stop --time 1 parent >/dev/null 2>&1 || fail "podman stop parent"
+  [ "$elapsed_ms" -le 15000 ] || fail "podman stop of a container with a child took ${elapsed_ms} ms"
+  [ "$("${P[@]}" inspect -f '{{.State.ExitCode}}' parent)" = 137 ] || fail "exit code of parent after stop"
+  timeout 60 "${P[@]}" rm parent >/dev/null || fail "podman rm parent"
+
+  # 8. podman rm --force of a running container.
   timeout 120 "${P[@]}" run -d --name doomed "$image" sleep 1000 >/dev/null || fail "podman run -d doomed"
   timeout 60 "${P[@]}" rm --force --time 0 doomed >/dev/null || fail "podman rm --force"
 
@@ -372,7 +381,21 @@ EOF
   timeout 60 "${C[@]}" task delete long 2>/dev/null || fail "ctr task delete"
   timeout 60 "${C[@]}" container delete long || fail "ctr container delete"
 
-  # 6. kill --all of a task with several processes, then delete.
+  # 6. SIGKILL to an init that waits for a child: the child goes too (the PID namespace dies
+  # with its init), and the task stops.
+  timeout 120 "${C[@]}" run "${R[@]}" --runc-binary "$wrapper" -d "$image" parent \
+    sh -c 'sleep 1000 & wait' || fail "ctr run -d parent"
+  timeout 60 "${C[@]}" task kill -s SIGKILL parent || fail "ctr task kill -s SIGKILL parent"
+  for _ in $(seq 100); do
+    [ "$("${C[@]}" task ls | awk '$1 == "parent" {print $3}')" = STOPPED ] && break
+    sleep 0.1
+  done
+  [ "$("${C[@]}" task ls | awk '$1 == "parent" {print $3}')" = STOPPED ] ||
+    fail "task parent did not stop after SIGKILL to its init"
+  timeout 60 "${C[@]}" task delete parent 2>/dev/null || fail "ctr task delete parent"
+  timeout 60 "${C[@]}" container delete parent || fail "ctr container delete parent"
+
+  # 7. kill --all of a task with several processes, then delete.
   timeout 120 "${C[@]}" run "${R[@]}" --runc-binary "$wrapper" -d "$image" all \
     sh -c 'sleep 1000 & sleep 1000 & wait' || fail "ctr run -d all"
   timeout 60 "${C[@]}" task kill --all -s SIGKILL all || fail "ctr task kill --all"
@@ -476,6 +499,13 @@ EOF
   [ "$elapsed_ms" -le 15000 ] || fail "docker stop took ${elapsed_ms} ms: SIGKILL did not end the container"
   [ "$("${D[@]}" inspect -f '{{.State.ExitCode}}' long)" = 137 ] || fail "exit code after stop"
   timeout 60 "${D[@]}" rm long >/dev/null || fail "docker rm"
+  # 4. docker kill (SIGKILL) of an init that waits for a child: the child goes too.
+  timeout 120 "${run[@]}" -d --name parent "$image" sh -c 'sleep 1000 & wait' >/dev/null ||
+    fail "docker run -d parent"
+  timeout 60 "${D[@]}" kill parent >/dev/null || fail "docker kill parent"
+  out=$(timeout 20 "${D[@]}" wait parent) || fail "docker kill: the container did not stop"
+  [ "$out" = 137 ] || fail "docker wait after docker kill: '$out', want 137"
+  timeout 60 "${D[@]}" rm parent >/dev/null || fail "docker rm parent"
   timeout 120 "${run[@]}" -d --name doomed "$image" sleep 1000 >/dev/null || fail "docker run -d doomed"
   timeout 60 "${D[@]}" rm --force doomed >/dev/null || fail "docker rm --force"
 
