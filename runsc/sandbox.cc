@@ -353,9 +353,24 @@ absl::StatusOr<std::string> FindProgram(vfs::MountNamespace& ns, const std::stri
                                         const std::string& path_env,
                                         const kernel::Credentials& creds) {
   if (name.empty()) return absl::InvalidArgumentError("the program name is empty");
-  if (name.find('/') != std::string::npos) return name;
   vfs::Path root = ns.Root();
   vfs::ResolveContext ctx{&creds, root, &ns};
+  // An absolute path is checked here so that its failure reads as runc's does: engines turn
+  // "no such file or directory" and "permission denied" into their exit statuses 127 and 126.
+  if (name.starts_with("/")) {
+    Result<vfs::Path> p = vfs::Resolve(ctx, root, name);
+    if (!p.ok() && (p.error().value() == ENOENT || p.error().value() == ENOTDIR))
+      return absl::NotFoundError(
+          fmt::format("exec: \"{}\": stat {}: no such file or directory", name, name));
+    if (p.ok()) {
+      Result<vfs::Stat> st = p->dentry->inode()->GetStat();
+      // Only what fails whoever runs it: the finer checks (groups, capabilities) are exec's.
+      if (st.ok() && (!S_ISREG(st->mode) || (st->mode & 0111) == 0))
+        return absl::PermissionDeniedError(fmt::format("exec: \"{}\": permission denied", name));
+    }
+    return name;  // other failures are the kernel's to report
+  }
+  if (name.find('/') != std::string::npos) return name;  // relative to the process's cwd
   std::vector<std::string> dirs = absl::StrSplit(path_env, ':');
   for (const std::string& dir : dirs) {
     std::string candidate = fmt::format("{}/{}", dir.empty() ? "." : dir, name);
@@ -366,7 +381,7 @@ absl::StatusOr<std::string> FindProgram(vfs::MountNamespace& ns, const std::stri
       return candidate;
   }
   return absl::NotFoundError(
-      fmt::format("executable file \"{}\" not found in $PATH ({})", name, path_env));
+      fmt::format("exec: \"{}\": executable file not found in $PATH ({})", name, path_env));
 }
 
 void RaiseFdLimit() {

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # End-to-end checks of runsc under real container engines, as users run it: podman (through
-# conmon) and containerd (through its runc shim v2, containerd-shim-runc-v2, with BinaryName set
-# to runsc). Each engine runs isolated in a temporary directory with its own storage, state and
-# (containerd) daemon, on a busybox image made here from Debian's static busybox: no registry,
-# no network. Whatever the engine lacks is installed from Debian's packages first.
+# conmon), containerd (through its runc shim v2, containerd-shim-runc-v2, with BinaryName set
+# to runsc) and Docker (daemon.json's runtimes, through the same shim). Each engine runs
+# isolated in a temporary directory with its own storage, state and (containerd, dockerd)
+# daemon, on a busybox image made here from Debian's static busybox: no registry, no network.
+# Whatever the engine lacks is installed from Debian's packages first.
 #
-# Usage: engines_test.sh RUNSC podman|containerd
+# Usage: engines_test.sh RUNSC podman|containerd|docker
 #
 # Every runsc call goes through a logging wrapper ($work/runsc-calls.log: what the engine ran and
 # how each call ended), printed when a check fails.
@@ -224,7 +225,16 @@ EOF
   [ "$("${P[@]}" inspect -f '{{.State.ExitCode}}' long)" = 137 ] || fail "exit code after stop"
   timeout 60 "${P[@]}" rm long >/dev/null || fail "podman rm"
 
-  # 7. podman rm --force of a running container.
+  # 7. A container whose init waits for a child: the SIGKILL of podman stop takes the child too
+  # (the PID namespace dies with its init), and the container stops.
+  timeout 120 "${P[@]}" run -d --name parent "$image" sh -c 'sleep 1000 & wait' >/dev/null ||
+    fail "podman run -d parent"
+  timed timeout 60 "${P[@]}" stop --time 1 parent >/dev/null 2>&1 || fail "podman stop parent"
+  [ "$elapsed_ms" -le 15000 ] || fail "podman stop of a container with a child took ${elapsed_ms} ms"
+  [ "$("${P[@]}" inspect -f '{{.State.ExitCode}}' parent)" = 137 ] || fail "exit code of parent after stop"
+  timeout 60 "${P[@]}" rm parent >/dev/null || fail "podman rm parent"
+
+  # 8. podman rm --force of a running container.
   timeout 120 "${P[@]}" run -d --name doomed "$image" sleep 1000 >/dev/null || fail "podman run -d doomed"
   timeout 60 "${P[@]}" rm --force --time 0 doomed >/dev/null || fail "podman rm --force"
 
@@ -371,7 +381,21 @@ EOF
   timeout 60 "${C[@]}" task delete long 2>/dev/null || fail "ctr task delete"
   timeout 60 "${C[@]}" container delete long || fail "ctr container delete"
 
-  # 6. kill --all of a task with several processes, then delete.
+  # 6. SIGKILL to an init that waits for a child: the child goes too (the PID namespace dies
+  # with its init), and the task stops.
+  timeout 120 "${C[@]}" run "${R[@]}" --runc-binary "$wrapper" -d "$image" parent \
+    sh -c 'sleep 1000 & wait' || fail "ctr run -d parent"
+  timeout 60 "${C[@]}" task kill -s SIGKILL parent || fail "ctr task kill -s SIGKILL parent"
+  for _ in $(seq 100); do
+    [ "$("${C[@]}" task ls | awk '$1 == "parent" {print $3}')" = STOPPED ] && break
+    sleep 0.1
+  done
+  [ "$("${C[@]}" task ls | awk '$1 == "parent" {print $3}')" = STOPPED ] ||
+    fail "task parent did not stop after SIGKILL to its init"
+  timeout 60 "${C[@]}" task delete parent 2>/dev/null || fail "ctr task delete parent"
+  timeout 60 "${C[@]}" container delete parent || fail "ctr container delete parent"
+
+  # 7. kill --all of a task with several processes, then delete.
   timeout 120 "${C[@]}" run "${R[@]}" --runc-binary "$wrapper" -d "$image" all \
     sh -c 'sleep 1000 & sleep 1000 & wait' || fail "ctr run -d all"
   timeout 60 "${C[@]}" task kill --all -s SIGKILL all || fail "ctr task kill --all"
@@ -391,8 +415,117 @@ EOF
   echo "ok (${SECONDS} s)"
 }
 
+###################################################################################### docker
+docker_cleanup() {
+  if [ -n "${D[*]:-}" ] && [ -S "$work/docker.sock" ]; then
+    for id in $("${D[@]}" ps -aq 2>/dev/null); do "${D[@]}" rm -f "$id" >/dev/null 2>&1; done
+  fi
+  if [ -n "${dockerd_pid:-}" ]; then
+    kill -TERM "$dockerd_pid" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$dockerd_pid" 2>/dev/null
+  fi
+  # The containerd that dockerd started, and its shims (their command lines name $work).
+  for pid in $(pgrep -f -- "containerd.*$work"); do kill -KILL "$pid" 2>/dev/null; done
+  for pid in $(own_runsc_pids); do kill -KILL "$pid" 2>/dev/null; done
+  findmnt -rn -o TARGET | grep "^$work/" | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  rm -rf "$work"
+}
+
+run_docker() {
+  need dockerd:docker.io containerd:containerd
+  trap docker_cleanup EXIT
+  local docker=docker
+  [ -x /usr/bin/docker ] && docker=/usr/bin/docker
+  # runsc as a runtime of daemon.json; no network of dockerd's own (no bridge, no iptables).
+  local wrapper
+  wrapper=$(make_wrapper)
+  cat >"$work/daemon.json" <<EOF
+{
+  "runtimes": {"runsc": {"path": "$wrapper"}},
+  "iptables": false, "ip6tables": false, "ip-forward": false, "ip-masq": false,
+  "bridge": "none", "userland-proxy": false,
+  "exec-opts": ["native.cgroupdriver=cgroupfs"]
+}
+EOF
+  dockerd --config-file "$work/daemon.json" --data-root "$work/docker" --exec-root "$work/dexec" \
+    --pidfile "$work/dockerd.pid" -H "unix://$work/docker.sock" >"$work/dockerd.log" 2>&1 &
+  dockerd_pid=$!
+  D=("$docker" -H "unix://$work/docker.sock")
+  for _ in $(seq 300); do "${D[@]}" version >/dev/null 2>&1 && break; sleep 0.1; done
+  "${D[@]}" version >/dev/null 2>&1 || { tail -20 "$work/dockerd.log"; fail "dockerd did not start"; }
+  local run=("${D[@]}" run --runtime=runsc --network none)
+  local out status
+
+  "${D[@]}" load -i "$work/busybox.tar" >"$work/load.log" 2>&1 || { cat "$work/load.log"; fail "docker load"; }
+
+  # 1. Output and exit status (Docker's spec has "blockIO": {"weight": 0}, which is unset).
+  out=$(timeout 120 "${run[@]}" --rm "$image" sh -c 'echo hello from $(hostname); exit 7')
+  status=$?
+  echo "run: $out (status $status)"
+  [ "$status" = 7 ] || fail "docker run exited $status, want 7"
+  [[ "$out" == "hello from "* ]] || fail "docker run printed '$out'"
+
+  # 2. stdin, and a program that does not exist (Docker's 127).
+  out=$(echo piped-in | timeout 120 "${run[@]}" --rm -i "$image" cat)
+  [ "$out" = piped-in ] || fail "docker run -i printed '$out'"
+  timeout 120 "${run[@]}" --rm "$image" /nonexistent >/dev/null 2>&1
+  status=$?
+  [ "$status" = 127 ] || fail "docker run of a missing program exited $status, want 127"
+  timeout 120 "${run[@]}" --rm "$image" nonexistent >/dev/null 2>&1
+  status=$?
+  [ "$status" = 127 ] || fail "docker run of a program not in \$PATH exited $status, want 127"
+  timeout 120 "${run[@]}" --rm "$image" /etc/passwd >/dev/null 2>&1
+  status=$?
+  [ "$status" = 126 ] || fail "docker run of a file that is not executable exited $status, want 126"
+
+  # 3. A long-running container: exec, logs, stop (SIGKILL after --time), rm.
+  timeout 120 "${run[@]}" -d --name long "$image" \
+    sh -c 'echo started; while :; do sleep 1; done' >/dev/null || fail "docker run -d"
+  for _ in $(seq 100); do
+    "${D[@]}" logs long 2>/dev/null | grep -q started && break
+    sleep 0.1
+  done
+  "${D[@]}" logs long | grep -qx started || fail "docker logs: '$("${D[@]}" logs long 2>&1)'"
+  out=$(timeout 60 "${D[@]}" exec long sh -c 'echo in exec; exit 5')
+  status=$?
+  [ "$status" = 5 ] || fail "docker exec exited $status, want 5"
+  [ "$out" = "in exec" ] || fail "docker exec printed '$out'"
+  out=$(echo to-exec | timeout 60 "${D[@]}" exec -i long cat)
+  [ "$out" = to-exec ] || fail "docker exec -i printed '$out'"
+  timed timeout 60 "${D[@]}" stop --time 2 long >/dev/null 2>&1 || fail "docker stop"
+  echo "docker stop --time 2 took ${elapsed_ms} ms"
+  [ "$elapsed_ms" -ge 1900 ] || fail "docker stop took ${elapsed_ms} ms: SIGTERM ended a pid-1 shell without a handler"
+  [ "$elapsed_ms" -le 15000 ] || fail "docker stop took ${elapsed_ms} ms: SIGKILL did not end the container"
+  [ "$("${D[@]}" inspect -f '{{.State.ExitCode}}' long)" = 137 ] || fail "exit code after stop"
+  timeout 60 "${D[@]}" rm long >/dev/null || fail "docker rm"
+  # 4. docker kill (SIGKILL) of an init that waits for a child: the child goes too.
+  timeout 120 "${run[@]}" -d --name parent "$image" sh -c 'sleep 1000 & wait' >/dev/null ||
+    fail "docker run -d parent"
+  timeout 60 "${D[@]}" kill parent >/dev/null || fail "docker kill parent"
+  out=$(timeout 20 "${D[@]}" wait parent) || fail "docker kill: the container did not stop"
+  [ "$out" = 137 ] || fail "docker wait after docker kill: '$out', want 137"
+  timeout 60 "${D[@]}" rm parent >/dev/null || fail "docker rm parent"
+  timeout 120 "${run[@]}" -d --name doomed "$image" sleep 1000 >/dev/null || fail "docker run -d doomed"
+  timeout 60 "${D[@]}" rm --force doomed >/dev/null || fail "docker rm --force"
+
+  [ -z "$("${D[@]}" ps -aq)" ] || fail "docker still has containers: $("${D[@]}" ps -a)"
+  # dockerd gives the shim runsc's state root as EXEC_ROOT/runtime-runc/moby (whatever the
+  # runtime's name).
+  local root roots=0
+  for root in "$work"/dexec/runtime-*/moby; do
+    [ -d "$root" ] || continue
+    roots=$((roots + 1))
+    [ -z "$("$runsc" --root "$root" list -q)" ] || fail "runsc still lists: $("$runsc" --root "$root" list)"
+  done
+  [ "$roots" -gt 0 ] || fail "no runsc state root under $work/dexec"
+  no_runsc_left
+  echo "ok (${SECONDS} s)"
+}
+
 case "$engine" in
   podman) run_podman ;;
   containerd) run_containerd ;;
-  *) fail "unknown engine $engine (podman or containerd)" ;;
+  docker) run_docker ;;
+  *) fail "unknown engine $engine (podman, containerd or docker)" ;;
 esac

@@ -167,7 +167,10 @@ case "$case_name" in
     sleep 0.3
     rs kill k1 SIGTERM || fail "kill SIGTERM"
     await_status k1 stopped
-    rs kill k1 KILL 2>/dev/null && fail "kill of a stopped container succeeded"
+    rs kill k1 KILL 2>"$work/err" && fail "kill of a stopped container succeeded"
+    # containerd's shim takes runc's "container not running" for a process that is gone.
+    grep -q "container not running" "$work/err" || fail "kill of a stopped container said: $(cat "$work/err")"
+    rs kill --all k1 KILL || fail "kill --all of a stopped container failed (runc lets it through)"
     rs kill k1 NOSUCHSIG 2>"$work/err" && fail "an unknown signal was accepted"
     grep -q "unknown signal" "$work/err" || fail "bad signal error: $(cat "$work/err")"
     cat "$work/out"
