@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <asm/prctl.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <cerrno>
 #include <cstddef>
 #include <cstdio>
@@ -17,7 +19,6 @@
 #include "base/status_macros.h"
 #include "platform/platform.h"
 #include "platform/stub/stub_layout.h"
-#include <fcntl.h>
 
 namespace moat::platform {
 namespace {
@@ -39,6 +40,20 @@ class FilterBuilder {
     if (r < 0) status_ = ErrnoStatus(fmt::format("seccomp_rule_add(syscall {})", nr), -r);
   }
   absl::Status status() const { return status_; }
+
+  // The program as classic BPF. libseccomp 2.5 exports only to an fd: go through a memfd.
+  absl::StatusOr<std::vector<struct sock_filter>> Export() {
+    FileDescriptor mem(memfd_create("moat-filter", MFD_CLOEXEC));
+    if (!mem) return ErrnoStatus("memfd_create(moat-filter)");
+    if (int r = seccomp_export_bpf(ctx_, mem.get()); r < 0)
+      return ErrnoStatus("seccomp_export_bpf", -r);
+    off_t size = lseek(mem.get(), 0, SEEK_END);
+    if (size <= 0 || size % sizeof(sock_filter) != 0)
+      return absl::InternalError(fmt::format("seccomp_export_bpf wrote {} bytes", size));
+    std::vector<sock_filter> prog(size / sizeof(sock_filter));
+    if (pread(mem.get(), prog.data(), size, 0) != size) return ErrnoStatus("pread(moat-filter)");
+    return prog;
+  }
 
  private:
   scmp_filter_ctx ctx_;
@@ -63,25 +78,40 @@ std::span<const int> PassthroughSyscalls() {
   return kNumbers;
 }
 
-std::vector<struct sock_filter> BuildPassthroughTrapFilter(uint32_t trap_action) {
+std::vector<struct sock_filter> BuildPassthroughTrapFilter(uint32_t trap_action,
+                                                          PassthroughExemption exempt) {
   std::span<const int> nrs = PassthroughSyscalls();
   std::vector<sock_filter> prog;
   // Another architecture's syscall: the application's filter kills it; nothing to add.
   prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
   prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0));
   prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
-  // A parked thread's futex (stub_layout.h) runs on the host as before: the thread has no
-  // tracer yet, and a trap would only make it spin. Only futex, only from that address.
   constexpr uint32_t kIp = offsetof(struct seccomp_data, instruction_pointer);
-  prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)));
-  prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SCMP_SYS(futex), 0, 5));
-  prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kIp));
-  prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(stub::kParkSyscallEnd),
-                          0, 3));
-  prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kIp + 4));
-  prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-                          static_cast<uint32_t>(stub::kParkSyscallEnd >> 32), 0, 1));
-  prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  if (exempt == PassthroughExemption::kParkFutex) {
+    // A parked thread's futex (stub_layout.h) runs on the host as before: the thread has no
+    // tracer yet, and a trap would only make it spin. Only futex, only from that address.
+    prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)));
+    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SCMP_SYS(futex), 0, 5));
+    prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kIp));
+    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                            static_cast<uint32_t>(stub::kParkSyscallEnd), 0, 3));
+    prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kIp + 4));
+    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                            static_cast<uint32_t>(stub::kParkSyscallEnd >> 32), 0, 1));
+    prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  } else {
+    // The stub's own syscalls, and the passthrough syscalls it runs for the sentry once the
+    // application's filters allowed them, come from its code: the application filter's stub
+    // rules decide about those (BuildTrapAppFilter).
+    prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kIp + 4));
+    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(stub::kBase >> 32),
+                            0, 4));
+    prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kIp));
+    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, static_cast<uint32_t>(stub::kBase), 0, 2));
+    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K,
+                            static_cast<uint32_t>(stub::kBase + stub::kCodeSize), 1, 0));
+    prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  }
   prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)));
   // One comparison per number, each jumping to the trap at the end when equal.
   for (size_t i = 0; i < nrs.size(); i++) {
@@ -126,16 +156,70 @@ absl::StatusOr<std::vector<struct sock_filter>> BuildAppFilter(uint32_t trap_act
   f.Rule(SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(rseq));
   RETURN_IF_ERROR(f.status());
 
-  // libseccomp 2.5 exports only to an fd: go through a memfd.
-  FileDescriptor mem(memfd_create("moat-filter", MFD_CLOEXEC));
-  if (!mem) return ErrnoStatus("memfd_create(moat-filter)");
-  if (int r = seccomp_export_bpf(f.ctx(), mem.get()); r < 0)
-    return ErrnoStatus("seccomp_export_bpf", -r);
-  off_t size = lseek(mem.get(), 0, SEEK_END);
-  if (size <= 0 || size % sizeof(sock_filter) != 0)
-    return absl::InternalError(fmt::format("seccomp_export_bpf wrote {} bytes", size));
-  std::vector<sock_filter> prog(size / sizeof(sock_filter));
-  if (pread(mem.get(), prog.data(), size, 0) != size) return ErrnoStatus("pread(moat-filter)");
+  return f.Export();
+}
+
+absl::StatusOr<std::vector<struct sock_filter>> BuildTrapAppFilter() {
+  ASSIGN_OR_RETURN(std::vector<sock_filter> app, BuildAppFilter(SCMP_ACT_TRAP));
+
+  // What the stub's code may run (stub_trap.c, and the syscalls the sentry injects or runs for
+  // the application through it). The application can jump into the stub's code with registers of
+  // its choosing, so each rule allows no more than the sentry needs; anything else from the stub
+  // kills the process.
+  FilterBuilder f(SCMP_ACT_KILL_PROCESS);
+  if (!f.ctx()) return absl::InternalError("seccomp_init failed");
+  const uint32_t allow = SCMP_ACT_ALLOW;
+  // The handler's own work: waiting for the sentry, returning to the application, starting.
+  for (int nr : {SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction),
+                 SCMP_SYS(sigaltstack), SCMP_SYS(futex), SCMP_SYS(getpid), SCMP_SYS(gettid),
+                 SCMP_SYS(getrusage), SCMP_SYS(exit), SCMP_SYS(exit_group)}) {
+    f.Rule(allow, nr);
+  }
+  f.Rule(allow, SCMP_SYS(tgkill), SCMP_A2(SCMP_CMP_EQ, stub::kInterruptSignal));
+  f.Rule(allow, SCMP_SYS(fcntl), SCMP_A0(SCMP_CMP_EQ, stub::kSysmsgFd),
+         SCMP_A1(SCMP_CMP_EQ, F_SETOWN_EX));
+  f.Rule(allow, SCMP_SYS(dup3), SCMP_A1(SCMP_CMP_EQ, stub::kSysmsgFd));
+  // Injected by the sentry: mappings of installed fds, the installation itself, the exec of the
+  // stub, clones it vetted, and more filters (which only ever restrict).
+  f.Rule(allow, SCMP_SYS(mmap));
+  f.Rule(allow, SCMP_SYS(close));
+  f.Rule(allow, SCMP_SYS(recvmsg), SCMP_A0(SCMP_CMP_EQ, stub::kChannelFd));
+  f.Rule(allow, SCMP_SYS(execveat), SCMP_A0(SCMP_CMP_EQ, stub::kStubFd),
+         SCMP_A4(SCMP_CMP_EQ, AT_EMPTY_PATH));
+  constexpr uint64_t kNamespaceFlags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID |
+                                       CLONE_NEWNET | CLONE_NEWUSER | CLONE_NEWCGROUP;
+  f.Rule(allow, SCMP_SYS(clone), SCMP_A0(SCMP_CMP_MASKED_EQ, kNamespaceFlags, 0));
+  f.Rule(allow, SCMP_SYS(seccomp), SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER));
+  // Run for the application as it trapped them (the sentry's kEHOSTSYSCALL): the passthrough set
+  // once the application's own filters see it, and the few the host must do itself.
+  for (int nr : PassthroughSyscalls()) {
+    if (nr != SCMP_SYS(arch_prctl) && nr != SCMP_SYS(futex)) f.Rule(allow, nr);
+  }
+  f.Rule(allow, SCMP_SYS(arch_prctl), SCMP_A0(SCMP_CMP_EQ, ARCH_SET_FS));
+  f.Rule(allow, SCMP_SYS(arch_prctl), SCMP_A0(SCMP_CMP_EQ, ARCH_GET_FS));
+  for (int nr : {SCMP_SYS(membarrier), SCMP_SYS(set_tid_address), SCMP_SYS(get_robust_list),
+                 SCMP_SYS(restart_syscall)}) {
+    f.Rule(allow, nr);
+  }
+  RETURN_IF_ERROR(f.status());
+  ASSIGN_OR_RETURN(std::vector<sock_filter> from_stub, f.Export());
+
+  // The stub's rules for syscalls made from its code, the application's for everything else.
+  // (Both programs check the architecture first themselves.)
+  constexpr uint32_t kIp = offsetof(struct seccomp_data, instruction_pointer);
+  std::vector<sock_filter> prog = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kIp + 4),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(stub::kBase >> 32), 0, 3),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kIp),
+      BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, static_cast<uint32_t>(stub::kBase), 0, 1),
+      BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, static_cast<uint32_t>(stub::kBase + stub::kCodeSize),
+               0, 1),
+      BPF_STMT(BPF_JMP | BPF_JA | BPF_K, static_cast<uint32_t>(from_stub.size())),
+  };
+  prog.insert(prog.end(), from_stub.begin(), from_stub.end());
+  prog.insert(prog.end(), app.begin(), app.end());
+  if (prog.size() > BPF_MAXINSNS)
+    return absl::InternalError(fmt::format("the application filter has {} instructions", prog.size()));
   return prog;
 }
 

@@ -134,7 +134,7 @@ class Platform {
   virtual absl::StatusOr<CloneResult> SpawnProcess() = 0;
 };
 
-// The platform called `name` ("ptrace"), or an error naming the choices.
+// The platform called `name` ("ptrace" or "seccomp_trap"), or an error naming the choices.
 absl::StatusOr<std::unique_ptr<Platform>> NewPlatform(const std::string& name);
 
 // The application's seccomp filter: traps everything but the passthrough set (DESIGN.md section
@@ -145,10 +145,21 @@ absl::StatusOr<std::vector<struct sock_filter>> BuildAppFilter(uint32_t trap_act
 // or all arguments (BuildAppFilter).
 std::span<const int> PassthroughSyscalls();
 
+// The application's filter on the seccomp_trap platform: BuildAppFilter(SCMP_ACT_TRAP) for
+// syscalls made outside the stub's code, and for those made from it (the stub's own, and what the
+// sentry injects or runs for the application) an allowlist that kills on anything else.
+absl::StatusOr<std::vector<struct sock_filter>> BuildTrapAppFilter();
+
+// Which syscalls a passthrough trap filter lets by: the futex of the ptrace stub's park loop,
+// made by a thread that has no tracer yet, or everything made from the stub's code (whose rules
+// in BuildTrapAppFilter decide).
+enum class PassthroughExemption { kParkFutex, kStubCode };
+
 // A filter to stack on the application's: `trap_action` (a SECCOMP_RET_* value) for every
-// syscall in PassthroughSyscalls(), ALLOW for the rest, whose fate the first filter decides. The
-// one exception is the futex of the stub's park loop, made by a thread that has no tracer yet.
-std::vector<struct sock_filter> BuildPassthroughTrapFilter(uint32_t trap_action);
+// syscall in PassthroughSyscalls(), ALLOW for the rest, whose fate the first filter decides,
+// except for `exempt`.
+std::vector<struct sock_filter> BuildPassthroughTrapFilter(
+    uint32_t trap_action, PassthroughExemption exempt = PassthroughExemption::kParkFutex);
 
 // A sealed memfd with the stub image.
 absl::StatusOr<FileDescriptor> CreateStubMemfd();

@@ -25,10 +25,6 @@
 namespace moat::platform {
 namespace {
 
-// The host signal that Interrupt() sends. Its default action is to ignore, in case it were ever
-// delivered; under ptrace every host signal stops the thread first and the sentry drops it.
-constexpr int kInterruptSignal = SIGURG;
-
 // The signal that interrupts a tracer thread's waitpid for an abandoned tracee. Its handler does
 // nothing; it is installed without SA_RESTART so the wait returns EINTR.
 int WakeSignal() { return SIGRTMIN; }
@@ -338,162 +334,39 @@ Result<void> PtraceContext::ExecStub() {
 }
 
 Result<int> PtraceContext::InstallFd(int fd) {
-  absl::MutexLock lock(&channel_->mu);
-  uint64_t seq = channel_->next_seq++;
-  TRY(wire::SendMessage(channel_->sentry_end.get(),
-                        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&seq), sizeof(seq)),
-                        std::span<const int>(&fd, 1), MSG_DONTWAIT));
-  // Build the recvmsg arguments in the stub's scratch page, which only this lock's holder uses.
-  struct Scratch {
-    msghdr msg;
-    iovec iov;
-    uint64_t data;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  };
-  for (int attempt = 0; attempt < 16; attempt++) {
-    Scratch s{};
-    s.iov.iov_base = reinterpret_cast<void*>(stub::kScratch + offsetof(Scratch, data));
-    s.iov.iov_len = sizeof(s.data);
-    s.msg.msg_iov = reinterpret_cast<iovec*>(stub::kScratch + offsetof(Scratch, iov));
-    s.msg.msg_iovlen = 1;
-    s.msg.msg_control = reinterpret_cast<void*>(stub::kScratch + offsetof(Scratch, control));
-    s.msg.msg_controllen = sizeof(s.control);
-    if (TRY(WriteMemory(stub::kScratch, &s, sizeof(s))) != sizeof(s)) return Errno(EFAULT);
-    long r = TRY(Inject(SYS_recvmsg, {stub::kChannelFd, stub::kScratch,
-                                      MSG_CMSG_CLOEXEC | MSG_DONTWAIT, 0, 0, 0}));
-    if (r < 0) return Errno(static_cast<int>(-r));
-    if (TRY(ReadMemory(stub::kScratch, &s, sizeof(s))) != sizeof(s)) return Errno(EFAULT);
-    int got = -1;
-    // The control pointer is the application's; find the cmsg in our copy instead.
-    auto* c = reinterpret_cast<cmsghdr*>(s.control);
-    if (s.msg.msg_controllen >= CMSG_LEN(sizeof(int)) && c->cmsg_type == SCM_RIGHTS)
-      std::memcpy(&got, CMSG_DATA(c), sizeof(int));
-    if (got >= 0 && s.data == seq) return got;
-    // A message left behind by an installation that failed half-way: discard it.
-    if (got >= 0) TRY(Inject(SYS_close, {static_cast<uint64_t>(got), 0, 0, 0, 0, 0}));
-  }
-  return Errno(EIO);
+  return InstallFdThroughChannel(*this, *channel_, fd);
 }
 
 Result<void> PtraceContext::TrapPassthrough() {
   // The extra filter returns SECCOMP_RET_TRACE like the first one's trapped syscalls, so the
   // passthrough syscalls become seccomp stops too. When the sentry lets one run, the host
   // re-checks the filters after the stop and treats TRACE as allowed.
-  std::vector<sock_filter> prog = BuildPassthroughTrapFilter(SECCOMP_RET_TRACE);
-  sock_fprog fprog{static_cast<unsigned short>(prog.size()),
-                   reinterpret_cast<sock_filter*>(stub::kScratch + sizeof(sock_fprog))};
-  if (sizeof(fprog) + prog.size() * sizeof(sock_filter) > stub::kScratchSize) return Errno(E2BIG);
-  // The scratch page is shared by the sandbox's injections that take pointers (InstallFd).
-  absl::MutexLock lock(&channel_->mu);
-  if (TRY(WriteMemory(stub::kScratch, &fprog, sizeof(fprog))) != sizeof(fprog) ||
-      TRY(WriteMemory(stub::kScratch + sizeof(fprog), prog.data(),
-                      prog.size() * sizeof(sock_filter))) != prog.size() * sizeof(sock_filter))
-    return Errno(EFAULT);
-  // TSYNC: every thread of the process, which the process's no_new_privs (set before its first
-  // filter) allows. Its other threads all have the same filters, so none can fail to sync.
-  long r = TRY(Inject(SYS_seccomp, {SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC,
-                                    stub::kScratch, 0, 0, 0}));
-  if (r < 0) return Errno(static_cast<int>(-r));
-  if (r > 0) {
-    LOG_WARNING("tid {}: host TSYNC of the passthrough trap filter failed at thread {}", tid_, r);
-    return Errno(EAGAIN);
-  }
-  return Ok();
+  return InjectFilter(*this, *channel_, BuildPassthroughTrapFilter(SECCOMP_RET_TRACE));
 }
 
-void PtraceContext::Interrupt() { syscall(SYS_tgkill, pid_, tid_, kInterruptSignal); }
+// stub::kInterruptSignal (SIGURG) is ignored by default, in case it were ever delivered; under
+// ptrace every host signal stops the thread first and the sentry drops it.
+void PtraceContext::Interrupt() { syscall(SYS_tgkill, pid_, tid_, stub::kInterruptSignal); }
 
 void PtraceContext::KillProcess() { kill(pid_, SIGKILL); }
 
 namespace {
-
-struct InitArgs {
-  int sync_fd;
-  int channel_fd;
-  int stub_fd;
-  sock_fprog prog;
-};
-
-// Runs in a new root process (pid 1 of a new PID namespace, or a process that joins the
-// namespace of one), a clone of a multi-threaded process: raw syscalls only.
-int RootMain(void* arg) {
-  auto* a = static_cast<InitArgs*>(arg);
-  // Move the three fds we keep above their fixed numbers (so that no dup2 below clobbers one of
-  // them, whatever the fd limit), then to those numbers, and close everything else.
-  int sync = fcntl(a->sync_fd, F_DUPFD, stub::kStubFd + 2);
-  int chan = fcntl(a->channel_fd, F_DUPFD, stub::kStubFd + 2);
-  int stubfd = fcntl(a->stub_fd, F_DUPFD, stub::kStubFd + 2);
-  if (sync < 0 || chan < 0 || stubfd < 0) _exit(125);
-  if (dup2(chan, stub::kChannelFd) < 0 || dup2(stubfd, stub::kStubFd) < 0) _exit(125);
-  if (dup2(sync, stub::kStubFd + 1) < 0) _exit(125);
-  syscall(SYS_close_range, 0, stub::kChannelFd - 1, 0);
-  syscall(SYS_close_range, stub::kStubFd + 2, ~0U, 0);
-  // Host signal state: nothing blocked, every default, and host children reaped by the kernel
-  // (the sentry keeps the virtual zombies).
-  struct sigaction sa {};
-  sa.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &sa, nullptr);
-  sa.sa_handler = SIG_IGN;
-  sigaction(SIGCHLD, &sa, nullptr);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  // Out of the host terminal's job control: the sentry forwards terminal signals itself.
-  setsid();
-  char c;
-  if (read(stub::kStubFd + 1, &c, 1) != 1) _exit(125);  // wait until the sentry has attached
-  close(stub::kStubFd + 1);
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) _exit(125);
-  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &a->prog) < 0) _exit(125);
-  syscall(SYS_execveat, stub::kStubFd, "", nullptr, nullptr, AT_EMPTY_PATH);
-  _exit(126);
-}
 
 // Starts a root application process as a child of the calling thread, traced by it, with a
 // channel of its own, stopped at the exec of the stub. `clone_flags` is CLONE_NEWPID for the
 // first process, 0 for one that enters the PID namespace the calling thread has joined.
 absl::StatusOr<std::unique_ptr<PtraceContext>> SpawnRoot(int clone_flags) {
   ASSIGN_OR_RETURN(std::vector<sock_filter> prog, BuildAppFilter(SCMP_ACT_TRACE(0)));
-  ASSIGN_OR_RETURN(FileDescriptor stub_fd, CreateStubMemfd());
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
-    return ErrnoStatus("socketpair(channel)");
-  auto channel = std::make_shared<Channel>();
-  channel->sentry_end = FileDescriptor(sv[0]);
-  FileDescriptor app_end(sv[1]);
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) < 0) return ErrnoStatus("pipe2(init sync)");
-  FileDescriptor sync_r(p[0]), sync_w(p[1]);
-
-  InitArgs args{sync_r.get(), app_end.get(), stub_fd.get(),
-                sock_fprog{static_cast<unsigned short>(prog.size()), prog.data()}};
-  constexpr size_t kStackSize = 256 * 1024;
-  void* stack = mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (stack == MAP_FAILED) return ErrnoStatus("mmap(init stack)");
-  pid_t pid = clone(RootMain, static_cast<char*>(stack) + kStackSize, clone_flags | SIGCHLD, &args);
-  int clone_errno = errno;
-  munmap(stack, kStackSize);  // the child has its own copy of the address space
-  if (pid < 0) {
-    if (clone_flags & CLONE_NEWPID) {
-      return ErrnoStatus(clone_errno == EPERM
-                             ? "clone(CLONE_NEWPID) (runsc needs root or CAP_SYS_ADMIN)"
-                             : "clone(CLONE_NEWPID)",
-                         clone_errno);
-    }
-    // A PID namespace whose init has exited allocates no more pids.
-    if (clone_errno == ENOMEM)
-      return absl::FailedPreconditionError("clone: the sandbox's init process has exited");
-    return ErrnoStatus("clone(in the sandbox's PID namespace)", clone_errno);
-  }
+  ASSIGN_OR_RETURN(RootProcess root, CloneRoot({.clone_flags = clone_flags, .filter = prog}));
+  pid_t pid = root.pid;
   auto fail = [&](absl::Status s) {
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, __WALL | __WNOTHREAD);
+    root.Discard();
     return s;
   };
   if (ptrace(PTRACE_SEIZE, pid, 0, PtraceOptions()) < 0)
     return fail(ErrnoStatus(fmt::format("ptrace(PTRACE_SEIZE, {})", pid)));
-  if (write(sync_w.get(), "x", 1) != 1) return fail(ErrnoStatus("write(init sync)"));
-  auto ctx = std::make_unique<PtraceContext>(pid, pid, channel, nullptr);
+  if (write(root.sync.get(), "x", 1) != 1) return fail(ErrnoStatus("write(root sync)"));
+  auto ctx = std::make_unique<PtraceContext>(pid, pid, root.channel, nullptr);
   // The child installs its filter and execs the stub; its execveat traps first.
   for (;;) {
     int status;
@@ -516,16 +389,6 @@ absl::StatusOr<std::unique_ptr<PtraceContext>> SpawnRoot(int clone_flags) {
   return ctx;
 }
 
-// What the new process's stub answers to getpid: its pid in the sandbox's namespace.
-absl::StatusOr<pid_t> SandboxPid(PtraceContext& ctx) {
-  Result<long> pid = ctx.Inject(SYS_getpid, {});
-  if (!pid.ok() || *pid <= 0) {
-    return absl::InternalError(fmt::format("the stub does not answer getpid (got {})",
-                                           pid.ok() ? fmt::format("{}", *pid) : pid.error().Name()));
-  }
-  return static_cast<pid_t>(*pid);
-}
-
 // Kills a root process that SpawnRoot made and that will not be used, and reaps it.
 void Discard(PtraceContext& ctx) {
   ctx.KillProcess();
@@ -541,55 +404,24 @@ absl::StatusOr<std::unique_ptr<Context>> PtracePlatform::SpawnInit() {
     pid = absl::InternalError(
         fmt::format("the stub does not answer as pid 1 of its namespace (got {})", *pid));
   }
-  if (!pid.ok()) {
-    Discard(*ctx);
-    return pid.status();
-  }
-  // Later processes join this one's PID namespace (SpawnProcess). The pidfd names the process
-  // without a path and cannot be fooled by pid reuse.
-  FileDescriptor init_pidfd(static_cast<int>(syscall(SYS_pidfd_open, ctx->host_pid(), 0)));
-  FileDescriptor self_pidfd(static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0)));
-  if (!init_pidfd.valid() || !self_pidfd.valid()) {
-    absl::Status s = ErrnoStatus("pidfd_open");
+  absl::Status s = pid.ok() ? pid_ns_.Record(ctx->host_pid()) : pid.status();
+  if (!s.ok()) {
     Discard(*ctx);
     return s;
   }
-  absl::MutexLock lock(&mu_);
-  init_pidfd_ = std::move(init_pidfd);
-  self_pidfd_ = std::move(self_pidfd);
   return std::unique_ptr<Context>(std::move(ctx));
 }
 
 absl::StatusOr<CloneResult> PtracePlatform::SpawnProcess() {
-  absl::MutexLock lock(&mu_);
-  if (!init_pidfd_.valid())
-    return absl::FailedPreconditionError("spawn: the sandbox has no init process");
-  // setns changes the namespace of this thread's future children only. A thread whose children
-  // would go to another PID namespace cannot create threads (clone(CLONE_THREAD) fails), so the
-  // thread leaves it again right after the clone.
-  if (setns(init_pidfd_.get(), CLONE_NEWPID) < 0) {
-    if (errno == ESRCH)
-      return absl::FailedPreconditionError("spawn: the sandbox's init process has exited");
-    return ErrnoStatus("setns(the sandbox's PID namespace)");
-  }
-  absl::StatusOr<std::unique_ptr<PtraceContext>> ctx = SpawnRoot(0);
-  if (setns(self_pidfd_.get(), CLONE_NEWPID) < 0) {
-    // The thread is stuck with children in the sandbox's namespace; it can still run its task.
-    LOG_ERROR("setns back to the sentry's PID namespace: {}", LastErrno().Name());
-  }
-  if (!ctx.ok()) return ctx.status();
-  absl::StatusOr<pid_t> pid = SandboxPid(**ctx);
-  if (!pid.ok()) {
-    Discard(**ctx);
-    return pid.status();
-  }
-  return CloneResult{*pid, std::move(*ctx)};
-}
-
-absl::StatusOr<std::unique_ptr<Platform>> NewPlatform(const std::string& name) {
-  if (name == "ptrace") return std::unique_ptr<Platform>(std::make_unique<PtracePlatform>());
-  return absl::InvalidArgumentError(
-      fmt::format("unknown platform \"{}\" (available: ptrace)", name));
+  return pid_ns_.Spawn([]() -> absl::StatusOr<CloneResult> {
+    ASSIGN_OR_RETURN(std::unique_ptr<PtraceContext> ctx, SpawnRoot(0));
+    absl::StatusOr<pid_t> pid = SandboxPid(*ctx);
+    if (!pid.ok()) {
+      Discard(*ctx);
+      return pid.status();
+    }
+    return CloneResult{*pid, std::move(ctx)};
+  });
 }
 
 }  // namespace moat::platform

@@ -7,7 +7,6 @@
 //
 // Locking: a PtraceContext is used by its task thread only (Interrupt() excepted). Installing an
 // fd uses the channel of the process tree and the stub's scratch page, both under Channel::mu.
-// PtracePlatform::mu_ guards the handles of the sandbox's PID namespace (a leaf lock).
 #ifndef MOAT_PLATFORM_PTRACE_PTRACE_H_
 #define MOAT_PLATFORM_PTRACE_PTRACE_H_
 
@@ -16,17 +15,9 @@
 
 #include "absl/synchronization/mutex.h"
 #include "platform/platform.h"
+#include "platform/spawn.h"
 
 namespace moat::platform {
-
-// The sentry's end of the socket whose other end is stub::kChannelFd in an application process.
-// Each root process (the init, and every process SpawnProcess starts) gets its own socket, which
-// its descendants inherit; their contexts share the Channel.
-struct Channel {
-  absl::Mutex mu;
-  FileDescriptor sentry_end;
-  uint64_t next_seq ABSL_GUARDED_BY(mu) = 1;
-};
 
 class PtraceContext final : public Context {
  public:
@@ -88,11 +79,7 @@ class PtracePlatform final : public Platform {
   absl::StatusOr<CloneResult> SpawnProcess() override;
 
  private:
-  absl::Mutex mu_;
-  // pidfds of the first application process (whose PID namespace SpawnProcess joins) and of the
-  // sentry itself (to leave that namespace again), from SpawnInit.
-  FileDescriptor init_pidfd_ ABSL_GUARDED_BY(mu_);
-  FileDescriptor self_pidfd_ ABSL_GUARDED_BY(mu_);
+  SandboxPidNamespace pid_ns_;
 };
 
 }  // namespace moat::platform

@@ -10,14 +10,17 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "platform/stub/sysmsg.h"
+
 namespace moat::stub {
 
 // Far from everything the kernel places on its own: PIE executables load near 0x5555'5555'4000,
 // mmap() grows down from below the stack near 0x7fxx'xxxx'xxxx, and brk (emulated) starts after
 // the program's bss.
 inline constexpr uint64_t kBase = 0x2000'0000'0000ULL;
-inline constexpr uint64_t kCodeSize = 0x1000;
-// `int3; jmp .`: the entry point; never reached in normal operation.
+inline constexpr uint64_t kCodeSize = 0x4000;
+// The entry point: the seccomp_trap platform's start of a fresh image (stub_trap.c). The ptrace
+// platform takes over at the exec stop instead and never runs it.
 inline constexpr uint64_t kEntry = kBase + 0x0;
 // `mov %r12, %rax; syscall; int3`: the injection gadget. The sentry points rip here with the
 // syscall number in r12 to run a syscall in the application's context, and regains control at the
@@ -38,14 +41,24 @@ inline constexpr uint64_t kArgv = kBase + 0x108;
 inline constexpr uint64_t kEnvp = kBase + 0x110;
 // One page, private to each process (copy-on-write), that the sentry uses as scratch memory for
 // injected syscalls that take pointers (recvmsg of an installed fd). Guarded by a per-process lock.
-inline constexpr uint64_t kScratch = kBase + 0x1000;
+inline constexpr uint64_t kScratch = kBase + kCodeSize;
 inline constexpr uint64_t kScratchSize = 0x1000;
-inline constexpr uint64_t kEnd = kBase + 0x2000;
+inline constexpr uint64_t kEnd = kScratch + kScratchSize;
+
+// The seccomp_trap platform's shared region (sysmsg.h): one slot per thread.
+inline constexpr uint64_t kSysmsgBase = MOAT_SYSMSG_BASE;
+inline constexpr uint64_t kSlotSize = MOAT_SLOT_SIZE;
+inline constexpr uint64_t kMaxSlots = MOAT_MAX_SLOTS;
+inline constexpr uint64_t kRegionSize = MOAT_REGION_SIZE;
+static_assert(kSysmsgBase >= kEnd && kSysmsgBase % kSlotSize == 0);
 
 // Host fd numbers inside every application process. The application cannot name host fds at all
 // (fd-taking syscalls trap), so these are private to the sentry.
-inline constexpr int kChannelFd = 100;  // SOCK_DGRAM unix socket; fds arrive here by SCM_RIGHTS
-inline constexpr int kStubFd = 101;     // the stub memfd, exec'd by execveat
+inline constexpr int kChannelFd = MOAT_CHANNEL_FD;  // SOCK_DGRAM unix socket; fds arrive by SCM_RIGHTS
+inline constexpr int kStubFd = MOAT_STUB_FD;        // the stub memfd, exec'd by execveat
+inline constexpr int kSpawnSyncFd = 102;            // a root process waits on it before its exec
+inline constexpr int kSysmsgFd = MOAT_SYSMSG_FD;    // seccomp_trap: the memfd of the region
+inline constexpr int kInterruptSignal = MOAT_INTERRUPT_SIGNAL;
 
 // The stub binary, embedded in runsc by stub_blob.S.
 const uint8_t* Image();

@@ -204,7 +204,7 @@ TEST(PassthroughTrapFilter, TrapsExactlyWhatTheAppFilterLetsThrough) {
   absl::StatusOr<std::vector<sock_filter>> app = platform::BuildAppFilter(SCMP_ACT_TRACE(0));
   ASSERT_TRUE(app.ok()) << app.status();
   ASSERT_TRUE(ValidateSeccompProgram(*app).ok());
-  std::vector<sock_filter> trap = platform::BuildPassthroughTrapFilter(SECCOMP_RET_TRACE);
+  std::vector<sock_filter> trap = platform::BuildPassthroughTrapFilter(SECCOMP_RET_TRACE, platform::PassthroughExemption::kParkFutex);
   ASSERT_TRUE(ValidateSeccompProgram(trap).ok());
   // Arguments that the app filter checks: an anonymous mmap, arch_prctl's FS requests.
   const std::initializer_list<uint64_t> variants[] = {
