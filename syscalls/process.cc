@@ -76,7 +76,7 @@ Result<long> Exit(Task& t, const SyscallArgs& a) {
 Result<long> ExitGroup(Task& t, const SyscallArgs& a) {
   t.RecordExit(a.Int32(0));
   absl::MutexLock l(&t.kernel().mu_);
-  t.kernel().StartGroupExit(&t.thread_group(), (a.Int32(0) & 0xff) << 8);
+  t.kernel().StartGroupExit(&t.thread_group(), (a.Int32(0) & 0xff) << 8, /*caller_exits=*/true);
   return Errno(kEHOSTSYSCALL);
 }
 

@@ -193,7 +193,10 @@ class Kernel {
   WaitQueue& signal_queue() { return signal_queue_; }
   // Ends thread group `tg` with wait status `status`: kills its host process. The init's end
   // ends every process (KillNamespace).
-  void StartGroupExit(ThreadGroup* tg, int status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `caller_exits`: the calling task is about to run the host's exit_group, which ends the host
+  // process as promptly as a kill would, and lets the platform see the process's usage.
+  void StartGroupExit(ThreadGroup* tg, int status, bool caller_exits = false)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The sandbox's init process (null before Create).
   ThreadGroup* init() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return init_; }
   // The init is exiting: starts the exit of every other process, as the host kills them.

@@ -261,7 +261,11 @@ void Task::Run() {
   g_current_task = this;
   for (;;) {
     in_app_.store(true);
-    if (interrupted_.load()) {
+    // A syscall left to the host (kEHOSTSYSCALL, or the exit of a seccomp kill) runs first: a
+    // signal that is pending interrupts it there if it blocks, with the restart rules applied
+    // after; handling signals now would cancel it.
+    bool host_syscall = static_cast<int64_t>(ctx_->Regs().orig_rax) >= 0;
+    if (interrupted_.load() && !host_syscall) {
       in_app_.store(false);
       HandleSignals();
       in_app_.store(true);

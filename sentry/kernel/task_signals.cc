@@ -120,7 +120,7 @@ Result<void> Kernel::SendThreadSignal(Task* t, const siginfo_t& info) {
   return Ok();
 }
 
-void Kernel::StartGroupExit(ThreadGroup* tg, int status) {
+void Kernel::StartGroupExit(ThreadGroup* tg, int status, bool caller_exits) {
   if (tg->exiting) return;
   tg->exiting = true;
   tg->exit_status = status;
@@ -129,7 +129,7 @@ void Kernel::StartGroupExit(ThreadGroup* tg, int status) {
   for (Task* t : tg->tasks) t->Kill();
   // Every thread of the host process dies now, even one blocked in a passthrough syscall; each
   // task thread then sees its thread's exit.
-  if (!tg->tasks.empty()) tg->tasks.front()->context().KillProcess();
+  if (!tg->tasks.empty() && !caller_exits) tg->tasks.front()->context().KillProcess();
   if (tg == init_) KillNamespace();
 }
 
