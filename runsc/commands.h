@@ -20,7 +20,7 @@ struct GlobalOptions {
   std::string log_format = "text";
   bool debug = false;
   bool strace = false;
-  std::string platform = "ptrace";
+  std::string platform = "seccomp_trap";
   std::string network = "sandbox";  // none, sandbox or host
   bool overlay = true;              // writes to the root stay in memory
   bool systemd_cgroup = false;      // linux.cgroupsPath is "slice:prefix:name"

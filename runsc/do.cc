@@ -12,7 +12,7 @@ CommandRunner RegisterDo(CLI::App& app, const GlobalOptions& global) {
   CLI::App* sub = app.add_subcommand(
       "do", "run a command in a sandbox whose root is a host directory, read-only, under an "
             "in-memory writable layer");
-  sub->add_option("--platform", *platform, "how application code runs: ptrace");
+  sub->add_option("--platform", *platform, "how application code runs: seccomp_trap (the default) or ptrace");
   sub->add_option("--root", opts->root_dir, "host directory to use as the sandbox's root")
       ->check(CLI::ExistingDirectory);
   sub->add_option("--cwd", opts->cwd, "working directory inside the sandbox");

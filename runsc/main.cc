@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}));
   app.add_flag("--debug", global.debug, "log at debug level");
   app.add_flag("--strace", global.strace, "log every application syscall");
-  app.add_option("--platform", global.platform, "how application code runs: ptrace");
+  app.add_option("--platform", global.platform, "how application code runs: seccomp_trap (the default) or ptrace");
   app.add_option("--network", global.network, "the container's network: none, sandbox or host")
       ->check(CLI::IsMember({"none", "sandbox", "host"}));
   app.add_option("--overlay", global.overlay,

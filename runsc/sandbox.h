@@ -75,7 +75,7 @@ absl::StatusOr<std::string> FindProgram(vfs::MountNamespace& ns, const std::stri
 void RaiseFdLimit();
 
 struct DoOptions {
-  std::string platform = "ptrace";
+  std::string platform = "seccomp_trap";
   std::string root_dir = "/";  // the host directory that is the sandbox's root (read-only)
   std::vector<std::string> argv;
   std::string cwd;  // inside the sandbox; empty: the caller's cwd if root_dir is "/", else "/"
