@@ -27,9 +27,18 @@
 namespace moat::platform {
 namespace {
 
-// How long the sentry spins on a thread's state word before it sleeps, in TSC cycles (a few
-// microseconds: a trap that the sentry answers at once comes back sooner than a sleep and wake).
-constexpr uint64_t kSpinCycles = 20000;
+// How long the sentry spins on a thread's state word before it sleeps, in TSC cycles (about
+// 10 us: a trap that the sentry answers at once comes back sooner than a sleep and wake), and
+// below what a spin is not worth starting. The budget adapts as the stub's does (stub_trap.c).
+constexpr uint32_t kSpinCycles = 20000;
+constexpr uint32_t kSpinMin = 500;
+
+uint32_t NextBudget(uint32_t budget, bool worked) {
+  if (worked) return kSpinCycles;
+  if (budget >= kSpinMin) return budget / 4;
+  budget += kSpinMin / 64;
+  return budget >= kSpinMin ? kSpinCycles : budget;
+}
 // A state the sentry writes into the word of a thread that is gone, so that a waiter on it wakes.
 constexpr uint32_t kStateGone = 0xdead;
 // The value SI_CODE of a SIGSYS from a seccomp filter.
@@ -303,7 +312,8 @@ SeccompTrapContext::SeccompTrapContext(std::shared_ptr<HostProcess> process,
       slot_(slot),
       msg_(region_->Slot(slot)),
       tid_(tid),
-      regs_(regs) {
+      regs_(regs),
+      spin_budget_(kSpinCycles) {
   LoadFrame();
   process_->Attach(this);
 }
@@ -314,15 +324,24 @@ SeccompTrapContext::~SeccompTrapContext() {
 }
 
 void SeccompTrapContext::End(int wait_status, const struct rusage& usage) {
+  absl::MutexLock l(&end_mu_);
   if (ended_.load()) return;
   end_status_ = wait_status;
   end_usage_ = usage;
+  if (exit_requested_.load() && Load(&msg_->state) == MOAT_STATE_EVENT &&
+      msg_->event == MOAT_EVENT_EXITING) {
+    // The thread reported its exit before it went: that is how it ended, whoever sees it first.
+    end_status_ = exit_status_;
+    static_assert(sizeof(end_usage_) == sizeof(msg_->usage));
+    std::memcpy(&end_usage_, msg_->usage, sizeof(end_usage_));
+  }
   ended_.store(true);
   Store(&msg_->state, kStateGone);
   FutexWake(&msg_->state);
 }
 
 Event SeccompTrapContext::EndEvent() {
+  absl::MutexLock l(&end_mu_);
   return Event{.type = EventType::kExit, .wait_status = end_status_, .usage = end_usage_};
 }
 
@@ -330,12 +349,15 @@ bool SeccompTrapContext::Request(uint32_t request) {
   if (ended_.load()) return false;
   Store(&msg_->state, request);
   if (Load(&msg_->stub_waiting)) FutexWake(&msg_->state);
-  uint64_t start = __rdtsc();
-  while (Load(&msg_->state) != MOAT_STATE_EVENT) {
-    if (ended_.load()) return false;
-    if (__rdtsc() - start > kSpinCycles) break;
-    _mm_pause();
+  bool worked = false;
+  if (spin_budget_ >= kSpinMin) {
+    uint64_t start = __rdtsc();
+    while (!(worked = Load(&msg_->state) == MOAT_STATE_EVENT)) {
+      if (ended_.load() || __rdtsc() - start > spin_budget_) break;
+      _mm_pause();
+    }
   }
+  spin_budget_ = NextBudget(spin_budget_, worked && spin_budget_ >= kSpinMin);
   for (;;) {
     uint32_t s = Load(&msg_->state);
     if (s == MOAT_STATE_EVENT) return true;
@@ -364,14 +386,14 @@ Event SeccompTrapContext::Switch() {
   for (;;) {
     if (ended_.load()) return EndEvent();
     uint32_t request = MOAT_STATE_RESUME;
-    int exit_status = 0;
     if (static_cast<int64_t>(regs_.orig_rax) >= 0) {
       // The sentry left the trapped syscall to the host (kEHOSTSYSCALL): the stub runs it.
       msg_->nr = regs_.orig_rax;
       if (regs_.orig_rax == SYS_exit || regs_.orig_rax == SYS_exit_group) {
         request = MOAT_STATE_EXIT;
         msg_->args[0] = regs_.rdi;
-        exit_status = static_cast<int>((regs_.rdi & 0xff) << 8);
+        exit_status_ = static_cast<int>((regs_.rdi & 0xff) << 8);
+        exit_requested_.store(true);
       } else {
         request = MOAT_STATE_HOST_SYSCALL;
       }
@@ -384,13 +406,9 @@ Event SeccompTrapContext::Switch() {
     StoreRegs();
     if (!Request(request)) return EndEvent();
     switch (msg_->event) {
-      case MOAT_EVENT_EXITING: {
-        struct rusage usage {};
-        static_assert(sizeof(usage) == sizeof(msg_->usage));
-        std::memcpy(&usage, msg_->usage, sizeof(usage));
-        End(exit_status, usage);
+      case MOAT_EVENT_EXITING:
+        End(exit_status_, {});  // takes the status and usage the stub reported
         return EndEvent();
-      }
       case MOAT_EVENT_SIGNAL:
         break;
       default:

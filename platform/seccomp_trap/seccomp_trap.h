@@ -16,9 +16,9 @@
 // PID namespace numbers it) from the owner the thread sets on its region's file.
 //
 // Locking: a context is used by its task thread, except Interrupt(), ReadMemory(), Abandon() and
-// the watcher's MarkDead(). SysmsgRegion::clone_mu serializes the clones of an address space
-// (the owner of its file is one value); it is taken before HostProcess::mu and SysmsgRegion::mu_,
-// which are leaves.
+// End() (from the watcher). SysmsgRegion::clone_mu serializes the clones of an address space
+// (the owner of its file is one value); it is taken before HostProcess::mu_, which is taken
+// before SeccompTrapContext::end_mu_; SysmsgRegion::mu_ is a leaf.
 #ifndef MOAT_PLATFORM_SECCOMP_TRAP_SECCOMP_TRAP_H_
 #define MOAT_PLATFORM_SECCOMP_TRAP_SECCOMP_TRAP_H_
 
@@ -151,10 +151,17 @@ class SeccompTrapContext final : public Context {
   std::atomic<pid_t> tid_;
   Registers regs_{};
   uint64_t applied_gs_base_ = 0;
+  uint32_t spin_budget_;  // TSC cycles (seccomp_trap.cc: NextBudget)
 
+  // An exit the thread was asked to make (MOAT_STATE_EXIT): its wait status.
+  std::atomic<bool> exit_requested_{false};
+  int exit_status_ = 0;
+
+  // How the thread ended, once it has (End() may come from the watcher and the task thread).
+  absl::Mutex end_mu_;
   std::atomic<bool> ended_{false};
-  int end_status_ = 0;  // written before ended_
-  struct rusage end_usage_ {};
+  int end_status_ ABSL_GUARDED_BY(end_mu_) = 0;
+  struct rusage end_usage_ ABSL_GUARDED_BY(end_mu_) {};
 };
 
 class SeccompTrapPlatform final : public Platform {

@@ -56,8 +56,10 @@ long moat_clone(uint64_t flags, uint64_t stack, uint64_t ptid, uint64_t ctid, ui
                 long region_fd);
 extern char moat_host_window[], moat_host_syscall_insn[], moat_host_syscall_end[];
 
-/* How long a side spins on the state word before it sleeps, in TSC cycles. */
+/* How long a side spins on the state word before it sleeps, in TSC cycles (about 10 us): the
+ * most, and below what a spin is not worth starting. */
 #define SPIN_CYCLES 20000
+#define SPIN_MIN 500
 
 static inline long sys6(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
   register long r10 __asm__("r10") = a3;
@@ -96,14 +98,30 @@ static void post_event(struct moat_sysmsg *m, uint32_t event) {
   if (load(&m->sentry_waiting)) sys3(SYS_futex, &m->state, FUTEX_WAKE, 1);
 }
 
+/* Adapts a spin budget: a spin that worked earns the whole budget, one that ended in sleep
+ * anyway quarters it. Below SPIN_MIN the side sleeps at once, but each such wait adds a little,
+ * and on reaching SPIN_MIN it probes with the whole budget again: spinning comes back once the
+ * machine is less busy. */
+static inline uint32_t next_budget(uint32_t budget, int worked) {
+  if (worked) return SPIN_CYCLES;
+  if (budget >= SPIN_MIN) return budget / 4;
+  budget += SPIN_MIN / 64;
+  return budget >= SPIN_MIN ? SPIN_CYCLES : budget;
+}
+
 /* Waits until the sentry answers with a request, and returns it. */
 static uint32_t wait_request(struct moat_sysmsg *m) {
-  uint64_t start = rdtsc();
-  uint32_t s;
-  while ((s = load(&m->state)) == MOAT_STATE_EVENT) {
-    if (rdtsc() - start > SPIN_CYCLES) break;
-    __builtin_ia32_pause();
+  uint32_t budget = m->stub_spin;
+  if (budget > SPIN_CYCLES) budget = SPIN_CYCLES;
+  uint32_t s = load(&m->state);
+  if (budget >= SPIN_MIN) {
+    uint64_t start = rdtsc();
+    while (s == MOAT_STATE_EVENT && rdtsc() - start < budget) {
+      __builtin_ia32_pause();
+      s = load(&m->state);
+    }
   }
+  m->stub_spin = next_budget(budget, s != MOAT_STATE_EVENT && budget >= SPIN_MIN);
   while (s == MOAT_STATE_EVENT) {
     store(&m->stub_waiting, 1);
     if ((s = load(&m->state)) == MOAT_STATE_EVENT) sys4(SYS_futex, &m->state, FUTEX_WAIT, s, 0);
@@ -279,6 +297,7 @@ void __attribute__((noreturn)) moat_stub_start(uint64_t initial_sp) {
   }
   struct moat_sysmsg *m = (struct moat_sysmsg *)MOAT_SYSMSG_BASE; /* slot 0 */
   m->initial_sp = initial_sp;
+  m->stub_spin = SPIN_CYCLES;
   if (m->filter_len) {
     struct {
       uint16_t len;
@@ -301,5 +320,6 @@ void __attribute__((noreturn)) moat_stub_child(struct moat_sysmsg *m, long regio
   if (region_fd < 0) set_altstack(m);
   m->state = MOAT_STATE_RUNNING;
   m->stub_waiting = 0;
+  m->stub_spin = SPIN_CYCLES;
   report_ready(m);
 }
