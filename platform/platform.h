@@ -101,6 +101,10 @@ class Context {
   // call it; a spurious interrupt is harmless.
   virtual void Interrupt() = 0;
 
+  // The task thread is about to sleep in the sentry (a blocking syscall): a platform whose
+  // application side spins for the answer can stop spinning. Only the task thread calls it.
+  virtual void WillBlock() {}
+
   // Kills the whole host process (every thread) right away.
   virtual void KillProcess() = 0;
 

@@ -347,6 +347,7 @@ Event SeccompTrapContext::EndEvent() {
 
 bool SeccompTrapContext::Request(uint32_t request) {
   if (ended_.load()) return false;
+  msg_->sentry_blocking = 0;
   Store(&msg_->state, request);
   if (Load(&msg_->stub_waiting)) FutexWake(&msg_->state);
   bool worked = false;
@@ -641,6 +642,8 @@ Result<void> SeccompTrapContext::TrapPassthrough() {
 void SeccompTrapContext::Interrupt() {
   syscall(SYS_tgkill, process_->pid(), tid_.load(), stub::kInterruptSignal);
 }
+
+void SeccompTrapContext::WillBlock() { Store(&msg_->sentry_blocking, 1); }
 
 void SeccompTrapContext::KillProcess() { kill(process_->pid(), SIGKILL); }
 

@@ -120,6 +120,7 @@ class SeccompTrapContext final : public Context {
   Result<int> InstallFd(int fd) override;
   Result<void> TrapPassthrough() override;
   void Interrupt() override;
+  void WillBlock() override;
   void KillProcess() override;
   void Abandon() override;
   pid_t host_tid() const override { return tid_.load(); }

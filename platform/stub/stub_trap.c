@@ -116,12 +116,14 @@ static uint32_t wait_request(struct moat_sysmsg *m) {
   uint32_t s = load(&m->state);
   if (budget >= SPIN_MIN) {
     uint64_t start = rdtsc();
-    while (s == MOAT_STATE_EVENT && rdtsc() - start < budget) {
+    while (s == MOAT_STATE_EVENT && rdtsc() - start < budget && !load(&m->sentry_blocking)) {
       __builtin_ia32_pause();
       s = load(&m->state);
     }
   }
-  m->stub_spin = next_budget(budget, s != MOAT_STATE_EVENT && budget >= SPIN_MIN);
+  /* A wait the sentry said would be long says nothing about how spinning fares. */
+  if (!load(&m->sentry_blocking))
+    m->stub_spin = next_budget(budget, s != MOAT_STATE_EVENT && budget >= SPIN_MIN);
   while (s == MOAT_STATE_EVENT) {
     store(&m->stub_waiting, 1);
     if ((s = load(&m->state)) == MOAT_STATE_EVENT) sys4(SYS_futex, &m->state, FUTEX_WAIT, s, 0);

@@ -77,6 +77,8 @@ struct moat_sysmsg {
   int32_t signo;
   uint32_t interrupted; /* an interrupt arrived while the stub ran a host syscall */
   uint32_t stub_spin;   /* the stub's current spin budget (stub_trap.c) */
+  uint32_t sentry_blocking; /* the sentry sleeps for this stop (a blocking syscall): do not spin */
+  uint32_t pad0;
   uint64_t ucontext; /* application address of the frame's ucontext, in this slot */
   uint64_t siginfo;  /* application address of the frame's siginfo, in this slot */
   uint64_t initial_sp; /* after an exec: the stack pointer the host gave the stub's entry */
