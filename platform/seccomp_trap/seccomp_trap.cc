@@ -425,9 +425,11 @@ Event SeccompTrapContext::Switch() {
     regs_.orig_rax = static_cast<uint64_t>(-1);
     int signo = msg_->signo;
     if (signo == MOAT_INTERRUPT_SIGNAL) {
-      if (msg_->siginfo == 0 && static_cast<int64_t>(regs_.rax) == kERestartSys) {
-        // A host syscall cut short: the sentry applies the restart rules to it.
-        regs_.orig_rax = msg_->nr;
+      if (msg_->siginfo == 0) {
+        // A host syscall the stub ran, cut short: the sentry applies the restart rules to it.
+        if (static_cast<int64_t>(regs_.rax) == kERestartSys) regs_.orig_rax = msg_->nr;
+      } else {
+        UndoHostRestart();
       }
       return Event{.type = EventType::kInterrupt};
     }
@@ -445,6 +447,21 @@ Event SeccompTrapContext::Switch() {
     if (e.siginfo.si_code <= 0 || e.siginfo.si_signo != signo) return Event{.type = EventType::kInterrupt};
     return e;
   }
+}
+
+void SeccompTrapContext::UndoHostRestart() {
+  // The interrupt's handler has SA_RESTART, so the host restarted a passthrough wait that it cut
+  // short (-ERESTARTSYS): rip is back on the syscall instruction and rax holds the number again.
+  // The sentry decides as Linux would, by the application's handler: show the wait as it was
+  // cut short. (A thread caught just before the instruction looks the same; to the application
+  // the two cannot be told apart.) Waits with a timeout end in -EINTR instead, which stays.
+  if (regs_.rax != SYS_futex && regs_.rax != SYS_futex_waitv) return;
+  uint16_t insn = 0;
+  Result<size_t> n = ReadMemory(regs_.rip, &insn, sizeof(insn));
+  if (!n.ok() || *n != sizeof(insn) || insn != 0x050f) return;  // syscall is 0f 05
+  regs_.orig_rax = regs_.rax;
+  regs_.rax = static_cast<uint64_t>(kERestartSys);
+  regs_.rip += 2;
 }
 
 Result<std::vector<uint8_t>> SeccompTrapContext::GetFpState() {

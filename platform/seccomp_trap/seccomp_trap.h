@@ -143,6 +143,9 @@ class SeccompTrapContext final : public Context {
   bool LoadFrame();
   void StoreRegs();
   Event EndEvent();
+  // After an interrupt in application code: makes a passthrough wait the host restarted look
+  // interrupted, so that the sentry's restart rules decide.
+  void UndoHostRestart();
 
   const std::shared_ptr<HostProcess> process_;
   std::shared_ptr<SysmsgRegion> region_;
