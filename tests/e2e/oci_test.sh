@@ -188,6 +188,13 @@ case "$case_name" in
     await_status k2 stopped
     rs delete k2
     no_leftovers k2
+    # SIGKILL to the init alone ends the container: its children die with its PID namespace.
+    rs run -d --bundle "$b" k3 || fail run
+    sleep 0.3
+    rs kill k3 KILL || fail "kill KILL"
+    await_status k3 stopped
+    rs delete k3
+    no_leftovers k3
     echo ok
     ;;
   exec)
