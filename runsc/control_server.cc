@@ -130,11 +130,9 @@ std::vector<uint8_t> Server::Handle(wire::Message& m, int conn) {
       SignalRequest req;
       if (!decode(req)) break;
       if (req.signo < 0 || req.signo >= NSIG) return Failed(fmt::format("invalid signal {}", req.signo));
-      // SIGKILL to init is SIGKILL to every process: the PID namespace dies with its init, and
-      // with init alone killed the others' host processes are caught in the host's teardown of
-      // the stubs' PID namespace while their task threads still sleep in the sentry (the sandbox
-      // then never exits; seen with `podman stop` of a container whose init waits for a child).
-      if (req.all || ((req.pid == 0 || req.pid == 1) && req.signo == SIGKILL)) {
+      // A signal that ends the init ends every process: the kernel kills the PID namespace with
+      // its init, as Linux does (Kernel::KillNamespace).
+      if (req.all) {
         kernel_->KillAll(req.signo);
       } else {
         Result<void> r = kernel_->Kill(req.pid == 0 ? 1 : req.pid, req.signo);

@@ -81,6 +81,10 @@ std::vector<ThreadGroup*> Kernel::Groups() {
 
 void Kernel::AddTask(Task* t) { tasks_[t->tid()] = RefPtr<Task>(t); }
 
+void Kernel::WatchHostProcess(ThreadGroup* tg, Task* leader) {
+  tg->host_pidfd = host_exits_.Watch(leader->context().host_pid(), tg->pid());
+}
+
 bool Kernel::ChargePid() {
   int64_t limit = pids_limit_.load();
   absl::MutexLock l(&mu_);

@@ -25,6 +25,7 @@
 #include "base/ref_counted.h"
 #include "platform/platform.h"
 #include "sentry/kernel/credentials.h"
+#include "sentry/kernel/host_exit_watch.h"
 #include "sentry/kernel/id_map.h"
 #include "sentry/kernel/syscall_table.h"
 #include "sentry/kernel/sysctl.h"
@@ -212,6 +213,13 @@ class Kernel {
   // ---- Exit (task_exit.cc) ----
   // The last task of `tg` is gone: zombie it, reparent its children, tell its parent.
   void GroupExited(ThreadGroup* tg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Watches the host process of new process `tg`, whose first task is `leader`, for an exit the
+  // sentry does not cause (HostProcessExited). Once, when the process enters the pid table.
+  void WatchHostProcess(ThreadGroup* tg, Task* leader) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The host process watched by `pidfd` (ThreadGroup::host_pidfd of process `pid`) has exited:
+  // its tasks stop waiting in the sentry and collect its exit (host_exit_watch.h). Called by the
+  // watch thread.
+  void HostProcessExited(int pidfd, pid_t pid);
 
   // ---- Host name (uname, sethostname) ----
   std::string hostname() const;
@@ -293,6 +301,9 @@ class Kernel {
 
   absl::Mutex unimpl_mu_;
   std::map<int, uint64_t> unimplemented_ ABSL_GUARDED_BY(unimpl_mu_);
+
+  // Last: its thread calls back into the kernel until it is destroyed.
+  HostExitWatch host_exits_{[this](int pidfd, pid_t pid) { HostProcessExited(pidfd, pid); }};
 };
 
 }  // namespace moat::kernel

@@ -210,6 +210,7 @@ absl::Status Kernel::Create(InitProcess init) {
       AddTask(t);
       tg->tasks.push_back(t);
       tg->leader = t;
+      WatchHostProcess(tg, t);
       init_ = tg;
     }
     if (init.controlling_tty) AttachNewSessionTerminal(*this, tg, init.controlling_tty);
@@ -351,6 +352,7 @@ absl::StatusOr<pid_t> Kernel::Exec(InitProcess proc) {
         AddTask(t);
         tg->tasks.push_back(t);
         tg->leader = t;
+        WatchHostProcess(tg, t);
       }
     }
     charge.Release();

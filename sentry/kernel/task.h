@@ -261,9 +261,10 @@ class Task final : public RefCounted<Task>, public Wakeable {
   // to the application. If the registers are at the return of a syscall (orig_rax >= 0), applies
   // the restart rules to its result in rax, and always leaves orig_rax at -1.
   void HandleSignals();
-  // Sets up a signal frame for `info` with `action`, saving `old_mask` in it; false if the frame
-  // could not be written (the caller kills the process with SIGSEGV).
-  bool DeliverSignal(const siginfo_t& info, const KernelSigAction& action, SigSet old_mask);
+  // Sets up a signal frame for `info` with `action`, saving `old_mask` in it. EFAULT if the frame
+  // could not be written (the caller kills the process with SIGSEGV), ESRCH if the host thread is
+  // gone (killed on the host: Switch() reports its exit next).
+  Result<void> DeliverSignal(const siginfo_t& info, const KernelSigAction& action, SigSet old_mask);
   // Applies the restart rules to a syscall interrupted before a handler runs (`handler` is whether
   // one does, `sa_restart` its SA_RESTART flag).
   void FixupInterruptedSyscall(bool handler, bool sa_restart);

@@ -121,6 +121,7 @@ Result<long> Task::Clone(uint64_t flags, UserAddr stack, UserAddr parent_tid, Us
       if (parent) parent->children.push_back(tg);
       kernel_->AddGroup(tg.get());
       tg->leader = t.get();
+      kernel_->WatchHostProcess(tg.get(), t.get());
     }
     tg->tasks.push_back(t.get());
     kernel_->AddTask(t.get());

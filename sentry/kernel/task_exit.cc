@@ -1,5 +1,6 @@
 // Exit: a thread's host thread is gone; the last one makes its thread group a zombie, reparents
 // its children and tells its parent.
+#include <poll.h>
 #include <sys/wait.h>
 
 #include "base/log.h"
@@ -57,6 +58,21 @@ void Task::Exited(int wait_status, const struct rusage& usage) {
   ReleaseVforkParent();
 }
 
+void Kernel::HostProcessExited(int pidfd, pid_t pid) {
+  absl::MutexLock l(&mu_);
+  ThreadGroup* tg = GroupByPid(pid);
+  // An exit the sentry started (StartGroupExit) has killed the tasks already. The pidfd is
+  // closed under mu_ once the process is a zombie; a pidfd of that number since given to another
+  // process is not readable unless that one has exited too.
+  if (!tg || tg->exiting || tg->zombie || tg->host_pidfd.get() != pidfd) return;
+  pollfd p{pidfd, POLLIN, 0};
+  if (poll(&p, 1, 0) != 1) return;
+  LOG_DEBUG("process {}: its host process exited behind the sentry's back", pid);
+  // Killed, the tasks stop waiting in the sentry and find their host threads' exit in Switch(),
+  // with the host's wait status (Exited then ends the group with it).
+  for (Task* t : tg->tasks) t->Kill();
+}
+
 void Task::ReleaseVforkParent() {
   {
     absl::MutexLock l(&vfork_mu_);
@@ -69,6 +85,7 @@ void Kernel::GroupExited(ThreadGroup* tg) {
   // A session leader's exit hangs up its controlling terminal's foreground process group.
   DisassociateOnExitLocked(*this, tg);
   tg->zombie = true;
+  tg->host_pidfd.Reset();
   AccountExit(*tg);
   if (!tg->exiting) {
     tg->exiting = true;

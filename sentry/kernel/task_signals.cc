@@ -362,7 +362,15 @@ void Task::HandleSignals() {
       FixupInterruptedSyscall(true, act.flags & SA_RESTART);
       restart_pending = false;
     }
-    if (!DeliverSignal(info, act, old_mask)) {
+    Result<void> delivered = DeliverSignal(info, act, old_mask);
+    if (!delivered.ok() && delivered.error().value() == ESRCH) {
+      // The host killed the thread (it may be waiting for a PID namespace whose init died to
+      // empty): its exit, with the host's status, is what the process ends with.
+      LOG_DEBUG("task {}: its host thread is gone; signal {} not delivered", tid_, info.si_signo);
+      killed_.store(true);
+      break;
+    }
+    if (!delivered.ok()) {
       LOG_INFO("task {}: cannot write the frame for signal {}: killing it", tid_, info.si_signo);
       absl::MutexLock l(&kernel_->mu_);
       kernel_->StartGroupExit(tg_.get(), SIGSEGV);
@@ -391,12 +399,15 @@ const arch::XstateConfig& Xstate() {
 
 }  // namespace
 
-bool Task::DeliverSignal(const siginfo_t& info, const KernelSigAction& act, SigSet old_mask) {
+Result<void> Task::DeliverSignal(const siginfo_t& info, const KernelSigAction& act,
+                                  SigSet old_mask) {
+  // A host thread that is gone fails with ESRCH; anything else means the frame cannot be made.
+  auto failed = [](Errno e) { return Errno(e.value() == ESRCH ? ESRCH : EFAULT); };
   platform::Registers& r = ctx_->Regs();
   arch::SignalFrameInput in{};
   in.regs = r;
   Result<std::vector<uint8_t>> fp = ctx_->GetFpState();
-  if (!fp.ok()) return false;
+  if (!fp.ok()) return failed(fp.error());
   in.xstate = std::move(*fp);
   in.xstate_config = Xstate();
   in.info = info;
@@ -420,13 +431,15 @@ bool Task::DeliverSignal(const siginfo_t& info, const KernelSigAction& act, SigS
       break;
   }
   Result<arch::SignalFrameOutput> out = arch::BuildSignalFrame(in);
-  if (!out.ok()) return false;
-  if (!CopyOut(UserAddr(out->frame_addr), out->bytes.data(), out->bytes.size()).ok()) return false;
+  if (!out.ok()) return Errno(EFAULT);
+  Result<void> copied = CopyOut(UserAddr(out->frame_addr), out->bytes.data(), out->bytes.size());
+  if (!copied.ok()) return failed(copied.error());
   if (out->on_altstack && (altstack_.ss_flags & kSsAutodisarm)) altstack_ = stack_t{};
   // The handler starts with a clean FPU, as in Linux.
-  if (!ctx_->SetFpState(arch::InitialXstate(Xstate())).ok()) return false;
+  Result<void> cleared = ctx_->SetFpState(arch::InitialXstate(Xstate()));
+  if (!cleared.ok()) return failed(cleared.error());
   r = out->regs;
-  return true;
+  return Ok();
 }
 
 Result<long> Task::SigReturn() {

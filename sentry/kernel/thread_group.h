@@ -18,6 +18,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/file_descriptor.h"
 #include "base/ref_counted.h"
 #include "sentry/kernel/signal_types.h"
 #include "sentry/kernel/tty.h"
@@ -57,6 +58,9 @@ class ThreadGroup : public RefCounted<ThreadGroup> {
   // The least oom_score_adj the process may set without CAP_SYS_RESOURCE (Linux's
   // oom_score_adj_min): what a privileged writer set last.
   int oom_score_adj_min = 0;
+  // A pidfd of the host process while the process lives, watched for an exit the sentry did not
+  // cause (Kernel::HostProcessExited); closed when it becomes a zombie.
+  FileDescriptor host_pidfd;
   // Started by Kernel::Exec without detached_reap: having no parent, it stays a zombie until
   // Kernel::WaitExec collects it (claimed once a WaitExec call waits for it).
   bool exec_waitable = false;

@@ -102,6 +102,105 @@ timed() {
   return $status
 }
 
+############################################################### checks every engine shares
+# Each takes the engine's command up to the program to run (its image, and for ctr the
+# container id, included) and appends the program itself.
+
+# WHAT CMD...: the container's output reaches the engine, and its exit status comes back.
+check_output_and_status() {
+  local what=$1 out status
+  shift
+  out=$(timeout 120 "$@" sh -c 'echo hello from $(hostname); exit 7')
+  status=$?
+  echo "$what: $out (status $status)"
+  [ "$status" = 7 ] || fail "$what exited $status, want 7"
+  [[ "$out" == "hello from "* ]] || fail "$what printed '$out'"
+}
+
+# WHAT CMD...: the container's init is pid 1 of its pid namespace: its own SIGKILL is ignored, as
+# on Linux; a child's death by a signal is 128+N.
+check_pid1_signals() {
+  local what=$1 out status
+  shift
+  out=$(timeout 120 "$@" sh -c 'kill -KILL $$; sh -c "kill -SEGV \$\$" 2>/dev/null; echo $?')
+  status=$?
+  [ "$status" = 0 ] || fail "a pid 1 that sent itself SIGKILL: $what exited $status, want 0"
+  [ "$out" = 139 ] || fail "a child killed by SIGSEGV: the shell saw '$out', want 139"
+}
+
+# WHAT WANT_STATUS CMD...: a terminal (given by script): the process sees a tty, and its status
+# comes back.
+check_tty() {
+  local what=$1 want=$2 status
+  shift 2
+  with_tty "$@" sh -c "tty; exit $want"
+  status=$?
+  [ "$status" = "$want" ] || { cat "$work/tty.out"; fail "$what exited $status, want $want"; }
+  grep -q '^/dev/pts/' "$work/tty.out" || { cat "$work/tty.out"; fail "$what: no tty inside"; }
+}
+
+# WHAT CMD...: an exec'd process's output and exit status.
+check_exec() {
+  local what=$1 out status
+  shift
+  out=$(timeout 60 "$@" sh -c 'echo in exec; exit 5')
+  status=$?
+  [ "$status" = 5 ] || fail "$what exited $status, want 5"
+  [ "$out" = "in exec" ] || fail "$what printed '$out'"
+}
+
+# WHAT CMD...: the engine's pipe is the process's stdin.
+check_stdin() {
+  local what=$1 out
+  shift
+  out=$(echo piped-in | timeout 60 "$@" cat)
+  [ "$out" = piped-in ] || fail "$what printed '$out'"
+}
+
+# WHAT WANT_STATUS CMD...: a program that does not exist: the engine exits WANT_STATUS (or, for
+# "failure", any status but 0); its output goes to $work/missing.out.
+check_missing_program() {
+  local what=$1 want=$2 status
+  shift 2
+  timeout 120 "$@" /nonexistent >"$work/missing.out" 2>&1
+  status=$?
+  if [ "$want" = failure ]; then
+    [ "$status" != 0 ] || fail "$what of a missing program succeeded"
+  else
+    [ "$status" = "$want" ] || fail "$what of a missing program exited $status, want $want: $(cat "$work/missing.out")"
+  fi
+}
+
+# Podman and Docker, whose command lines agree on logs, stop, inspect and rm.
+# ENGINE...: `ENGINE logs long` shows what container long printed first.
+await_started() {
+  for _ in $(seq 100); do
+    "$@" logs long 2>/dev/null | grep -q started && break
+    sleep 0.1
+  done
+  "$@" logs long | grep -qx started || fail "$1 logs: '$("$@" logs long 2>&1)'"
+}
+
+# NAME ENGINE...: `ENGINE stop --time 2` of container long, a pid-1 shell without a SIGTERM
+# handler, which SIGTERM does not end: the engine sends SIGKILL after 2 s, and the container's
+# exit code is 137. Then removes it.
+check_stop_after_grace() {
+  local name=$1
+  shift
+  timed timeout 60 "$@" stop --time 2 long >/dev/null 2>&1 || fail "$name stop"
+  echo "$name stop --time 2 took ${elapsed_ms} ms"
+  [ "$elapsed_ms" -ge 1900 ] || fail "$name stop took ${elapsed_ms} ms: SIGTERM ended a pid-1 shell without a handler"
+  [ "$elapsed_ms" -le 15000 ] || fail "$name stop took ${elapsed_ms} ms: SIGKILL did not end the container"
+  [ "$("$@" inspect -f '{{.State.ExitCode}}' long)" = 137 ] || fail "exit code after $name stop"
+  timeout 60 "$@" rm long >/dev/null || fail "$name rm"
+}
+
+# ROOT: runsc keeps no container in state root ROOT, and no runsc process of this test is left.
+check_nothing_left() {
+  [ -z "$("$runsc" --root "$1" list -q)" ] || fail "runsc still lists: $("$runsc" --root "$1" list)"
+  no_runsc_left
+}
+
 [ "$(id -u)" = 0 ] || fail "must run as root (engines need to mount and to make cgroups)"
 need python3:python3 /bin/busybox:busybox-static script:bsdutils
 "$here/busybox_image.py" "$work/busybox.tar" "$image" || fail "making the busybox image"
@@ -156,20 +255,11 @@ EOF
   "${base[@]}" image exists "$image" || fail "podman load did not make $image"
 
   # 1. runsc itself as the runtime (its default state root): output and exit status.
-  out=$(timeout 120 "${base[@]}" --runtime "$runsc" run --rm --cidfile "$work/cid" "$image" \
-        sh -c 'echo hello from $(hostname); exit 7')
-  status=$?
-  echo "run: $out (status $status)"
-  [ "$status" = 7 ] || fail "podman run exited $status, want 7"
-  [[ "$out" == "hello from "* ]] || fail "podman run printed '$out'"
+  check_output_and_status "podman run" "${base[@]}" --runtime "$runsc" run --rm --cidfile "$work/cid" "$image"
   ! "$runsc" list -q | grep -qx "$(cat "$work/cid")" || fail "the container is left in runsc's state"
 
-  # 2. Through the logging wrapper from here on. The container's init is pid 1 of its pid
-  # namespace: its own SIGKILL is ignored, as on Linux; a child's death by a signal is 128+N.
-  out=$(timeout 120 "${P[@]}" run --rm "$image" sh -c 'kill -KILL $$; sh -c "kill -SEGV \$\$" 2>/dev/null; echo $?')
-  status=$?
-  [ "$status" = 0 ] || fail "a pid 1 that sent itself SIGKILL: podman run exited $status, want 0"
-  [ "$out" = 139 ] || fail "a child killed by SIGSEGV: the shell saw '$out', want 139"
+  # 2. Through the logging wrapper from here on: signals of pid 1.
+  check_pid1_signals "podman run" "${P[@]}" run --rm "$image"
 
   # 3. stdin is the engine's pipe; the config's user, environment, cwd and a bind mount.
   mkdir -p "$work/vol" && echo from-the-host >"$work/vol/f"
@@ -180,50 +270,27 @@ EOF
   [ "$out" = "$(printf 'piped-in\n65534\nbar\n/tmp\nfrom-the-host')" ] || fail "podman run -i printed '$out'"
 
   # 4. A program that does not exist: podman's 127, with runsc's message.
-  out=$(timeout 120 "${P[@]}" run --rm "$image" /nonexistent 2>&1)
-  status=$?
-  [ "$status" = 127 ] || fail "podman run of a missing program exited $status, want 127: $out"
-  [[ "$out" == *"/nonexistent"* ]] || fail "podman run of a missing program said '$out'"
+  check_missing_program "podman run" 127 "${P[@]}" run --rm "$image"
+  grep -q "/nonexistent" "$work/missing.out" || fail "podman run of a missing program said '$(cat "$work/missing.out")'"
 
-  # 5. A terminal (-t), given by script: the container sees a tty; its status comes back.
-  with_tty "${P[@]}" run --rm -t "$image" sh -c 'tty; exit 4'
-  status=$?
-  [ "$status" = 4 ] || { cat "$work/tty.out"; fail "podman run -t exited $status, want 4"; }
-  grep -q '^/dev/pts/' "$work/tty.out" || { cat "$work/tty.out"; fail "podman run -t: no tty inside"; }
+  # 5. A terminal (-t).
+  check_tty "podman run -t" 4 "${P[@]}" run --rm -t "$image"
 
   # 6. A long-running container: exec, logs, pause, stop (SIGTERM is ignored by a pid-1 shell
   # without a handler, so podman sends SIGKILL after --time), rm.
   timeout 120 "${P[@]}" run -d --name long "$image" \
     sh -c 'echo started; while :; do sleep 1; done' >/dev/null || fail "podman run -d"
-  for _ in $(seq 100); do
-    "${P[@]}" logs long 2>/dev/null | grep -q started && break
-    sleep 0.1
-  done
-  "${P[@]}" logs long | grep -qx started || fail "podman logs: '$("${P[@]}" logs long 2>&1)'"
+  await_started "${P[@]}"
   [ "$("${P[@]}" inspect -f '{{.State.Status}}' long)" = running ] || fail "the container is not running"
-  out=$(timeout 60 "${P[@]}" exec long sh -c 'echo in exec; exit 5')
-  status=$?
-  [ "$status" = 5 ] || fail "podman exec exited $status, want 5"
-  [ "$out" = "in exec" ] || fail "podman exec printed '$out'"
-  out=$(echo to-exec | timeout 60 "${P[@]}" exec -i long cat)
-  [ "$out" = to-exec ] || fail "podman exec -i printed '$out'"
-  timeout 60 "${P[@]}" exec long /nonexistent 2>/dev/null
-  status=$?
-  [ "$status" = 127 ] || fail "podman exec of a missing program exited $status, want 127"
-  with_tty "${P[@]}" exec -t long sh -c 'tty; exit 6'
-  status=$?
-  [ "$status" = 6 ] || { cat "$work/tty.out"; fail "podman exec -t exited $status, want 6"; }
-  grep -q '^/dev/pts/' "$work/tty.out" || { cat "$work/tty.out"; fail "podman exec -t: no tty inside"; }
+  check_exec "podman exec" "${P[@]}" exec long
+  check_stdin "podman exec -i" "${P[@]}" exec -i long
+  check_missing_program "podman exec" 127 "${P[@]}" exec long
+  check_tty "podman exec -t" 6 "${P[@]}" exec -t long
   timeout 60 "${P[@]}" pause long >/dev/null || fail "podman pause"
   [ "$("${P[@]}" inspect -f '{{.State.Status}}' long)" = paused ] || fail "not paused after podman pause"
   timeout 60 "${P[@]}" unpause long >/dev/null || fail "podman unpause"
   timeout 60 "${P[@]}" exec long true || fail "podman exec after unpause"
-  timed timeout 60 "${P[@]}" stop --time 2 long >/dev/null 2>&1 || fail "podman stop"
-  echo "podman stop --time 2 took ${elapsed_ms} ms"
-  [ "$elapsed_ms" -ge 1900 ] || fail "podman stop took ${elapsed_ms} ms: SIGTERM ended a pid-1 shell without a handler"
-  [ "$elapsed_ms" -le 15000 ] || fail "podman stop took ${elapsed_ms} ms: SIGKILL did not end the container"
-  [ "$("${P[@]}" inspect -f '{{.State.ExitCode}}' long)" = 137 ] || fail "exit code after stop"
-  timeout 60 "${P[@]}" rm long >/dev/null || fail "podman rm"
+  check_stop_after_grace podman "${P[@]}"
 
   # 7. A container whose init waits for a child: the SIGKILL of podman stop takes the child too
   # (the PID namespace dies with its init), and the container stops.
@@ -239,8 +306,7 @@ EOF
   timeout 60 "${P[@]}" rm --force --time 0 doomed >/dev/null || fail "podman rm --force"
 
   [ -z "$("${P[@]}" ps -aq)" ] || fail "podman still has containers: $("${P[@]}" ps -a)"
-  [ -z "$("$runsc" --root "$state" list -q)" ] || fail "runsc still lists: $("$runsc" --root "$state" list)"
-  no_runsc_left
+  check_nothing_left "$state"
   echo "ok (${SECONDS} s)"
 }
 
@@ -266,6 +332,24 @@ containerd_cleanup() {
   findmnt -rn -o TARGET | grep "^$work/" | sort -r | xargs -r -n1 umount -l 2>/dev/null
   [ -n "${ns_root:-}" ] && rm -rf "$ns_root"
   rm -rf "$work"
+}
+
+# The status ctr reports for task $1 (RUNNING, PAUSED, STOPPED).
+task_status() { "${C[@]}" task ls | awk -v id="$1" '$1 == id {print $3}'; }
+
+# NAME WHY: waits up to 10 s for task NAME to stop.
+await_task_stopped() {
+  for _ in $(seq 100); do
+    [ "$(task_status "$1")" = STOPPED ] && return 0
+    sleep 0.1
+  done
+  fail "task $1 did not stop $2"
+}
+
+# Deletes stopped task $1 and its container.
+delete_task() {
+  timeout 60 "${C[@]}" task delete "$1" 2>/dev/null || fail "ctr task delete $1"
+  timeout 60 "${C[@]}" container delete "$1" || fail "ctr container delete $1"
 }
 
 run_containerd() {
@@ -310,47 +394,27 @@ EOF
     { cat "$work/import.log"; fail "ctr image import"; }
 
   # 1. runsc itself as the runc shim's binary: output and exit status.
-  out=$(timeout 120 "${C[@]}" run "${R[@]}" --runc-binary "$runsc" --rm "$image" plain \
-        sh -c 'echo hello from $(hostname); exit 7')
-  status=$?
-  echo "run: $out (status $status)"
-  [ "$status" = 7 ] || fail "ctr run exited $status, want 7"
-  [[ "$out" == "hello from "* ]] || fail "ctr run printed '$out'"
+  check_output_and_status "ctr run" "${C[@]}" run "${R[@]}" --runc-binary "$runsc" --rm "$image" plain
 
-  # 2. Through the logging wrapper from here on. The container's init is pid 1 of its pid
-  # namespace: its own SIGKILL is ignored, as on Linux; a child's death by a signal is 128+N.
-  out=$(timeout 120 "${C[@]}" run "${R[@]}" --runc-binary "$wrapper" --rm "$image" sig \
-        sh -c 'kill -KILL $$; sh -c "kill -SEGV \$\$" 2>/dev/null; echo $?')
-  status=$?
-  [ "$status" = 0 ] || fail "a pid 1 that sent itself SIGKILL: ctr run exited $status, want 0"
-  [ "$out" = 139 ] || fail "a child killed by SIGSEGV: the shell saw '$out', want 139"
+  # 2. Through the logging wrapper from here on: signals of pid 1.
+  check_pid1_signals "ctr run" "${C[@]}" run "${R[@]}" --runc-binary "$wrapper" --rm "$image" sig
 
   # 3. A program that does not exist: the shim reports runsc's message from its log.json.
-  out=$(timeout 120 "${C[@]}" run "${R[@]}" --runc-binary "$wrapper" --rm "$image" missing /nonexistent 2>&1)
-  status=$?
-  [ "$status" != 0 ] || fail "ctr run of a missing program succeeded"
-  [[ "$out" == *"OCI runtime create failed"*"/nonexistent"* ]] || fail "ctr run of a missing program said '$out'"
+  check_missing_program "ctr run" failure "${C[@]}" run "${R[@]}" --runc-binary "$wrapper" --rm "$image" missing
+  [[ "$(cat "$work/missing.out")" == *"OCI runtime create failed"*"/nonexistent"* ]] ||
+    fail "ctr run of a missing program said '$(cat "$work/missing.out")'"
 
   # 4. A terminal (-t): the shim gives a console socket and reads create's output to its end
   # before it takes the terminal.
-  with_tty "${C[@]}" run "${R[@]}" --runc-binary "$wrapper" --rm -t "$image" tty1 sh -c 'tty; exit 4'
-  status=$?
-  [ "$status" = 4 ] || { cat "$work/tty.out"; fail "ctr run -t exited $status, want 4"; }
-  grep -q '^/dev/pts/' "$work/tty.out" || { cat "$work/tty.out"; fail "ctr run -t: no tty inside"; }
+  check_tty "ctr run -t" 4 "${C[@]}" run "${R[@]}" --runc-binary "$wrapper" --rm -t "$image" tty1
 
   # 5. A long-running task: exec, ps, pause, kill (SIGTERM is ignored by a pid-1 shell without a
   # handler; SIGKILL is not), delete.
   timeout 120 "${C[@]}" run "${R[@]}" --runc-binary "$wrapper" -d "$image" long \
     sh -c 'while :; do sleep 1; done' || fail "ctr run -d"
-  [ "$("${C[@]}" task ls | awk '$1 == "long" {print $3}')" = RUNNING ] || fail "task long is not running"
-  out=$(timeout 60 "${C[@]}" task exec --exec-id e1 long sh -c 'echo in exec; exit 5')
-  status=$?
-  [ "$status" = 5 ] || fail "ctr task exec exited $status, want 5"
-  [ "$out" = "in exec" ] || fail "ctr task exec printed '$out'"
-  with_tty "${C[@]}" task exec -t --exec-id e2 long sh -c 'tty; exit 6'
-  status=$?
-  [ "$status" = 6 ] || { cat "$work/tty.out"; fail "ctr task exec -t exited $status, want 6"; }
-  grep -q '^/dev/pts/' "$work/tty.out" || { cat "$work/tty.out"; fail "ctr task exec -t: no tty inside"; }
+  [ "$(task_status long)" = RUNNING ] || fail "task long is not running"
+  check_exec "ctr task exec" "${C[@]}" task exec --exec-id e1 long
+  check_tty "ctr task exec -t" 6 "${C[@]}" task exec -t --exec-id e2 long
   "${C[@]}" task ps long >/dev/null || fail "ctr task ps"
   # The shim kills an exec'd process by the pid runsc exec --pid-file gave it (runsc's waiter):
   # a SIGKILL there must end the process in the sandbox too.
@@ -365,53 +429,35 @@ EOF
   ! timeout 60 "${C[@]}" task exec --exec-id e6 long ps -o args | grep -q '^sleep 999' ||
     fail "the exec'd sleep survived a SIGKILL to its exec process"
   timeout 60 "${C[@]}" task pause long || fail "ctr task pause"
-  [ "$("${C[@]}" task ls | awk '$1 == "long" {print $3}')" = PAUSED ] || fail "task long is not paused"
+  [ "$(task_status long)" = PAUSED ] || fail "task long is not paused"
   timeout 60 "${C[@]}" task resume long || fail "ctr task resume"
   timeout 60 "${C[@]}" task metrics long >/dev/null || fail "ctr task metrics"
   timeout 60 "${C[@]}" task kill long || fail "ctr task kill (SIGTERM)"
   sleep 1
-  [ "$("${C[@]}" task ls | awk '$1 == "long" {print $3}')" = RUNNING ] ||
-    fail "SIGTERM ended a pid-1 shell without a handler"
-  timed timeout 60 "${C[@]}" task kill -s SIGKILL long || fail "ctr task kill -s SIGKILL"
-  for _ in $(seq 100); do
-    [ "$("${C[@]}" task ls | awk '$1 == "long" {print $3}')" = STOPPED ] && break
-    sleep 0.1
-  done
-  [ "$("${C[@]}" task ls | awk '$1 == "long" {print $3}')" = STOPPED ] || fail "task long did not stop after SIGKILL"
-  timeout 60 "${C[@]}" task delete long 2>/dev/null || fail "ctr task delete"
-  timeout 60 "${C[@]}" container delete long || fail "ctr container delete"
+  [ "$(task_status long)" = RUNNING ] || fail "SIGTERM ended a pid-1 shell without a handler"
+  timeout 60 "${C[@]}" task kill -s SIGKILL long || fail "ctr task kill -s SIGKILL"
+  await_task_stopped long "after SIGKILL"
+  delete_task long
 
   # 6. SIGKILL to an init that waits for a child: the child goes too (the PID namespace dies
   # with its init), and the task stops.
   timeout 120 "${C[@]}" run "${R[@]}" --runc-binary "$wrapper" -d "$image" parent \
     sh -c 'sleep 1000 & wait' || fail "ctr run -d parent"
   timeout 60 "${C[@]}" task kill -s SIGKILL parent || fail "ctr task kill -s SIGKILL parent"
-  for _ in $(seq 100); do
-    [ "$("${C[@]}" task ls | awk '$1 == "parent" {print $3}')" = STOPPED ] && break
-    sleep 0.1
-  done
-  [ "$("${C[@]}" task ls | awk '$1 == "parent" {print $3}')" = STOPPED ] ||
-    fail "task parent did not stop after SIGKILL to its init"
-  timeout 60 "${C[@]}" task delete parent 2>/dev/null || fail "ctr task delete parent"
-  timeout 60 "${C[@]}" container delete parent || fail "ctr container delete parent"
+  await_task_stopped parent "after SIGKILL to its init"
+  delete_task parent
 
   # 7. kill --all of a task with several processes, then delete.
   timeout 120 "${C[@]}" run "${R[@]}" --runc-binary "$wrapper" -d "$image" all \
     sh -c 'sleep 1000 & sleep 1000 & wait' || fail "ctr run -d all"
   timeout 60 "${C[@]}" task kill --all -s SIGKILL all || fail "ctr task kill --all"
-  for _ in $(seq 100); do
-    [ "$("${C[@]}" task ls | awk '$1 == "all" {print $3}')" = STOPPED ] && break
-    sleep 0.1
-  done
-  [ "$("${C[@]}" task ls | awk '$1 == "all" {print $3}')" = STOPPED ] || fail "task all did not stop after kill --all"
+  await_task_stopped all "after kill --all"
   grep -q "kill --all all 9" "$calls" || fail "ctr task kill --all did not run runsc kill --all"
-  timeout 60 "${C[@]}" task delete all 2>/dev/null || fail "ctr task delete all"
-  timeout 60 "${C[@]}" container delete all || fail "ctr container delete all"
+  delete_task all
 
   [ -z "$("${C[@]}" task ls -q)" ] || fail "tasks left: $("${C[@]}" task ls)"
   [ -z "$("${C[@]}" container ls -q)" ] || fail "containers left: $("${C[@]}" container ls)"
-  [ -z "$("$runsc" --root "$ns_root" list -q)" ] || fail "runsc still lists: $("$runsc" --root "$ns_root" list)"
-  no_runsc_left
+  check_nothing_left "$ns_root"
   echo "ok (${SECONDS} s)"
 }
 
@@ -460,18 +506,11 @@ EOF
   "${D[@]}" load -i "$work/busybox.tar" >"$work/load.log" 2>&1 || { cat "$work/load.log"; fail "docker load"; }
 
   # 1. Output and exit status (Docker's spec has "blockIO": {"weight": 0}, which is unset).
-  out=$(timeout 120 "${run[@]}" --rm "$image" sh -c 'echo hello from $(hostname); exit 7')
-  status=$?
-  echo "run: $out (status $status)"
-  [ "$status" = 7 ] || fail "docker run exited $status, want 7"
-  [[ "$out" == "hello from "* ]] || fail "docker run printed '$out'"
+  check_output_and_status "docker run" "${run[@]}" --rm "$image"
 
   # 2. stdin, and a program that does not exist (Docker's 127).
-  out=$(echo piped-in | timeout 120 "${run[@]}" --rm -i "$image" cat)
-  [ "$out" = piped-in ] || fail "docker run -i printed '$out'"
-  timeout 120 "${run[@]}" --rm "$image" /nonexistent >/dev/null 2>&1
-  status=$?
-  [ "$status" = 127 ] || fail "docker run of a missing program exited $status, want 127"
+  check_stdin "docker run -i" "${run[@]}" --rm -i "$image"
+  check_missing_program "docker run" 127 "${run[@]}" --rm "$image"
   timeout 120 "${run[@]}" --rm "$image" nonexistent >/dev/null 2>&1
   status=$?
   [ "$status" = 127 ] || fail "docker run of a program not in \$PATH exited $status, want 127"
@@ -482,23 +521,10 @@ EOF
   # 3. A long-running container: exec, logs, stop (SIGKILL after --time), rm.
   timeout 120 "${run[@]}" -d --name long "$image" \
     sh -c 'echo started; while :; do sleep 1; done' >/dev/null || fail "docker run -d"
-  for _ in $(seq 100); do
-    "${D[@]}" logs long 2>/dev/null | grep -q started && break
-    sleep 0.1
-  done
-  "${D[@]}" logs long | grep -qx started || fail "docker logs: '$("${D[@]}" logs long 2>&1)'"
-  out=$(timeout 60 "${D[@]}" exec long sh -c 'echo in exec; exit 5')
-  status=$?
-  [ "$status" = 5 ] || fail "docker exec exited $status, want 5"
-  [ "$out" = "in exec" ] || fail "docker exec printed '$out'"
-  out=$(echo to-exec | timeout 60 "${D[@]}" exec -i long cat)
-  [ "$out" = to-exec ] || fail "docker exec -i printed '$out'"
-  timed timeout 60 "${D[@]}" stop --time 2 long >/dev/null 2>&1 || fail "docker stop"
-  echo "docker stop --time 2 took ${elapsed_ms} ms"
-  [ "$elapsed_ms" -ge 1900 ] || fail "docker stop took ${elapsed_ms} ms: SIGTERM ended a pid-1 shell without a handler"
-  [ "$elapsed_ms" -le 15000 ] || fail "docker stop took ${elapsed_ms} ms: SIGKILL did not end the container"
-  [ "$("${D[@]}" inspect -f '{{.State.ExitCode}}' long)" = 137 ] || fail "exit code after stop"
-  timeout 60 "${D[@]}" rm long >/dev/null || fail "docker rm"
+  await_started "${D[@]}"
+  check_exec "docker exec" "${D[@]}" exec long
+  check_stdin "docker exec -i" "${D[@]}" exec -i long
+  check_stop_after_grace docker "${D[@]}"
   # 4. docker kill (SIGKILL) of an init that waits for a child: the child goes too.
   timeout 120 "${run[@]}" -d --name parent "$image" sh -c 'sleep 1000 & wait' >/dev/null ||
     fail "docker run -d parent"

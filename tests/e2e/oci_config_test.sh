@@ -13,22 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 is_runc=false
 [ "$(basename "$runtime")" = runc ] && is_runc=true
 
-fail() { echo "FAIL: $*"; exit 1; }
-
-work=$(mktemp -d /tmp/moat-ociconf.XXXXXX)
-# Traversable by the mapped users of the id_mappings case.
-chmod 755 "$work"
-state=$work/state
-rt() { "$runtime" --root "$state" "$@"; }
-cleanup() {
-  for id in $(rt list -q 2>/dev/null); do rt delete --force "$id" >/dev/null 2>&1; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# bundle NAME [JSON_PATCH]: a busybox bundle at $work/NAME (oci_bundle.py: runc's default
-# config, running `sh`, merged with the patch).
-bundle() { "$here/oci_bundle.py" "$work/$1" "${2:-{\}}" || fail "making bundle $1"; echo "$work/$1"; }
+. "$here/oci_lib.sh" moat-ociconf
 
 # run NAME SCRIPT [JSON_PATCH]: runs `sh -c SCRIPT` in a new container NAME (its bundle made from
 # the patch, or already made by `bundle NAME`), with its stdout in $work/NAME.out (and printed);
@@ -346,10 +331,10 @@ Max nice priority 0 0 "
       "kernel/shmmax=65536|kernel/shmmni=100|kernel/msgmax=4096|kernel/sem=250${tab}32000${tab}32${tab}128|net/ipv4/ping_group_range=0${tab}2147483647|net/core/somaxconn=256|fs/mqueue/msg_max=20|"
     # A key that is not namespaced would change the host under runc: refused.
     b=$(bundle s2 '{"linux":{"sysctl":{"vm.swappiness":"10"}}}')
-    rt create --bundle "$b" s2 2> "$work/err" && fail "a sysctl outside the container's namespaces was accepted"
+    rs create --bundle "$b" s2 2> "$work/err" && fail "a sysctl outside the container's namespaces was accepted"
     cat "$work/err"
     grep -q "vm.swappiness" "$work/err" || fail "the error does not name the key"
-    rt state s2 >/dev/null 2>&1 && fail "the refused container exists"
+    rs state s2 >/dev/null 2>&1 && fail "the refused container exists"
     echo ok
     ;;
   id_mappings)
@@ -409,9 +394,9 @@ PY
       "exit 2|sh: can't fork: Resource temporarily unavailable|7 processes|"
     # Outside, `events` reports the container's limit.
     b=$(bundle pl2 '{"process":{"args":["sleep","100"]},"linux":{"resources":{"pids":{"limit":8}}}}')
-    rt run -d --bundle "$b" pl2 || fail "run -d"
-    check "events' pids limit" "$(rt events --stats pl2 | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["pids"]["limit"])')" "8"
-    rt delete -f pl2
+    rs run -d --bundle "$b" pl2 || fail "run -d"
+    check "events' pids limit" "$(rs events --stats pl2 | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["pids"]["limit"])')" "8"
+    rs delete -f pl2
     echo ok
     ;;
   memory_limit)
@@ -425,10 +410,10 @@ PY
     ;;
   annotations)
     b=$(bundle an '{"annotations":{"com.example.a":"1","org.example/b":"two words"}}')
-    rt create --bundle "$b" an || fail create
-    rt state an | python3 -c 'import json,sys; a=json.load(sys.stdin)["annotations"]; assert a == {"com.example.a": "1", "org.example/b": "two words"}, a' ||
+    rs create --bundle "$b" an || fail create
+    rs state an | python3 -c 'import json,sys; a=json.load(sys.stdin)["annotations"]; assert a == {"com.example.a": "1", "org.example/b": "two words"}, a' ||
       fail "state does not show the annotations"
-    rt delete an
+    rs delete an
     echo ok
     ;;
   hooks)
@@ -442,10 +427,10 @@ PY
       \"hooks\":{\"prestart\":[$(hook prestart)],\"createRuntime\":[$(hook createRuntime)],
                  \"createContainer\":[$(hook createContainer)],\"startContainer\":[$(hook startContainer)],
                  \"poststart\":[$(hook poststart)],\"poststop\":[$(hook poststop)]}}")
-    rt create --bundle "$b" hk || fail create
-    rt start hk || fail start
-    for _ in $(seq 100); do [ "$(rt state hk | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')" = stopped ] && break; sleep 0.05; done
-    rt delete hk || fail delete
+    rs create --bundle "$b" hk || fail create
+    rs start hk || fail start
+    for _ in $(seq 100); do [ "$(rs state hk | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')" = stopped ] && break; sleep 0.05; done
+    rs delete hk || fail delete
     cat "$work/hooks/log"
     python3 - "$work/hooks/log" "$is_runc" <<'PY' || fail "the hooks ran wrong"
 import json, sys
@@ -479,10 +464,10 @@ assert states["poststop"].get("pid", 0) == 0, states["poststop"]
 PY
     # A failing prestart hook fails create and leaves nothing.
     b=$(bundle hf '{"hooks":{"prestart":[{"path":"/bin/false"}]}}')
-    rt create --bundle "$b" hf 2> "$work/err" && fail "create with a failing prestart hook succeeded"
+    rs create --bundle "$b" hf 2> "$work/err" && fail "create with a failing prestart hook succeeded"
     cat "$work/err"
-    rt state hf >/dev/null 2>&1 && fail "the failed container exists"
-    [ -z "$(rt list -q)" ] || fail "list shows $(rt list -q)"
+    rs state hf >/dev/null 2>&1 && fail "the failed container exists"
+    [ -z "$(rs list -q)" ] || fail "list shows $(rs list -q)"
     echo ok
     ;;
   seccomp)

@@ -4,31 +4,11 @@
 # Usage: oci_test.sh RUNSC CASE
 set -uo pipefail
 runsc=$1
+runtime=$runsc
 case_name=$2
 here=$(cd "$(dirname "$0")" && pwd)
 
-fail() { echo "FAIL: $*"; exit 1; }
-
-work=$(mktemp -d /tmp/moat-oci.XXXXXX)
-state=$work/state
-rs() { "$runsc" --root "$state" "$@"; }
-cleanup() {
-  for id in $(rs list -q 2>/dev/null); do rs delete --force "$id" >/dev/null 2>&1; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# bundle NAME [JSON_PATCH]: a busybox bundle at $work/NAME.
-bundle() { "$here/oci_bundle.py" "$work/$1" "${2:-{\}}" || fail "making bundle $1"; echo "$work/$1"; }
-
-# Checks that nothing of container $1 is left: no state directory, no sandbox or gofer process.
-no_leftovers() {
-  [ ! -e "$state/$1" ] || fail "state directory $state/$1 left behind"
-  if pgrep -f -- "boot .*--id $1( |\$)" >/dev/null; then
-    pgrep -af -- "boot .*--id $1( |\$)"
-    fail "a sandbox process of $1 is left"
-  fi
-}
+. "$here/oci_lib.sh" moat-oci
 
 status_of() { rs state "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])'; }
 pid_of() { rs state "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])'; }
@@ -188,6 +168,13 @@ case "$case_name" in
     await_status k2 stopped
     rs delete k2
     no_leftovers k2
+    # SIGKILL to the init alone ends the container: its children die with its PID namespace.
+    rs run -d --bundle "$b" k3 || fail run
+    sleep 0.3
+    rs kill k3 KILL || fail "kill KILL"
+    await_status k3 stopped
+    rs delete k3
+    no_leftovers k3
     echo ok
     ;;
   exec)

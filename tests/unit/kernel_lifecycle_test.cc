@@ -170,6 +170,21 @@ const ProcessInfo* Find(const std::vector<ProcessInfo>& ps, pid_t pid) {
   return nullptr;
 }
 
+// Waits (at most 5 s) until the init's child runs sleep and both sleep in the sentry (the
+// shell in its wait); returns the child's host pid, or 0.
+pid_t WaitForSleepingChild(Kernel& k) {
+  for (int i = 0; i < 500; i++) {
+    std::vector<ProcessInfo> ps = k.Processes();
+    const ProcessInfo* init = Find(ps, 1);
+    for (const ProcessInfo& p : ps) {
+      if (p.ppid == 1 && p.comm == "sleep" && p.state == 'S' && init && init->state == 'S')
+        return p.host_pid;
+    }
+    usleep(10000);
+  }
+  return 0;
+}
+
 // Field `n` (1-based, as proc(5) numbers them) of a /proc/<pid>/stat line.
 std::string StatField(const std::string& stat, int n) {
   size_t close = stat.rfind(')');
@@ -504,6 +519,82 @@ TEST(KernelLifecycleTest, InitExitEndsEveryProcess) {
   absl::StatusOr<int> o = sb.kernel().WaitExec(*other);
   ASSERT_TRUE(o.ok());
   EXPECT_TRUE(WIFSIGNALED(*o) && WTERMSIG(*o) == SIGKILL) << *o;
+}
+
+// SIGKILL from outside to an init that waits for its child ends the init, and with it the child
+// (the PID namespace dies with its init), as `podman stop` and `docker kill` expect.
+TEST(KernelLifecycleTest, KillOfAnInitThatWaitsForAChild) {
+  REQUIRE_SANDBOX();
+  Sandbox sb;
+  Output out;
+  InitProcess init = Sandbox::Busybox({"sh", "-c", "sleep 1000 & echo started; wait"});
+  init.fds = out.Take();
+  ASSERT_TRUE(sb.kernel().Start(std::move(init)).ok());
+  pollfd pfd{out.read.get(), POLLIN, 0};
+  ASSERT_EQ(poll(&pfd, 1, 10000), 1) << "the shell never started its child";
+  pid_t child_host = WaitForSleepingChild(sb.kernel());
+  ASSERT_NE(child_host, 0) << "the child never slept";
+  ASSERT_TRUE(sb.kernel().Kill(1, SIGKILL).ok());
+  std::optional<int> st = sb.WaitInit();
+  ASSERT_TRUE(st.has_value()) << "SIGKILL to the init did not end the sandbox";
+  EXPECT_TRUE(WIFSIGNALED(*st) && WTERMSIG(*st) == SIGKILL) << *st;
+  EXPECT_NE(kill(child_host, 0), 0) << "the child's host process survived";
+  EXPECT_TRUE(sb.kernel().Processes().empty());
+}
+
+// The same init killed on the host (the OOM killer, a SIGKILL from outside the sandbox): the host
+// kills the child too and waits until it is reaped before the init's exit completes, while the
+// child's task sleeps in the sentry, which has seen no signal.
+TEST(KernelLifecycleTest, HostKillOfAnInitThatWaitsForAChild) {
+  REQUIRE_SANDBOX();
+  Sandbox sb;
+  Output out;
+  InitProcess init = Sandbox::Busybox({"sh", "-c", "sleep 1000 & echo started; wait"});
+  init.fds = out.Take();
+  ASSERT_TRUE(sb.kernel().Start(std::move(init)).ok());
+  pollfd pfd{out.read.get(), POLLIN, 0};
+  ASSERT_EQ(poll(&pfd, 1, 10000), 1) << "the shell never started its child";
+  pid_t child_host = WaitForSleepingChild(sb.kernel());
+  ASSERT_NE(child_host, 0) << "the child never slept";
+  std::vector<ProcessInfo> ps = sb.kernel().Processes();
+  const ProcessInfo* init_info = Find(ps, 1);
+  ASSERT_NE(init_info, nullptr);
+  ASSERT_EQ(kill(init_info->host_pid, SIGKILL), 0);
+  std::optional<int> st = sb.WaitInit();
+  ASSERT_TRUE(st.has_value()) << "the init's death on the host did not end the sandbox";
+  EXPECT_TRUE(WIFSIGNALED(*st) && WTERMSIG(*st) == SIGKILL) << *st;
+  EXPECT_NE(kill(child_host, 0), 0) << "the child's host process survived";
+}
+
+// A process killed on the host while its task sleeps in the sentry exits at once, with the
+// host's status, not when its sleep would have ended.
+TEST(KernelLifecycleTest, HostKillOfAProcessSleepingInTheSentry) {
+  REQUIRE_SANDBOX();
+  Sandbox sb;
+  ASSERT_TRUE(sb.kernel().Start(Sandbox::Busybox({"sleep", "1000"})).ok());
+  absl::StatusOr<pid_t> pid = sb.kernel().Exec(Sandbox::Busybox({"sleep", "1000"}));
+  ASSERT_TRUE(pid.ok());
+  pid_t host = 0;
+  for (int i = 0; i < 500 && !host; i++) {
+    std::vector<ProcessInfo> ps = sb.kernel().Processes();
+    const ProcessInfo* p = Find(ps, *pid);
+    if (p && !p->cmdline.empty() && p->cmdline[0] == "sleep" && p->state == 'S')
+      host = p->host_pid;
+    if (!host) usleep(10000);
+  }
+  ASSERT_NE(host, 0) << "the exec'd sleep never slept";
+  ASSERT_EQ(kill(host, SIGKILL), 0);
+  // WaitExec would block as long as the task sleeps: wait for the exit with a bound first.
+  bool gone = false;
+  for (int i = 0; i < 1000 && !gone; i++) {
+    gone = Find(sb.kernel().Processes(), *pid) == nullptr;
+    if (!gone) usleep(10000);
+  }
+  ASSERT_TRUE(gone) << "the process killed on the host still lives in the sandbox";
+  absl::StatusOr<int> st = sb.kernel().WaitExec(*pid);
+  ASSERT_TRUE(st.ok());
+  EXPECT_TRUE(WIFSIGNALED(*st) && WTERMSIG(*st) == SIGKILL) << *st;
+  EXPECT_FALSE(sb.kernel().InitExitStatus().has_value()) << "the init died with another process";
 }
 
 TEST(KernelLifecycleTest, KillAll) {
