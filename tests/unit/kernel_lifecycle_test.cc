@@ -43,10 +43,10 @@ constexpr char kBusybox[] = "/bin/busybox";
       GTEST_SKIP() << kBusybox << " is missing (Debian package busybox-static)";          \
   } while (0)
 
-// A sandbox: a kernel over a tmpfs root with /bin/busybox, /tmp and /proc.
+// A sandbox: a kernel over a tmpfs root with /bin/busybox, /tmp and /proc, on platform `platform_name`.
 class Sandbox {
  public:
-  Sandbox() {
+  explicit Sandbox(const std::string& platform_name) {
     RefPtr<vfs::Dentry> root = fsimpl::NewTmpfs(0755, 0, 0, 0);
     files_ = std::make_unique<TestFs>(root);
     std::ifstream in(kBusybox, std::ios::binary);
@@ -75,7 +75,7 @@ class Sandbox {
                       .ok());
     }
     absl::StatusOr<std::unique_ptr<platform::Platform>> platform =
-        platform::NewPlatform("ptrace");
+        platform::NewPlatform(platform_name);
     EXPECT_TRUE(platform.ok());
     // Task threads outlive any test scope (they are detached, as in runsc, where the kernel
     // lives until the process exits): the kernel is never freed.
@@ -194,9 +194,18 @@ std::string StatField(const std::string& stat, int n) {
   return f;
 }
 
-TEST(KernelLifecycleTest, CreateStopsBeforeTheFirstInstruction) {
+// Every case runs on each platform.
+class KernelLifecycleTest : public ::testing::TestWithParam<std::string> {};
+
+INSTANTIATE_TEST_SUITE_P(Platforms, KernelLifecycleTest,
+                         ::testing::Values("ptrace", "seccomp_trap"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
+
+TEST_P(KernelLifecycleTest, CreateStopsBeforeTheFirstInstruction) {
   REQUIRE_SANDBOX();
-  Sandbox sb;
+  Sandbox sb(GetParam());
   ASSERT_TRUE(sb.kernel()
                   .Create(Sandbox::Busybox({"sh", "-c", "echo ran > /tmp/x"}))
                   .ok());
@@ -220,9 +229,9 @@ TEST(KernelLifecycleTest, CreateStopsBeforeTheFirstInstruction) {
   EXPECT_EQ(*x, "ran\n");
 }
 
-TEST(KernelLifecycleTest, CreateFailsCleanly) {
+TEST_P(KernelLifecycleTest, CreateFailsCleanly) {
   REQUIRE_SANDBOX();
-  Sandbox sb;
+  Sandbox sb(GetParam());
   std::set<pid_t> before = HostChildren();
   // A program that is not there.
   InitProcess missing = Sandbox::Busybox({"nope"});
@@ -256,9 +265,9 @@ TEST(KernelLifecycleTest, CreateFailsCleanly) {
   EXPECT_FALSE(sb.kernel().Create(Sandbox::Busybox({"true"})).ok());
 }
 
-TEST(KernelLifecycleTest, KillOfACreatedInit) {
+TEST_P(KernelLifecycleTest, KillOfACreatedInit) {
   REQUIRE_SANDBOX();
-  Sandbox sb;
+  Sandbox sb(GetParam());
   ASSERT_TRUE(sb.kernel().Create(Sandbox::Busybox({"sh", "-c", "echo ran > /tmp/x"})).ok());
   pid_t host = sb.kernel().Processes().at(0).host_pid;
   ASSERT_TRUE(sb.kernel().Kill(1, SIGKILL).ok());
@@ -271,9 +280,9 @@ TEST(KernelLifecycleTest, KillOfACreatedInit) {
   EXPECT_TRUE(sb.kernel().Processes().empty());
 }
 
-TEST(KernelLifecycleTest, ExecIsTheChildOfNoProcess) {
+TEST_P(KernelLifecycleTest, ExecIsTheChildOfNoProcess) {
   REQUIRE_SANDBOX();
-  Sandbox sb;
+  Sandbox sb(GetParam());
   ASSERT_TRUE(sb.kernel().Start(Sandbox::Busybox({"sleep", "1000"})).ok());
   Output out;
   InitProcess p = Sandbox::Busybox({"sh", "-c", "echo $PPID; exit 4"});
@@ -291,9 +300,9 @@ TEST(KernelLifecycleTest, ExecIsTheChildOfNoProcess) {
   EXPECT_FALSE(sb.kernel().WaitExec(1).ok());
 }
 
-TEST(KernelLifecycleTest, ExecShowsInProcessesAndProc) {
+TEST_P(KernelLifecycleTest, ExecShowsInProcessesAndProc) {
   REQUIRE_SANDBOX();
-  Sandbox sb;
+  Sandbox sb(GetParam());
   ASSERT_TRUE(sb.kernel().Start(Sandbox::Busybox({"sleep", "1000"})).ok());
   InitProcess p = Sandbox::Busybox({"sleep", "999"});
   p.uid = 123;
@@ -327,9 +336,9 @@ TEST(KernelLifecycleTest, ExecShowsInProcessesAndProc) {
   EXPECT_EQ(StatField(stat, 4), "0");
 }
 
-TEST(KernelLifecycleTest, ExecdProcessesAreReapedOnce) {
+TEST_P(KernelLifecycleTest, ExecdProcessesAreReapedOnce) {
   REQUIRE_SANDBOX();
-  Sandbox sb;
+  Sandbox sb(GetParam());
   ASSERT_TRUE(sb.kernel().Start(Sandbox::Busybox({"sleep", "1000"})).ok());
   InitProcess detached = Sandbox::Busybox({"true"});
   detached.detached_reap = true;
@@ -361,9 +370,9 @@ TEST(KernelLifecycleTest, ExecdProcessesAreReapedOnce) {
   EXPECT_EQ(k.error().value(), ESRCH);
 }
 
-TEST(KernelLifecycleTest, ExecAfterInitExitFails) {
+TEST_P(KernelLifecycleTest, ExecAfterInitExitFails) {
   REQUIRE_SANDBOX();
-  Sandbox sb;
+  Sandbox sb(GetParam());
   EXPECT_FALSE(sb.kernel().Exec(Sandbox::Busybox({"true"})).ok()) << "exec before create";
   ASSERT_TRUE(sb.kernel().Start(Sandbox::Busybox({"sh", "-c", "exit 3"})).ok());
   std::optional<int> st = sb.WaitInit();
@@ -375,9 +384,9 @@ TEST(KernelLifecycleTest, ExecAfterInitExitFails) {
   EXPECT_THAT(std::string(pid.status().message()), HasSubstr("init process has exited"));
 }
 
-TEST(KernelLifecycleTest, ExecIdentity) {
+TEST_P(KernelLifecycleTest, ExecIdentity) {
   REQUIRE_SANDBOX();
-  Sandbox sb;
+  Sandbox sb(GetParam());
   ASSERT_TRUE(sb.kernel().Start(Sandbox::Busybox({"sleep", "1000"})).ok());
   auto run = [&](InitProcess p) {
     Output out;
@@ -459,9 +468,9 @@ TEST(KernelLifecycleTest, ExecIdentity) {
   EXPECT_EQ(run(env).second, "/tmp\nbar\n77\n0027\n");
 }
 
-TEST(KernelLifecycleTest, KillFromOutside) {
+TEST_P(KernelLifecycleTest, KillFromOutside) {
   REQUIRE_SANDBOX();
-  Sandbox sb;
+  Sandbox sb(GetParam());
   ASSERT_TRUE(sb.kernel().Start(Sandbox::Busybox({"sleep", "1000"})).ok());
   Result<void> r = sb.kernel().Kill(4321, SIGKILL);
   ASSERT_FALSE(r.ok());
@@ -505,9 +514,9 @@ TEST(KernelLifecycleTest, KillFromOutside) {
 
 // The init's exit kills every process, also those waiting in the sentry (a sleep), whose host
 // processes the host kernel kills and waits for before the init's own exit completes.
-TEST(KernelLifecycleTest, InitExitEndsEveryProcess) {
+TEST_P(KernelLifecycleTest, InitExitEndsEveryProcess) {
   REQUIRE_SANDBOX();
-  Sandbox sb;
+  Sandbox sb(GetParam());
   ASSERT_TRUE(sb.kernel()
                   .Start(Sandbox::Busybox({"sh", "-c", "sleep 1000 & sleep 0.3; exit 6"}))
                   .ok());
@@ -523,9 +532,9 @@ TEST(KernelLifecycleTest, InitExitEndsEveryProcess) {
 
 // SIGKILL from outside to an init that waits for its child ends the init, and with it the child
 // (the PID namespace dies with its init), as `podman stop` and `docker kill` expect.
-TEST(KernelLifecycleTest, KillOfAnInitThatWaitsForAChild) {
+TEST_P(KernelLifecycleTest, KillOfAnInitThatWaitsForAChild) {
   REQUIRE_SANDBOX();
-  Sandbox sb;
+  Sandbox sb(GetParam());
   Output out;
   InitProcess init = Sandbox::Busybox({"sh", "-c", "sleep 1000 & echo started; wait"});
   init.fds = out.Take();
@@ -545,9 +554,9 @@ TEST(KernelLifecycleTest, KillOfAnInitThatWaitsForAChild) {
 // The same init killed on the host (the OOM killer, a SIGKILL from outside the sandbox): the host
 // kills the child too and waits until it is reaped before the init's exit completes, while the
 // child's task sleeps in the sentry, which has seen no signal.
-TEST(KernelLifecycleTest, HostKillOfAnInitThatWaitsForAChild) {
+TEST_P(KernelLifecycleTest, HostKillOfAnInitThatWaitsForAChild) {
   REQUIRE_SANDBOX();
-  Sandbox sb;
+  Sandbox sb(GetParam());
   Output out;
   InitProcess init = Sandbox::Busybox({"sh", "-c", "sleep 1000 & echo started; wait"});
   init.fds = out.Take();
@@ -568,9 +577,9 @@ TEST(KernelLifecycleTest, HostKillOfAnInitThatWaitsForAChild) {
 
 // A process killed on the host while its task sleeps in the sentry exits at once, with the
 // host's status, not when its sleep would have ended.
-TEST(KernelLifecycleTest, HostKillOfAProcessSleepingInTheSentry) {
+TEST_P(KernelLifecycleTest, HostKillOfAProcessSleepingInTheSentry) {
   REQUIRE_SANDBOX();
-  Sandbox sb;
+  Sandbox sb(GetParam());
   ASSERT_TRUE(sb.kernel().Start(Sandbox::Busybox({"sleep", "1000"})).ok());
   absl::StatusOr<pid_t> pid = sb.kernel().Exec(Sandbox::Busybox({"sleep", "1000"}));
   ASSERT_TRUE(pid.ok());
@@ -597,9 +606,9 @@ TEST(KernelLifecycleTest, HostKillOfAProcessSleepingInTheSentry) {
   EXPECT_FALSE(sb.kernel().InitExitStatus().has_value()) << "the init died with another process";
 }
 
-TEST(KernelLifecycleTest, KillAll) {
+TEST_P(KernelLifecycleTest, KillAll) {
   REQUIRE_SANDBOX();
-  Sandbox sb;
+  Sandbox sb(GetParam());
   // The init handles SIGTERM, so it gets it from outside too.
   Output out;
   InitProcess init =
@@ -626,9 +635,9 @@ TEST(KernelLifecycleTest, KillAll) {
   EXPECT_EQ(*init_status, 7 << 8);
 }
 
-TEST(KernelLifecycleTest, KillMinusOneInsideReachesExecdProcesses) {
+TEST_P(KernelLifecycleTest, KillMinusOneInsideReachesExecdProcesses) {
   REQUIRE_SANDBOX();
-  Sandbox sb;
+  Sandbox sb(GetParam());
   ASSERT_TRUE(sb.kernel().Start(Sandbox::Busybox({"sleep", "1000"})).ok());
   absl::StatusOr<pid_t> victim = sb.kernel().Exec(Sandbox::Busybox({"sleep", "1000"}));
   ASSERT_TRUE(victim.ok());
@@ -670,9 +679,9 @@ class CounterReader {
   std::thread thread_;
 };
 
-TEST(KernelLifecycleTest, PauseAndResume) {
+TEST_P(KernelLifecycleTest, PauseAndResume) {
   REQUIRE_SANDBOX();
-  Sandbox sb;
+  Sandbox sb(GetParam());
   Output out;
   InitProcess init = Sandbox::Busybox({"sh", "-c", "i=0; while :; do i=$((i+1)); echo $i; done"});
   init.fds = out.Take();
@@ -722,9 +731,9 @@ TEST(KernelLifecycleTest, PauseAndResume) {
   sb.kernel().Resume();
 }
 
-TEST(KernelLifecycleTest, PausedTasksBlockedInSyscallsStayBlocked) {
+TEST_P(KernelLifecycleTest, PausedTasksBlockedInSyscallsStayBlocked) {
   REQUIRE_SANDBOX();
-  Sandbox sb;
+  Sandbox sb(GetParam());
   Output out;
   // `read` blocks on the pipe's read end until the test writes a line.
   int p[2];
