@@ -197,6 +197,8 @@ absl::StatusOr<std::vector<struct sock_filter>> BuildTrapAppFilter() {
   }
   f.Rule(allow, SCMP_SYS(arch_prctl), SCMP_A0(SCMP_CMP_EQ, ARCH_SET_FS));
   f.Rule(allow, SCMP_SYS(arch_prctl), SCMP_A0(SCMP_CMP_EQ, ARCH_GET_FS));
+  // The gs base, a register edit in the sentry, is applied through the stub.
+  f.Rule(allow, SCMP_SYS(arch_prctl), SCMP_A0(SCMP_CMP_EQ, ARCH_SET_GS));
   for (int nr : {SCMP_SYS(membarrier), SCMP_SYS(set_tid_address), SCMP_SYS(get_robust_list),
                  SCMP_SYS(restart_syscall)}) {
     f.Rule(allow, nr);

@@ -600,7 +600,7 @@ Result<CloneResult> SeccompTrapContext::Clone(uint64_t flags, uint64_t newsp, ui
   auto ctx = std::make_unique<SeccompTrapContext>(child_process, child_region, child_slot,
                                                   owner.pid, child_regs);
   ctx->regs_ = child_regs;  // LoadFrame read the stub's; the child starts with these
-  ctx->applied_gs_base_ = regs_.gs_base;
+  ctx->applied_gs_base_ = applied_gs_base_;  // the host clone copied the thread's
   if (!ctx->uc_) return Errno(EFAULT);
   return CloneResult{static_cast<pid_t>(ret), std::move(ctx)};
 }

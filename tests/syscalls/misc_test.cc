@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <thread>
 
 #include "tests/syscalls/test_util.h"
 
@@ -163,6 +164,26 @@ TEST(ArchPrctlTest, FsBaseIsThreadPointer) {
   EXPECT_EQ(fs, self);
   EXPECT_NE(fs, 0u);
   EXPECT_THAT(syscall(SYS_arch_prctl, 0x9999, &fs), SyscallFailsWithErrno(EINVAL));
+}
+
+// The gs base is the thread's own: set, it reads back, the CPU uses it, a new thread starts
+// with its creator's, and it survives a syscall that stops the thread in the sandbox.
+TEST(ArchPrctlTest, GsBaseSetsGetsAndAddresses) {
+  static uint64_t block[2] = {0x1122334455667788ULL, 0};
+  ASSERT_THAT(syscall(SYS_arch_prctl, ARCH_SET_GS, reinterpret_cast<uint64_t>(block)),
+              SyscallSucceeds());
+  uint64_t gs = 0;
+  ASSERT_THAT(syscall(SYS_arch_prctl, ARCH_GET_GS, &gs), SyscallSucceeds());
+  EXPECT_EQ(gs, reinterpret_cast<uint64_t>(block));
+  getppid();  // a trapped syscall in between
+  uint64_t via_gs = 0;
+  asm volatile("mov %%gs:0, %0" : "=r"(via_gs));
+  EXPECT_EQ(via_gs, block[0]);
+  uint64_t in_thread = 0;
+  std::thread([&] { asm volatile("mov %%gs:0, %0" : "=r"(in_thread)); }).join();
+  EXPECT_EQ(in_thread, block[0]);
+  EXPECT_THAT(syscall(SYS_arch_prctl, ARCH_SET_GS, 0), SyscallSucceeds());
+  EXPECT_THAT(syscall(SYS_arch_prctl, ARCH_SET_GS, 1ULL << 63), SyscallFailsWithErrno(EPERM));
 }
 
 // ---------------------------------------------------------------------------
