@@ -168,6 +168,8 @@ absl::StatusOr<std::vector<struct sock_filter>> BuildTrapAppFilter() {
   // kills the process.
   FilterBuilder f(SCMP_ACT_KILL_PROCESS);
   if (!f.ctx()) return absl::InternalError("seccomp_init failed");
+  if (int r = seccomp_attr_set(f.ctx(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS); r < 0)
+    return ErrnoStatus("seccomp_attr_set(ACT_BADARCH)", -r);
   const uint32_t allow = SCMP_ACT_ALLOW;
   // The handler's own work: waiting for the sentry, returning to the application, starting.
   for (int nr : {SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction),

@@ -5,6 +5,8 @@
 
 #include <climits>
 #include <cstring>
+#include <memory>
+#include <span>
 
 #include "sentry/kernel/thread_group.h"
 #include "sentry/vfs/fasync.h"
@@ -19,7 +21,16 @@ using vfs::FileDescription;
 namespace {
 
 constexpr size_t kMaxRw = INT_MAX & ~(kPageSize - 1);  // Linux's MAX_RW_COUNT
-constexpr size_t kChunk = 8 << 20;  // the most one sentry buffer holds
+constexpr size_t kScratchSize = 1 << 20;
+
+// The task thread's buffer for plain reads and writes, kept between syscalls: a fresh,
+// zero-filled buffer per call cost as much as the copy itself for large reads. Regular files are
+// read and written in pieces of its size; other files get at most that much per call (a pipe
+// holds no more).
+std::span<uint8_t> Scratch(size_t want) {
+  thread_local std::unique_ptr<uint8_t[]> buf(new uint8_t[kScratchSize]);
+  return {buf.get(), std::min(want, kScratchSize)};
+}
 
 // RLIMIT_FSIZE: how much of a write of `len` bytes at `offset` (the file offset if unset) a
 // regular file takes. At or past the limit: SIGXFSZ and EFBIG, as Linux's generic_write_checks.
@@ -74,7 +85,7 @@ Result<long> ReadInto(Task& t, FileDescription& f, UserAddr buf, size_t count,
     std::span<uint8_t> none;
     return TRY(offset ? f.PRead(t, none, *offset) : f.Read(t, none));
   }
-  std::vector<uint8_t> data(std::min(count, kChunk));
+  std::span<uint8_t> data = Scratch(count);
   size_t done = 0;
   while (done < count) {
     size_t want = std::min(data.size(), count - done);
@@ -102,7 +113,7 @@ Result<long> WriteFrom(Task& t, FileDescription& f, UserAddr buf, size_t count,
   // A write by someone without CAP_FSETID drops the file's set-id bits (file_remove_privs).
   if (count > 0) TRY(vfs::RemovePrivs(*t.creds(), f));
   size_t done = 0;
-  std::vector<uint8_t> data(std::min(count, kChunk));
+  std::span<uint8_t> data = Scratch(count);
   do {
     size_t want = std::min(data.size(), count - done);
     size_t got = TRY(t.CopyInPartial(buf + done, data.data(), want));

@@ -193,7 +193,7 @@ void Task::Kick() {
 }
 
 Result<void> Task::Block(std::optional<absl::Time> deadline) {
-  ctx_->WillBlock();
+  if (ctx_) ctx_->WillBlock();  // tests make tasks without a thread
   absl::MutexLock l(&wake_mu_);
   blocked_.store(true);
   absl::Cleanup unblocked = [this] { blocked_.store(false); };
@@ -215,7 +215,7 @@ Result<void> Task::Block(std::optional<absl::Time> deadline) {
 }
 
 Result<void> Task::BlockKillable() {
-  ctx_->WillBlock();
+  if (ctx_) ctx_->WillBlock();  // tests make tasks without a thread
   absl::MutexLock l(&wake_mu_);
   blocked_.store(true);
   absl::Cleanup unblocked = [this] { blocked_.store(false); };

@@ -2,11 +2,13 @@
 // passthrough trap filter, and the container profile compiler of runsc/seccomp_profile.h, whose
 // output is run through the interpreter on chosen syscalls.
 #include <asm/prctl.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <signal.h>
 #include <seccomp.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -236,6 +238,76 @@ TEST(PassthroughTrapFilter, TrapsExactlyWhatTheAppFilterLetsThrough) {
   // The app filter kills other architectures; the trap filter leaves them to it.
   EXPECT_EQ(RunSeccompProgram(*app, Data(3, {}, kI386)), SECCOMP_RET_KILL_PROCESS);
   EXPECT_EQ(RunSeccompProgram(trap, Data(__NR_mmap, {}, kI386)), SECCOMP_RET_ALLOW);
+}
+
+// seccomp_trap's filter: the application's rules with TRAP outside the stub's code, and inside it
+// an allowlist whose arguments are checked.
+TEST(TrapAppFilter, TrapsOutsideTheStubAndAllowsOnlyTheStubsOwnInside) {
+  absl::StatusOr<std::vector<sock_filter>> prog = platform::BuildTrapAppFilter();
+  ASSERT_TRUE(prog.ok()) << prog.status();
+  ASSERT_TRUE(ValidateSeccompProgram(*prog).ok());
+  const uint64_t app_ip = 0x401000;
+  const uint64_t stub_ip = stub::kBase + 0x200;
+  auto run = [&](int nr, std::initializer_list<uint64_t> args, uint64_t ip) {
+    return RunSeccompProgram(*prog, Data(nr, args, kX86_64, ip)) & SECCOMP_RET_ACTION_FULL;
+  };
+  // From the application: the passthrough set runs, the rest traps.
+  EXPECT_EQ(run(__NR_getpid, {}, app_ip), SECCOMP_RET_TRAP);
+  EXPECT_EQ(run(__NR_openat, {}, app_ip), SECCOMP_RET_TRAP);
+  EXPECT_EQ(run(__NR_execveat, {stub::kStubFd, 0, 0, 0, AT_EMPTY_PATH}, app_ip), SECCOMP_RET_TRAP);
+  EXPECT_EQ(run(__NR_futex, {}, app_ip), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(run(__NR_mmap, {0, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS}, app_ip),
+            SECCOMP_RET_ALLOW);
+  EXPECT_EQ(run(__NR_mmap, {0, 4096, PROT_READ, MAP_PRIVATE, 5}, app_ip), SECCOMP_RET_TRAP);
+  // Just past the stub's code is the application's again.
+  EXPECT_EQ(run(__NR_getpid, {}, stub::kBase + stub::kCodeSize), SECCOMP_RET_TRAP);
+  EXPECT_EQ(run(__NR_getpid, {}, stub_ip + (uint64_t{1} << 32)), SECCOMP_RET_TRAP);
+  // From the stub: what it needs, with the arguments it uses.
+  EXPECT_EQ(run(__NR_rt_sigreturn, {}, stub_ip), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(run(__NR_futex, {}, stub_ip), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(run(__NR_mmap, {0, 4096, PROT_READ, MAP_SHARED, 7}, stub_ip), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(run(__NR_execveat, {stub::kStubFd, 0, 0, 0, AT_EMPTY_PATH}, stub_ip),
+            SECCOMP_RET_ALLOW);
+  EXPECT_EQ(run(__NR_recvmsg, {stub::kChannelFd}, stub_ip), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(run(__NR_fcntl, {stub::kSysmsgFd, F_SETOWN_EX}, stub_ip), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(run(__NR_tgkill, {1, 1, stub::kInterruptSignal}, stub_ip), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(run(__NR_clone, {CLONE_VM | CLONE_THREAD | CLONE_SIGHAND}, stub_ip), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(run(__NR_arch_prctl, {ARCH_SET_GS, 0}, stub_ip), SECCOMP_RET_ALLOW);
+  // Anything else from the stub's code kills the process: the application can jump there.
+  EXPECT_EQ(run(__NR_openat, {}, stub_ip), SECCOMP_RET_KILL_PROCESS);
+  EXPECT_EQ(run(__NR_execve, {}, stub_ip), SECCOMP_RET_KILL_PROCESS);
+  EXPECT_EQ(run(__NR_execveat, {3, 0, 0, 0, AT_EMPTY_PATH}, stub_ip), SECCOMP_RET_KILL_PROCESS);
+  EXPECT_EQ(run(__NR_execveat, {stub::kStubFd, 0, 0, 0, 0}, stub_ip), SECCOMP_RET_KILL_PROCESS);
+  EXPECT_EQ(run(__NR_recvmsg, {3}, stub_ip), SECCOMP_RET_KILL_PROCESS);
+  EXPECT_EQ(run(__NR_sendmsg, {stub::kChannelFd}, stub_ip), SECCOMP_RET_KILL_PROCESS);
+  EXPECT_EQ(run(__NR_fcntl, {stub::kSysmsgFd, F_SETFL}, stub_ip), SECCOMP_RET_KILL_PROCESS);
+  EXPECT_EQ(run(__NR_tgkill, {1, 1, SIGKILL}, stub_ip), SECCOMP_RET_KILL_PROCESS);
+  EXPECT_EQ(run(__NR_kill, {1, SIGKILL}, stub_ip), SECCOMP_RET_KILL_PROCESS);
+  EXPECT_EQ(run(__NR_clone, {CLONE_NEWUSER}, stub_ip), SECCOMP_RET_KILL_PROCESS);
+  EXPECT_EQ(run(__NR_clone, {CLONE_NEWNS | SIGCHLD}, stub_ip), SECCOMP_RET_KILL_PROCESS);
+  EXPECT_EQ(run(__NR_ptrace, {}, stub_ip), SECCOMP_RET_KILL_PROCESS);
+  EXPECT_EQ(run(__NR_seccomp, {SECCOMP_GET_ACTION_AVAIL}, stub_ip), SECCOMP_RET_KILL_PROCESS);
+  EXPECT_EQ(run(__NR_arch_prctl, {ARCH_GET_GS, 0}, stub_ip),
+            SECCOMP_RET_KILL_PROCESS);
+  // Another architecture dies wherever it comes from.
+  EXPECT_EQ(RunSeccompProgram(*prog, Data(3, {}, kI386, stub_ip)), SECCOMP_RET_KILL_PROCESS);
+  EXPECT_EQ(RunSeccompProgram(*prog, Data(3, {}, kI386, app_ip)), SECCOMP_RET_KILL_PROCESS);
+}
+
+// seccomp_trap's passthrough trap filter lets the stub's code by: its futexes and the
+// passthrough syscalls it runs for the application once the application's filters allowed them.
+TEST(PassthroughTrapFilter, ExemptsTheStubsCodeOnSeccompTrap) {
+  std::vector<sock_filter> trap =
+      platform::BuildPassthroughTrapFilter(SECCOMP_RET_TRAP, platform::PassthroughExemption::kStubCode);
+  ASSERT_TRUE(ValidateSeccompProgram(trap).ok());
+  EXPECT_EQ(RunSeccompProgram(trap, Data(__NR_futex, {}, kX86_64, 0x401000)), SECCOMP_RET_TRAP);
+  EXPECT_EQ(RunSeccompProgram(trap, Data(__NR_futex, {}, kX86_64, stub::kBase + 0x300)),
+            SECCOMP_RET_ALLOW);
+  EXPECT_EQ(RunSeccompProgram(trap, Data(__NR_munmap, {}, kX86_64, stub::kBase)),
+            SECCOMP_RET_ALLOW);
+  EXPECT_EQ(RunSeccompProgram(trap, Data(__NR_munmap, {}, kX86_64, stub::kBase + stub::kCodeSize)),
+            SECCOMP_RET_TRAP);
+  EXPECT_EQ(RunSeccompProgram(trap, Data(__NR_getpid, {}, kX86_64, 0x401000)), SECCOMP_RET_ALLOW);
 }
 
 // ---- Container profiles ----
