@@ -28,17 +28,14 @@ namespace moat::platform {
 namespace {
 
 // How long the sentry spins on a thread's state word before it sleeps, in TSC cycles (about
-// 10 us: a trap that the sentry answers at once comes back sooner than a sleep and wake), and
-// below what a spin is not worth starting. The budget adapts as the stub's does (stub_trap.c).
-constexpr uint32_t kSpinCycles = 20000;
-constexpr uint32_t kSpinMin = 500;
+// 10 us: a trap that the sentry answers at once comes back sooner than a sleep and wake).
+constexpr uint64_t kSpinCycles = 20000;
+// After this many spins in a row that end in sleep anyway (the thread did not come back in time:
+// it computes, or the machine's cores are all busy), the sentry sleeps at once for kSpinSkip
+// waits, then tries one spin again. The stub does the same (stub_trap.c).
+constexpr int kSpinFails = 4;
+constexpr int kSpinSkip = 64;
 
-uint32_t NextBudget(uint32_t budget, bool worked) {
-  if (worked) return kSpinCycles;
-  if (budget >= kSpinMin) return budget / 4;
-  budget += kSpinMin / 64;
-  return budget >= kSpinMin ? kSpinCycles : budget;
-}
 // A state the sentry writes into the word of a thread that is gone, so that a waiter on it wakes.
 constexpr uint32_t kStateGone = 0xdead;
 // The value SI_CODE of a SIGSYS from a seccomp filter.
@@ -312,8 +309,7 @@ SeccompTrapContext::SeccompTrapContext(std::shared_ptr<HostProcess> process,
       slot_(slot),
       msg_(region_->Slot(slot)),
       tid_(tid),
-      regs_(regs),
-      spin_budget_(kSpinCycles) {
+      regs_(regs) {
   LoadFrame();
   process_->Attach(this);
 }
@@ -350,15 +346,22 @@ bool SeccompTrapContext::Request(uint32_t request) {
   msg_->sentry_blocking = 0;
   Store(&msg_->state, request);
   if (Load(&msg_->stub_waiting)) FutexWake(&msg_->state);
-  bool worked = false;
-  if (spin_budget_ >= kSpinMin) {
+  if (spin_skip_ > 0) {
+    spin_skip_--;
+  } else {
+    bool worked;
     uint64_t start = __rdtsc();
     while (!(worked = Load(&msg_->state) == MOAT_STATE_EVENT)) {
-      if (ended_.load() || __rdtsc() - start > spin_budget_) break;
+      if (ended_.load() || __rdtsc() - start > kSpinCycles) break;
       _mm_pause();
     }
+    if (worked) {
+      spin_fails_ = 0;
+    } else if (++spin_fails_ >= kSpinFails) {
+      spin_skip_ = kSpinSkip;
+      spin_fails_ = kSpinFails - 1;  // the spin after the pause decides alone
+    }
   }
-  spin_budget_ = NextBudget(spin_budget_, worked && spin_budget_ >= kSpinMin);
   for (;;) {
     uint32_t s = Load(&msg_->state);
     if (s == MOAT_STATE_EVENT) return true;

@@ -155,7 +155,9 @@ class SeccompTrapContext final : public Context {
   std::atomic<pid_t> tid_;
   Registers regs_{};
   uint64_t applied_gs_base_ = 0;
-  uint32_t spin_budget_;  // TSC cycles (seccomp_trap.cc: NextBudget)
+  // Spins in a row that ended in sleep, and waits left to sleep through (seccomp_trap.cc).
+  int spin_fails_ = 0;
+  int spin_skip_ = 0;
 
   // An exit the thread was asked to make (MOAT_STATE_EXIT): its wait status.
   std::atomic<bool> exit_requested_{false};

@@ -56,10 +56,12 @@ long moat_clone(uint64_t flags, uint64_t stack, uint64_t ptid, uint64_t ctid, ui
                 long region_fd);
 extern char moat_host_window[], moat_host_syscall_insn[], moat_host_syscall_end[];
 
-/* How long a side spins on the state word before it sleeps, in TSC cycles (about 10 us): the
- * most, and below what a spin is not worth starting. */
+/* How long a side spins on the state word before it sleeps, in TSC cycles (about 10 us), how
+ * many spins in a row may end in sleep before it stops spinning, and for how many waits. The
+ * sentry's side does the same (seccomp_trap.cc: kSpinFails). */
 #define SPIN_CYCLES 20000
-#define SPIN_MIN 500
+#define SPIN_FAILS 4
+#define SPIN_SKIP 64
 
 static inline long sys6(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
   register long r10 __asm__("r10") = a3;
@@ -98,32 +100,25 @@ static void post_event(struct moat_sysmsg *m, uint32_t event) {
   if (load(&m->sentry_waiting)) sys3(SYS_futex, &m->state, FUTEX_WAKE, 1);
 }
 
-/* Adapts a spin budget: a spin that worked earns the whole budget, one that ended in sleep
- * anyway quarters it. Below SPIN_MIN the side sleeps at once, but each such wait adds a little,
- * and on reaching SPIN_MIN it probes with the whole budget again: spinning comes back once the
- * machine is less busy. */
-static inline uint32_t next_budget(uint32_t budget, int worked) {
-  if (worked) return SPIN_CYCLES;
-  if (budget >= SPIN_MIN) return budget / 4;
-  budget += SPIN_MIN / 64;
-  return budget >= SPIN_MIN ? SPIN_CYCLES : budget;
-}
-
 /* Waits until the sentry answers with a request, and returns it. */
 static uint32_t wait_request(struct moat_sysmsg *m) {
-  uint32_t budget = m->stub_spin;
-  if (budget > SPIN_CYCLES) budget = SPIN_CYCLES;
   uint32_t s = load(&m->state);
-  if (budget >= SPIN_MIN) {
+  if (m->stub_spin_skip > 0) {
+    m->stub_spin_skip--;
+  } else if (s == MOAT_STATE_EVENT) {
     uint64_t start = rdtsc();
-    while (s == MOAT_STATE_EVENT && rdtsc() - start < budget && !load(&m->sentry_blocking)) {
+    while (s == MOAT_STATE_EVENT && rdtsc() - start < SPIN_CYCLES && !load(&m->sentry_blocking)) {
       __builtin_ia32_pause();
       s = load(&m->state);
     }
+    /* A wait the sentry said would be long says nothing about how spinning fares. */
+    if (s != MOAT_STATE_EVENT) {
+      m->stub_spin_fails = 0;
+    } else if (!load(&m->sentry_blocking) && ++m->stub_spin_fails >= SPIN_FAILS) {
+      m->stub_spin_skip = SPIN_SKIP;
+      m->stub_spin_fails = SPIN_FAILS - 1; /* the spin after the pause decides alone */
+    }
   }
-  /* A wait the sentry said would be long says nothing about how spinning fares. */
-  if (!load(&m->sentry_blocking))
-    m->stub_spin = next_budget(budget, s != MOAT_STATE_EVENT && budget >= SPIN_MIN);
   while (s == MOAT_STATE_EVENT) {
     store(&m->stub_waiting, 1);
     if ((s = load(&m->state)) == MOAT_STATE_EVENT) sys4(SYS_futex, &m->state, FUTEX_WAIT, s, 0);
@@ -299,7 +294,6 @@ void __attribute__((noreturn)) moat_stub_start(uint64_t initial_sp) {
   }
   struct moat_sysmsg *m = (struct moat_sysmsg *)MOAT_SYSMSG_BASE; /* slot 0 */
   m->initial_sp = initial_sp;
-  m->stub_spin = SPIN_CYCLES;
   if (m->filter_len) {
     struct {
       uint16_t len;
@@ -322,6 +316,7 @@ void __attribute__((noreturn)) moat_stub_child(struct moat_sysmsg *m, long regio
   if (region_fd < 0) set_altstack(m);
   m->state = MOAT_STATE_RUNNING;
   m->stub_waiting = 0;
-  m->stub_spin = SPIN_CYCLES;
+  m->stub_spin_fails = 0;
+  m->stub_spin_skip = 0;
   report_ready(m);
 }

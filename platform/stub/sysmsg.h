@@ -13,8 +13,9 @@
  * MOAT_STATE_EVENT and wakes the sentry; it then waits until the sentry sets `state` to a request
  * (resume, run a syscall, ...). Both sides spin briefly and then sleep on `state` with a shared
  * futex; a side wakes the other only if that side said it may be asleep (its *_waiting word).
- * How long a side spins adapts: a spin that ends in sleep anyway (the other side did not run, as
- * on a machine whose cores are all busy) shortens the next ones, a spin that works restores it.
+ * Whether a side spins adapts: after a few spins in a row that end in sleep anyway (the other side
+ * did not run, as on a machine whose cores are all busy) it sleeps at once for a while, then
+ * tries one spin again.
  *
  * The application can write this memory (it is mapped in its address space), so the sentry
  * treats everything here as untrusted input about the application's own thread.
@@ -76,8 +77,11 @@ struct moat_sysmsg {
   uint32_t phase;
   int32_t signo;
   uint32_t interrupted; /* an interrupt arrived while the stub ran a host syscall */
-  uint32_t stub_spin;   /* the stub's current spin budget (stub_trap.c) */
   uint32_t sentry_blocking; /* the sentry sleeps for this stop (a blocking syscall): do not spin */
+  /* The stub's spinning (stub_trap.c: struct spin): spins in a row that ended in sleep, and how
+   * many waits are left to sleep through without spinning. */
+  uint16_t stub_spin_fails;
+  uint16_t stub_spin_skip;
   uint32_t pad0;
   uint64_t ucontext; /* application address of the frame's ucontext, in this slot */
   uint64_t siginfo;  /* application address of the frame's siginfo, in this slot */
