@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -174,6 +175,24 @@ Result<void> InjectFilter(Context& ctx, Channel& channel, std::span<const sock_f
     return Errno(EAGAIN);
   }
   return Ok();
+}
+
+Result<size_t> ReadThreadMemory(pid_t tid, uint64_t addr, void* dst, size_t n) {
+  if (n == 0) return size_t{0};
+  iovec local{dst, n};
+  iovec remote{reinterpret_cast<void*>(addr), n};
+  ssize_t r = process_vm_readv(tid, &local, 1, &remote, 1, 0);
+  if (r < 0) return errno == EFAULT ? Result<size_t>(size_t{0}) : Result<size_t>(LastErrno());
+  return static_cast<size_t>(r);
+}
+
+Result<size_t> WriteThreadMemory(pid_t tid, uint64_t addr, const void* src, size_t n) {
+  if (n == 0) return size_t{0};
+  iovec local{const_cast<void*>(src), n};
+  iovec remote{reinterpret_cast<void*>(addr), n};
+  ssize_t r = process_vm_writev(tid, &local, 1, &remote, 1, 0);
+  if (r < 0) return errno == EFAULT ? Result<size_t>(size_t{0}) : Result<size_t>(LastErrno());
+  return static_cast<size_t>(r);
 }
 
 absl::StatusOr<pid_t> SandboxPid(Context& ctx) {

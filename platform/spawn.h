@@ -60,6 +60,11 @@ Result<int> InstallFdThroughChannel(Context& ctx, Channel& channel, int fd);
 // (Context::TrapPassthrough), through the stub's scratch page.
 Result<void> InjectFilter(Context& ctx, Channel& channel, std::span<const sock_filter> prog);
 
+// Copies memory of the process of host thread `tid` with process_vm_readv/writev, as
+// Context::ReadMemory and WriteMemory promise: a short count at the first unmapped page.
+Result<size_t> ReadThreadMemory(pid_t tid, uint64_t addr, void* dst, size_t n);
+Result<size_t> WriteThreadMemory(pid_t tid, uint64_t addr, const void* src, size_t n);
+
 // Asks `ctx` what the process's pid is in its own PID namespace (its stub's getpid).
 absl::StatusOr<pid_t> SandboxPid(Context& ctx);
 

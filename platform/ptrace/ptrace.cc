@@ -184,21 +184,11 @@ Result<void> PtraceContext::SetFpState(std::span<const uint8_t> state) {
 }
 
 Result<size_t> PtraceContext::ReadMemory(uint64_t addr, void* dst, size_t n) {
-  if (n == 0) return size_t{0};
-  iovec local{dst, n};
-  iovec remote{reinterpret_cast<void*>(addr), n};
-  ssize_t r = process_vm_readv(tid_, &local, 1, &remote, 1, 0);
-  if (r < 0) return errno == EFAULT ? Result<size_t>(size_t{0}) : Result<size_t>(LastErrno());
-  return static_cast<size_t>(r);
+  return ReadThreadMemory(tid_, addr, dst, n);
 }
 
 Result<size_t> PtraceContext::WriteMemory(uint64_t addr, const void* src, size_t n) {
-  if (n == 0) return size_t{0};
-  iovec local{const_cast<void*>(src), n};
-  iovec remote{reinterpret_cast<void*>(addr), n};
-  ssize_t r = process_vm_writev(tid_, &local, 1, &remote, 1, 0);
-  if (r < 0) return errno == EFAULT ? Result<size_t>(size_t{0}) : Result<size_t>(LastErrno());
-  return static_cast<size_t>(r);
+  return WriteThreadMemory(tid_, addr, src, n);
 }
 
 Result<long> PtraceContext::RunGadget(const Registers& regs, pid_t* clone_child) {
