@@ -1,6 +1,8 @@
 // The application-side stub. See stub_layout.h for what each entry point is for; the offsets here
 // must match it. The seccomp_trap platform's signal handler is in stub_trap.c; the pieces that
 // must control every instruction (the host syscall window, clone, sigreturn) are here.
+#include "platform/stub/sysmsg.h"
+
 #define SYS_rt_sigprocmask 14
 #define SYS_rt_sigreturn 15
 #define SYS_clone 56
@@ -11,11 +13,6 @@
 #define FUTEX_WAIT_PRIVATE 128
 #define SIG_BLOCK 0
 #define SIG_UNBLOCK 1
-#define MOAT_INTERRUPT_SIGNAL 23
-#define MOAT_SYSMSG_FD 103
-#define MOAT_SYSMSG_BASE 0x200000100000
-#define MOAT_REGION_SIZE 0x10000000
-#define MOAT_SLOT_SIZE 0x8000
 #define PROT_READ_WRITE 3
 #define MAP_SHARED_FIXED 0x11
 

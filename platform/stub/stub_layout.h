@@ -17,8 +17,8 @@ namespace moat::stub {
 // Far from everything the kernel places on its own: PIE executables load near 0x5555'5555'4000,
 // mmap() grows down from below the stack near 0x7fxx'xxxx'xxxx, and brk (emulated) starts after
 // the program's bss.
-inline constexpr uint64_t kBase = 0x2000'0000'0000ULL;
-inline constexpr uint64_t kCodeSize = 0x4000;
+inline constexpr uint64_t kBase = MOAT_STUB_BASE;
+inline constexpr uint64_t kCodeSize = MOAT_STUB_CODE_SIZE;
 // The entry point: the seccomp_trap platform's start of a fresh image (stub_trap.c). The ptrace
 // platform takes over at the exec stop instead and never runs it.
 inline constexpr uint64_t kEntry = kBase + 0x0;

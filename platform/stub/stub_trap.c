@@ -40,8 +40,7 @@
 #define F_OWNER_TID 0
 #define AT_EMPTY_PATH 0x1000
 #define ERESTARTSYS 512
-#define MOAT_STUB_BASE 0x200000000000ULL
-#define MOAT_STUB_CODE_END (MOAT_STUB_BASE + 0x4000ULL)
+#define MOAT_STUB_CODE_END (MOAT_STUB_BASE + MOAT_STUB_CODE_SIZE)
 
 /* The stub's argv and envp for execveat (stub_layout.h: kEmptyString, kArgv, kEnvp). */
 #define MOAT_EMPTY_STRING (MOAT_STUB_BASE + 0x100)

@@ -23,11 +23,12 @@
 #ifndef MOAT_PLATFORM_STUB_SYSMSG_H_
 #define MOAT_PLATFORM_STUB_SYSMSG_H_
 
-#include <stdint.h>
-
-#define MOAT_SYSMSG_BASE 0x200000100000ULL  /* stub::kBase + 1 MiB */
-#define MOAT_SLOT_SIZE 0x8000ULL
-#define MOAT_MAX_SLOTS 8192ULL
+/* The numbers are plain so that stub.S can use them too. */
+#define MOAT_STUB_BASE 0x200000000000    /* stub::kBase */
+#define MOAT_STUB_CODE_SIZE 0x4000       /* stub::kCodeSize */
+#define MOAT_SYSMSG_BASE 0x200000100000  /* stub::kBase + 1 MiB */
+#define MOAT_SLOT_SIZE 0x8000
+#define MOAT_MAX_SLOTS 8192
 #define MOAT_REGION_SIZE (MOAT_SLOT_SIZE * MOAT_MAX_SLOTS)
 /* The alternate signal stack: from the end of the message page to the end of the slot. */
 #define MOAT_ALTSTACK_OFFSET 0x1000ULL
@@ -42,6 +43,10 @@
 #define MOAT_CHANNEL_FD 100
 #define MOAT_STUB_FD 101
 #define MOAT_SYSMSG_FD 103 /* the memfd behind the region; not close-on-exec */
+
+#ifndef __ASSEMBLER__
+
+#include <stdint.h>
 
 /* state */
 enum {
@@ -119,5 +124,7 @@ enum {
   MOAT_REG_RDX, MOAT_REG_RAX, MOAT_REG_RCX, MOAT_REG_RSP, MOAT_REG_RIP, MOAT_REG_EFL,
   MOAT_REG_CSGSFS, MOAT_REG_ERR, MOAT_REG_TRAPNO, MOAT_REG_OLDMASK, MOAT_REG_CR2,
 };
+
+#endif /* __ASSEMBLER__ */
 
 #endif /* MOAT_PLATFORM_STUB_SYSMSG_H_ */
