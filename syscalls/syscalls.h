@@ -151,6 +151,13 @@ MOAT_SYSCALL(Eventfd); MOAT_SYSCALL(Eventfd2); MOAT_SYSCALL(TimerfdCreate);
 MOAT_SYSCALL(TimerfdSettime); MOAT_SYSCALL(TimerfdGettime); MOAT_SYSCALL(Signalfd);
 MOAT_SYSCALL(Signalfd4);
 
+// socket.cc (Socket_: `Socket` names the class in sentry/socket)
+MOAT_SYSCALL(Socket_); MOAT_SYSCALL(Socketpair); MOAT_SYSCALL(Bind); MOAT_SYSCALL(Connect);
+MOAT_SYSCALL(Listen); MOAT_SYSCALL(Accept); MOAT_SYSCALL(Accept4); MOAT_SYSCALL(Sendto);
+MOAT_SYSCALL(Recvfrom); MOAT_SYSCALL(Sendmsg); MOAT_SYSCALL(Recvmsg); MOAT_SYSCALL(Sendmmsg);
+MOAT_SYSCALL(Recvmmsg); MOAT_SYSCALL(Getsockopt); MOAT_SYSCALL(Setsockopt);
+MOAT_SYSCALL(Getsockname); MOAT_SYSCALL(Getpeername); MOAT_SYSCALL(Shutdown);
+
 #undef MOAT_SYSCALL
 
 }  // namespace moat::syscalls

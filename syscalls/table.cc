@@ -341,6 +341,25 @@ SyscallTable Build() {
   b.Error(SYS_move_pages, EPERM, "no NUMA policy in the sandbox");
   b.Error(SYS_get_mempolicy, ENOSYS, "no NUMA policy in the sandbox (as a kernel without NUMA)");
   b.Error(453, ENOSYS, "map_shadow_stack: no shadow stacks");
+  // Sockets (socket.cc; the families in sentry/socket/).
+  b.Supported(SYS_socket, Socket_);
+  b.Supported(SYS_socketpair, Socketpair);
+  b.Supported(SYS_bind, Bind);
+  b.Supported(SYS_connect, Connect);
+  b.Supported(SYS_listen, Listen);
+  b.Supported(SYS_accept, Accept);
+  b.Supported(SYS_accept4, Accept4);
+  b.Supported(SYS_sendto, Sendto);
+  b.Supported(SYS_recvfrom, Recvfrom);
+  b.Supported(SYS_sendmsg, Sendmsg);
+  b.Supported(SYS_recvmsg, Recvmsg);
+  b.Supported(SYS_sendmmsg, Sendmmsg);
+  b.Supported(SYS_recvmmsg, Recvmmsg);
+  b.Supported(SYS_getsockopt, Getsockopt);
+  b.Supported(SYS_setsockopt, Setsockopt);
+  b.Supported(SYS_getsockname, Getsockname);
+  b.Supported(SYS_getpeername, Getpeername);
+  b.Supported(SYS_shutdown, Shutdown);
   return b.Finish();
 }
 

@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "sentry/mm/mm.h"
+#include "sentry/socket/stack.h"
 #include "sentry/vfs/fd_table.h"
 #include "sentry/vfs/vfs.h"
 
@@ -127,6 +128,8 @@ std::string Kernel::hostname() const {
   absl::MutexLock l(&uts_mu_);
   return hostname_;
 }
+void Kernel::set_network(std::unique_ptr<sockets::Stack> stack) { network_ = std::move(stack); }
+
 void Kernel::set_hostname(std::string h) {
   absl::MutexLock l(&uts_mu_);
   hostname_ = std::move(h);

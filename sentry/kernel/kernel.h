@@ -38,6 +38,10 @@ class FdTable;
 class MountNamespace;
 }  // namespace moat::vfs
 
+namespace moat::sockets {
+class Stack;
+}  // namespace moat::sockets
+
 namespace moat::kernel {
 
 // The kernel release the sandbox reports (uname, /proc/version, /proc/sys/kernel/osrelease): the
@@ -221,6 +225,12 @@ class Kernel {
   // watch thread.
   void HostProcessExited(int pidfd, pid_t pid);
 
+  // ---- Network (sentry/socket/stack.h) ----
+  // The sandbox's network stack, which --network chose; set before the first task runs and kept
+  // for the kernel's life. Null until then: AF_INET sockets fail with EAFNOSUPPORT.
+  sockets::Stack* network() const { return network_.get(); }
+  void set_network(std::unique_ptr<sockets::Stack> stack);
+
   // ---- Host name (uname, sethostname) ----
   std::string hostname() const;
   void set_hostname(std::string h);
@@ -259,6 +269,8 @@ class Kernel {
 
  private:
   std::unique_ptr<platform::Platform> platform_;
+  // Before the task table: sockets in the tasks' files may use it until they go.
+  std::unique_ptr<sockets::Stack> network_;
   RefPtr<vfs::MountNamespace> mounts_;
   TimerService timers_;
   WaitQueue signal_queue_;

@@ -1,0 +1,42 @@
+#include "sentry/socket/families.h"
+
+#include "sentry/kernel/kernel.h"
+#include "sentry/kernel/task.h"
+#include "sentry/socket/stack.h"
+
+namespace moat::sockets {
+
+Result<RefPtr<Socket>> NewSocket(Task& task, int family, int type, int protocol, int flags) {
+  switch (family) {
+    case AF_INET:
+    case AF_INET6:
+    case AF_PACKET: {
+      Stack* stack = task.kernel().network();
+      if (!stack) return Errno(EAFNOSUPPORT);
+      return stack->NewSocket(task, family, type, protocol, flags);
+    }
+    // TODO(#6): AF_UNIX (sentry/socket/unix/) and AF_NETLINK (sentry/socket/netlink/).
+    default:
+      return Errno(EAFNOSUPPORT);
+  }
+}
+
+Result<std::pair<RefPtr<Socket>, RefPtr<Socket>>> NewSocketPair(Task& task, int family, int type,
+                                                                int protocol, int flags) {
+  (void)task;
+  (void)type;
+  (void)protocol;
+  (void)flags;
+  switch (family) {
+    // TODO(#6): AF_UNIX.
+    case AF_INET:
+    case AF_INET6:
+    case AF_NETLINK:
+    case AF_PACKET:
+      return Errno(EOPNOTSUPP);
+    default:
+      return Errno(EAFNOSUPPORT);
+  }
+}
+
+}  // namespace moat::sockets
