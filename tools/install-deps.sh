@@ -6,9 +6,11 @@ packages=(
   cmake ninja-build g++ pkg-config
   libseccomp-dev nlohmann-json3-dev libabsl-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  liblwip-dev  # the sentry's TCP/IP stack (sentry/socket/netstack)
   busybox-static python3 sqlite3
   libpython3.11-testsuite  # CPython's own tests: tests/e2e/python_suite.sh
   podman conmon containerd runc  # the engines of tests/e2e/engines_test.sh
+  iproute2 curl iperf3 redis-server redis-tools  # the network tests and bench/compare
 )
 
 missing=()
