@@ -24,6 +24,7 @@
 #include "runsc/container.h"
 #include "runsc/control_server.h"
 #include "runsc/lifecycle.h"
+#include "runsc/network.h"
 #include "runsc/oci.h"
 #include "runsc/sandbox.h"
 #include "runsc/seccomp_profile.h"
@@ -80,6 +81,10 @@ absl::StatusOr<kernel::Kernel*> Setup(const BootOptions& opts, const GlobalOptio
     RETURN_IF_ERROR(group->Join());
   }
   ASSIGN_OR_RETURN(spec::Spec spec, spec::LoadBundle(opts.bundle));
+  // While the process has one thread: every thread it starts later (the gofer's, the
+  // netstack's, the tasks') is then in the container's network namespace too.
+  ASSIGN_OR_RETURN(NetnsKind netns, EnterNetworkNamespace(spec, global.network));
+  (void)netns;
   const spec::Process& process = *spec.process;
   if (process.terminal && opts.console_socket.empty())
     return absl::InvalidArgumentError(

@@ -365,17 +365,17 @@ Result<size_t> DoRecvmsg(Task& t, Socket& s, UserAddr addr, int flags) {
   RecvResult r;
   size_t n = TRY(ReceiveMessage(t, s, m, flags & ~MSG_CMSG_CLOEXEC, &r));
   int msg_flags = r.msg_flags;
+  // msg_namelen is written only with an address buffer, as move_addr_to_user does.
   if (!m.name.IsNull()) {
     size_t len = std::min<size_t>(m.namelen, r.from.len);
     if (len > 0) TRY(t.CopyOut(m.name, r.from.data(), len));
     raw.msg_namelen = r.from.len;
-  } else {
-    raw.msg_namelen = 0;
+    TRY(t.CopyOut(addr + offsetof(msghdr, msg_namelen), &raw.msg_namelen,
+                  sizeof(raw.msg_namelen)));
   }
   raw.msg_controllen = TRY(WriteControl(t, r.control, m.control, m.controllen,
                                         flags & MSG_CMSG_CLOEXEC, &msg_flags));
   raw.msg_flags = msg_flags;
-  TRY(t.CopyOut(addr + offsetof(msghdr, msg_namelen), &raw.msg_namelen, sizeof(raw.msg_namelen)));
   TRY(t.CopyOut(addr + offsetof(msghdr, msg_controllen), &raw.msg_controllen,
                 sizeof(raw.msg_controllen)));
   TRY(t.CopyOut(addr + offsetof(msghdr, msg_flags), &raw.msg_flags, sizeof(raw.msg_flags)));
@@ -388,6 +388,17 @@ Result<int> MsgFlags(int flags) {
   return flags;
 }
 
+// __sock_create's checks before any family sees the call: flags beyond the type's four bits
+// and SOCK_NONBLOCK / SOCK_CLOEXEC are EINVAL; a family out of range EAFNOSUPPORT; a type past
+// SOCK_PACKET EINVAL.
+Result<void> CheckType(int family, int type) {
+  constexpr int kSockMax = SOCK_PACKET + 1;
+  if (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC | 0xf)) return Errno(EINVAL);
+  if (family < 0 || family >= AF_MAX) return Errno(EAFNOSUPPORT);
+  if ((type & 0xf) >= kSockMax) return Errno(EINVAL);
+  return Ok();
+}
+
 }  // namespace
 
 // socket(2)
@@ -395,7 +406,7 @@ Result<long> Socket_(Task& t, const SyscallArgs& a) {
   int family = a.Int32(0);
   int type = a.Int32(1);
   int protocol = a.Int32(2);
-  if (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC | 0xf)) return Errno(EINVAL);
+  TRY(CheckType(family, type));
   int flags = (type & SOCK_NONBLOCK) ? O_NONBLOCK : 0;
   RefPtr<Socket> s = TRY(sockets::NewSocket(t, family, type & 0xf, protocol, flags));
   return TRY(t.fds().Add(std::move(s), type & SOCK_CLOEXEC, 0, FdLimit(t)));
@@ -406,7 +417,7 @@ Result<long> Socketpair(Task& t, const SyscallArgs& a) {
   int family = a.Int32(0);
   int type = a.Int32(1);
   int protocol = a.Int32(2);
-  if (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC | 0xf)) return Errno(EINVAL);
+  TRY(CheckType(family, type));
   int flags = (type & SOCK_NONBLOCK) ? O_NONBLOCK : 0;
   auto [s0, s1] = TRY(sockets::NewSocketPair(t, family, type & 0xf, protocol, flags));
   bool cloexec = type & SOCK_CLOEXEC;
