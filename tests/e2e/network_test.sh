@@ -59,6 +59,7 @@ esac
 # What kind of runtime it is decides its flags: runc has no --network, gVisor's and ours do.
 rflags=()
 none_flags=(--network=none)
+rt=("$runtime")
 if [ "$(basename "$runtime")" = runc ]; then
   kind=runc
   none_flags=()
@@ -68,8 +69,10 @@ elif "$runtime" --version 2>/dev/null | grep -q moat; then
 else
   kind=gvisor
   rflags=(--platform=ptrace)
+  # Debian's gVisor needs a workaround to use its netstack on this kernel (gvisor_runsc.sh says why).
+  rt=(env GVISOR_RUNSC="$runtime" "$here/gvisor_runsc.sh")
 fi
-rs() { "$runtime" --root "$state" "${rflags[@]}" "$@"; }
+rs() { "${rt[@]}" --root "$state" "${rflags[@]}" "$@"; }
 
 host_ip=10.200.6.1
 ctr_ip=10.200.6.2
@@ -90,7 +93,35 @@ for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^moat-net-[0
   fi
 done
 
+# net_up: the two namespaces and the veth pair between them. Each case gets a new pair, as each
+# container an engine starts gets a new namespace: a sandbox that takes the interfaces over
+# (gVisor's netstack, ours in `sandbox` mode) removes their addresses from the host kernel and
+# does not give them back when it exits.
 bg_pids=()
+net_up() {
+  ip netns add "$hns" || fail "ip netns add $hns (is this a sandbox that forbids network namespaces?)"
+  ip netns add "$cns" || fail "ip netns add $cns"
+  ip -n "$hns" link add veth-h type veth peer name eth0 netns "$cns" || fail "making the veth pair"
+  ip -n "$hns" addr add "$host_ip/24" dev veth-h &&
+    ip -n "$hns" link set veth-h up && ip -n "$hns" link set lo up &&
+    ip -n "$cns" addr add "$ctr_ip/24" dev eth0 &&
+    ip -n "$cns" link set eth0 up && ip -n "$cns" link set lo up &&
+    ip -n "$cns" route add default via "$host_ip" || fail "configuring the veth pair"
+  say "network: $hns ($host_ip on veth-h) <-> $cns ($ctr_ip on eth0)"
+}
+# net_down: the host-side servers and the namespaces (the veth pair goes with them).
+net_down() {
+  local p ns
+  for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null; done
+  bg_pids=()
+  host_server_started=false
+  for ns in "$hns" "$cns"; do
+    # Whatever still runs in a namespace of ours was started by this run.
+    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+    ip netns del "$ns" 2>/dev/null
+  done
+}
+
 net_cleanup() {
   local status=$?
   if [ "$status" -ne 0 ]; then
@@ -98,28 +129,14 @@ net_cleanup() {
       [ -s "$f" ] && { echo "--- $(basename "$f") (last lines):"; tail -n 20 "$f"; }
     done
   fi
-  for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null; done
   cleanup  # oci_lib.sh's: every container, then the work directory.
-  for ns in "$hns" "$cns"; do
-    # Whatever still runs in a namespace of ours was started by this run.
-    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-    ip netns del "$ns" 2>/dev/null
-  done
+  net_down
   exit "$status"
 }
 trap net_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 say "runtime $runtime ($kind: $("$runtime" --version 2>&1 | head -1)), case $case_name"
-ip netns add "$hns" || fail "ip netns add $hns (is this a sandbox that forbids network namespaces?)"
-ip netns add "$cns" || fail "ip netns add $cns"
-ip -n "$hns" link add veth-h type veth peer name eth0 netns "$cns" || fail "making the veth pair"
-ip -n "$hns" addr add "$host_ip/24" dev veth-h &&
-  ip -n "$hns" link set veth-h up && ip -n "$hns" link set lo up &&
-  ip -n "$cns" addr add "$ctr_ip/24" dev eth0 &&
-  ip -n "$cns" link set eth0 up && ip -n "$cns" link set lo up &&
-  ip -n "$cns" route add default via "$host_ip" || fail "configuring the veth pair"
-say "network: $hns ($host_ip on veth-h) <-> $cns ($ctr_ip on eth0)"
 
 # The files served on both sides: a token (a line compared as text) and 1 MiB of random bytes
 # (compared by SHA-256, so that a lost or reordered segment shows).
@@ -157,7 +174,7 @@ PY
 start_container() {
   local name=$1
   shift
-  rs "$@" run -d --bundle "$work/$name" "$name" > "$work/$name.log" 2>&1 < /dev/null ||
+  rs "$@" run --detach --bundle "$work/$name" "$name" > "$work/$name.log" 2>&1 < /dev/null ||
     fail "starting container $name: $(tail -n 5 "$work/$name.log")"
 }
 
@@ -166,7 +183,7 @@ start_container() {
 run_container() {
   local name=$1 status
   shift
-  timeout 180 "$runtime" --root "$state" "${rflags[@]}" "$@" run --bundle "$work/$name" "$name" \
+  timeout 180 "${rt[@]}" --root "$state" "${rflags[@]}" "$@" run --bundle "$work/$name" "$name" \
     > "$work/$name.out" 2> "$work/$name.log" < /dev/null
   status=$?
   echo "--- container $name (exit $status):"
@@ -175,14 +192,15 @@ run_container() {
 }
 
 # wait_server NAME SECONDS WHAT CMD...: runs CMD until it succeeds while container NAME runs;
-# fails if the container stops or SECONDS pass first.
+# fails, with CMD's last output, if the container stops or SECONDS pass first.
 wait_server() {
-  local name=$1 deadline=$((SECONDS + $2)) what=$3
+  local name=$1 secs=$2 what=$3 deadline=$((SECONDS + $2))
   shift 3
-  until "$@" > /dev/null 2>&1; do
+  until "$@" > "$work/wait.out" 2>&1; do
     rs state "$name" 2>/dev/null | grep -q '"status": *"running"' ||
       fail "container $name stopped before $what answered: $(tail -n 5 "$work/$name.log")"
-    [ "$SECONDS" -lt "$deadline" ] || fail "$what did not answer within $2 s"
+    [ "$SECONDS" -lt "$deadline" ] ||
+      fail "$what did not answer within $secs s; the last try said: $(tail -n 3 "$work/wait.out")"
     sleep 0.2
   done
 }
@@ -241,7 +259,7 @@ case_redis_server() {
   local t0=$SECONDS
   start_container redis
   wait_server redis 120 "the container's redis-server" \
-    sh -c "ip netns exec $hns redis-cli -h $ctr_ip -p 6379 ping | grep -qx PONG"
+    sh -c "ip netns exec $hns redis-cli -h $ctr_ip -p 6379 ping | tee /dev/stderr | grep -qx PONG"
   echo "the server answered after $((SECONDS - t0)) s"
   want "redis-cli ping" "$(hx timeout 30 redis-cli -h "$ctr_ip" ping 2>&1)" "PONG"
   want "redis-cli set" "$(hx timeout 30 redis-cli -h "$ctr_ip" set moat "$token" 2>&1)" "OK"
@@ -318,7 +336,10 @@ cases=("$case_name")
 [ "$case_name" = all ] && cases=(http_server redis_server client none)
 for c in "${cases[@]}"; do
   t0=$EPOCHREALTIME
+  net_up
   "case_$c"
+  for id in $(rs list -q 2>/dev/null); do rs delete --force "$id" > /dev/null 2>&1; done
+  net_down
   echo "== $c passed in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
 done
 echo "PASS: ${cases[*]} ($kind)"
