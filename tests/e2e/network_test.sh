@@ -205,25 +205,46 @@ wait_server() {
   done
 }
 
-# start_host_server: python3's http.server on the host side, $host_ip:8081, serving $work/www;
-# and one on the loopback of the container's namespace (127.0.0.1:8082), which only the host
-# kernel's loopback there reaches: a sandbox's loopback is its own.
+# start_host_server: python3's http.server on the host side, $host_ip:8081, serving $work/www.
 host_server_started=false
 start_host_server() {
   $host_server_started && return
   hx "$py" -m http.server --bind "$host_ip" --directory "$work/www" 8081 > "$work/host-http.log" 2>&1 &
   bg_pids+=($!)
-  ip netns exec "$cns" "$py" -m http.server --bind 127.0.0.1 --directory "$work/www-kernel" 8082 \
-    > "$work/netns-loopback-http.log" 2>&1 &
-  bg_pids+=($!)
   local deadline=$((SECONDS + 30))
-  until hx curl -sf --max-time 2 -o /dev/null "http://$host_ip:8081/token" &&
-        ip netns exec "$cns" curl -sf --max-time 2 -o /dev/null http://127.0.0.1:8082/token; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "the host-side servers did not start: $(tail -n 5 "$work/host-http.log")"
+  until hx curl -sf --max-time 2 -o /dev/null "http://$host_ip:8081/token"; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "the host-side server did not start: $(tail -n 5 "$work/host-http.log")"
     sleep 0.2
   done
   host_server_started=true
-  say "host side: python3 -m http.server on $host_ip:8081; in $cns's kernel loopback: 127.0.0.1:8082"
+  say "host side: python3 -m http.server on $host_ip:8081"
+}
+
+# start_kernel_loopback_servers: servers on the host kernel's loopback, which a container whose
+# loopback is the sandbox's own must not reach: one in the machine's own network namespace (on a
+# port the kernel picks: $kernel_port), one on the same port in the container's namespace. Under
+# --network=none, a sandbox that let the application's sockets through to the host kernel would
+# reach one of them, whether or not it joined the container's namespace.
+kernel_port=
+start_kernel_loopback_servers() {
+  "$py" -u -m http.server --bind 127.0.0.1 --directory "$work/www-kernel" 0 \
+    > "$work/machine-loopback-http.log" 2>&1 &
+  bg_pids+=($!)
+  local deadline=$((SECONDS + 30))
+  until kernel_port=$(sed -n 's/^Serving HTTP on 127.0.0.1 port \([0-9]*\) .*/\1/p' "$work/machine-loopback-http.log") &&
+        [ -n "$kernel_port" ]; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "the machine's loopback server did not start: $(tail -n 5 "$work/machine-loopback-http.log")"
+    sleep 0.2
+  done
+  ip netns exec "$cns" "$py" -m http.server --bind 127.0.0.1 --directory "$work/www-kernel" "$kernel_port" \
+    > "$work/netns-loopback-http.log" 2>&1 &
+  bg_pids+=($!)
+  until curl -sf --max-time 2 -o /dev/null "http://127.0.0.1:$kernel_port/token" &&
+        ip netns exec "$cns" curl -sf --max-time 2 -o /dev/null "http://127.0.0.1:$kernel_port/token"; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "the kernel loopback servers did not start: $(tail -n 5 "$work/netns-loopback-http.log")"
+    sleep 0.2
+  done
+  say "the host kernel's loopback: 127.0.0.1:$kernel_port in the machine's namespace and in $cns"
 }
 
 # want WHAT GOT WANT
@@ -302,13 +323,14 @@ case_none() {
     netns=new
     how="a new empty network namespace (runc's form of --network=none)"
   fi
+  start_kernel_loopback_servers
   say "none: $how; the container's own loopback must work, nothing else"
   make_bundle none "$netns" /bin/sh -c "
     python3 -m http.server --bind 127.0.0.1 --directory /www 8083 > /tmp/http.log 2>&1 &
     echo \"own loopback: \$(python3 /net/probe.py wait-get http://127.0.0.1:8083/token 120)\"
     echo \"host side: \$(python3 /net/probe.py connect $host_ip 8081 5)\"
     echo \"host side http: \$(python3 /net/probe.py get http://$host_ip:8081/token 5)\"
-    echo \"netns loopback: \$(python3 /net/probe.py get http://127.0.0.1:8082/token 5)\"
+    echo \"kernel loopback: \$(python3 /net/probe.py get http://127.0.0.1:$kernel_port/token 5)\"
     echo \"interfaces: \$(tail -n +3 /proc/net/dev 2>&1 | cut -d: -f1 | tr -s ' \n' ' ')\"
     kill \$!"
   run_container none "${none_flags[@]}" || fail "the container failed"
@@ -324,10 +346,10 @@ case_none() {
     error*) echo "ok: an HTTP request to the host side failed: $got" ;;
     *) fail "an HTTP request to the host side under --network=none: got '$got', want an error" ;;
   esac
-  got=$(field none "netns loopback")
+  got=$(field none "kernel loopback")
   case "$got" in
-    error*) echo "ok: the host kernel's loopback of the namespace (127.0.0.1:8082) is not reached: $got" ;;
-    *) fail "127.0.0.1:8082 reached the host kernel's loopback server: got '$got'" ;;
+    error*) echo "ok: the host kernel's loopback servers (127.0.0.1:$kernel_port) are not reached: $got" ;;
+    *) fail "127.0.0.1:$kernel_port reached a server on the host kernel's loopback: got '$got'" ;;
   esac
   echo "interfaces the container sees (/proc/net/dev; not checked): $(field none interfaces)"
 }
