@@ -26,9 +26,10 @@ def get(url, timeout):
 
 
 def connect(host, port, timeout):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(timeout)
+    s = None
     try:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(timeout)
         s.connect((host, port))
         return True, "connected"
     except ConnectionRefusedError:
@@ -40,7 +41,8 @@ def connect(host, port, timeout):
             return False, "unreachable"
         return False, f"error {type(e).__name__}: {e}"
     finally:
-        s.close()
+        if s is not None:
+            s.close()
 
 
 def main():

@@ -307,7 +307,7 @@ case_client() {
     echo \"wget: \$(timeout 30 busybox wget -q -O - http://$host_ip:8081/token 2>&1)\"
     echo \"python: \$(python3 /net/probe.py get http://$host_ip:8081/token 30)\"
     echo \"closed port: \$(python3 /net/probe.py connect $host_ip 1 30)\""
-  run_container client || fail "the client container failed"
+  run_container client
   want "curl http://$host_ip:8081/token in the container" "$(field client curl)" "$token"
   want "sha256 of 1 MiB fetched with curl by the container" "$(field client "curl blob")" "$blob_sha"
   want "busybox wget in the container" "$(field client wget)" "$token"
@@ -331,15 +331,20 @@ case_none() {
     echo \"host side: \$(python3 /net/probe.py connect $host_ip 8081 5)\"
     echo \"host side http: \$(python3 /net/probe.py get http://$host_ip:8081/token 5)\"
     echo \"kernel loopback: \$(python3 /net/probe.py get http://127.0.0.1:$kernel_port/token 5)\"
-    echo \"interfaces: \$(tail -n +3 /proc/net/dev 2>&1 | cut -d: -f1 | tr -s ' \n' ' ')\"
-    kill \$!"
-  run_container none "${none_flags[@]}" || fail "the container failed"
+    if [ -r /proc/net/dev ]; then
+      echo \"interfaces: \$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -s ' \n' ' ')\"
+    else
+      echo 'interfaces: (no /proc/net/dev)'
+    fi
+    kill \$! 2> /dev/null"
+  # The lines say what failed: the container's exit status alone would not.
+  run_container none "${none_flags[@]}"
   want "a server on the container's own loopback" "$(field none "own loopback")" "ok $token"
   local got
   got=$(field none "host side")
   case "$got" in
     refused | timeout | unreachable) echo "ok: connecting to the host side's server ($host_ip:8081) failed: $got" ;;
-    *) fail "connecting to the host side's server ($host_ip:8081) under --network=none: got '$got', want it to fail" ;;
+    *) fail "connecting to the host side's server ($host_ip:8081) under --network=none: got '$got', want refused, timeout or unreachable" ;;
   esac
   got=$(field none "host side http")
   case "$got" in
