@@ -12,7 +12,10 @@
 // until one batch lasts at least --min-time (0.2 s by default), and that batch is reported. The
 // harness is ours rather than Google Benchmark because Debian ships that one as a shared library
 // only, and the binary must be static to run unchanged inside a busybox root.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -211,6 +214,64 @@ bool UnixPingPong(const Options& opt, Failure* failure) {
   return ok;
 }
 
+// One byte there and back over a TCP connection on 127.0.0.1, TCP_NODELAY on both ends so that
+// each byte is its own segment: the cost of the loopback path of whichever stack the runtime
+// gives the container (the host kernel's for runc, the sandbox's own for gVisor and ours).
+bool TcpPingPong(const Options& opt, Failure* failure) {
+  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listener < 0) {
+    *failure = Errno("socket(AF_INET, SOCK_STREAM)");
+    return false;
+  }
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  int client = -1, server = -1;
+  int one = 1;
+  auto fail = [&](const char* call) {
+    *failure = Errno(call);
+    for (int fd : {listener, client, server}) {
+      if (fd >= 0) close(fd);
+    }
+    return false;
+  };
+  // Port 0: the stack picks a free one, read back with getsockname.
+  if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0) {
+    return fail("bind(127.0.0.1:0)");
+  }
+  if (listen(listener, 1) < 0) return fail("listen");
+  if (getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) < 0) {
+    return fail("getsockname");
+  }
+  client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (client < 0) return fail("socket(AF_INET, SOCK_STREAM)");
+  // The handshake completes in the listener's backlog, so connecting before accepting does not
+  // block.
+  if (connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0) {
+    return fail("connect(127.0.0.1)");
+  }
+  server = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+  if (server < 0) return fail("accept4");
+  if (setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+      setsockopt(server, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
+    return fail("setsockopt(TCP_NODELAY)");
+  }
+  close(listener);
+  listener = -1;
+  pid_t pid = StartEcho(server, server, client, failure);
+  if (pid < 0) {
+    close(client);
+    close(server);
+    return false;
+  }
+  close(server);
+  bool ok = PingPong("tcp_pingpong", opt, client, client, failure);
+  close(client);
+  waitpid(pid, nullptr, 0);
+  return ok;
+}
+
 bool ForkExitWait(const Options& opt, Failure* failure) {
   return TimeOps("fork_exit_wait", opt, [&](int64_t n) {
     for (int64_t i = 0; i < n; ++i) {
@@ -318,6 +379,7 @@ constexpr Case kCases[] = {
     {"stat", Stat},
     {"pipe_pingpong", PipePingPong},
     {"unix_pingpong", UnixPingPong},
+    {"tcp_pingpong", TcpPingPong},
     {"fork_exit_wait", ForkExitWait},
     {"read_64m", SeqRead64M},
     {"mmap_munmap", MmapMunmap},
