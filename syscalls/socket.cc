@@ -303,7 +303,7 @@ Result<size_t> SendMessage(Task& t, Socket& s, const Message& m, std::optional<S
       if (*part < got || got < buf.size()) break;
     }
   }
-  if (!r.ok() && r.error().value() == EPIPE && !(flags & MSG_NOSIGNAL)) {
+  if (!r.ok() && r.error().value() == EPIPE && !(flags & MSG_NOSIGNAL) && s.SendsSigpipe()) {
     SendSelfSignal(t, SIGPIPE);
   }
   return r;
