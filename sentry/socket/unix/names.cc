@@ -27,7 +27,9 @@ constexpr size_t kSunPathOffset = offsetof(sockaddr_un, sun_path);
 // lookup may take a reference under the lock.
 struct Tables {
   absl::Mutex mu;
-  std::map<std::string, Endpoint*> abstract ABSL_GUARDED_BY(mu);
+  // Abstract names are per socket type, as Linux hashes them: a stream and a datagram socket
+  // may share one, and neither finds the other.
+  std::map<std::pair<int, std::string>, Endpoint*> abstract ABSL_GUARDED_BY(mu);
   std::map<std::pair<uint64_t, uint64_t>, Endpoint*> inodes ABSL_GUARDED_BY(mu);
 };
 
@@ -82,7 +84,7 @@ Result<Name> ParseAddress(const SockAddr& addr) {
 Result<void> BindAbstract(Endpoint* ep, const std::string& bytes) {
   Tables& t = tables();
   absl::MutexLock l(&t.mu);
-  if (!t.abstract.emplace(bytes, ep).second) return Errno(EADDRINUSE);
+  if (!t.abstract.emplace(std::make_pair(ep->type, bytes), ep).second) return Errno(EADDRINUSE);
   return Ok();
 }
 
@@ -96,7 +98,7 @@ Result<Name> BindAutomatic(Endpoint* ep) {
     n = (n + 1) & 0xFFFFF;
     Name name;
     name.bytes = absl::StrFormat("%c%05x", '\0', n);
-    if (t.abstract.emplace(name.bytes, ep).second) return name;
+    if (t.abstract.emplace(std::make_pair(ep->type, name.bytes), ep).second) return name;
   }
   return Errno(ENOSPC);
 }
@@ -111,7 +113,7 @@ void Unbind(Endpoint* ep, const Name& name, std::pair<uint64_t, uint64_t> key) {
   Tables& t = tables();
   absl::MutexLock l(&t.mu);
   if (name.abstract()) {
-    auto it = t.abstract.find(name.bytes);
+    auto it = t.abstract.find(std::make_pair(ep->type, name.bytes));
     if (it != t.abstract.end() && it->second == ep) t.abstract.erase(it);
   } else {
     auto it = t.inodes.find(key);
@@ -124,7 +126,7 @@ Result<RefPtr<Endpoint>> FindEndpoint(Task& task, const Name& name, int type) {
   if (name.abstract()) {
     Tables& t = tables();
     absl::MutexLock l(&t.mu);
-    auto it = t.abstract.find(name.bytes);
+    auto it = t.abstract.find(std::make_pair(type, name.bytes));
     if (it == t.abstract.end()) return Errno(ECONNREFUSED);
     found = RefPtr<Endpoint>(it->second);
   } else {

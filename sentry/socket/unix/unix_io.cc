@@ -27,8 +27,8 @@ bool SameCreds(const std::optional<ucred>& a, const std::optional<ucred>& b) {
   return !a || (a->pid == b->pid && a->uid == b->uid && a->gid == b->gid);
 }
 
-// __scm_send accepts only SCM_RIGHTS and SCM_CREDENTIALS at SOL_SOCKET and ignores other
-// levels: nothing else travels on an AF_UNIX socket.
+// __scm_send refuses an SOL_SOCKET message other than SCM_RIGHTS and SCM_CREDENTIALS, and
+// ignores other levels: nothing else travels on an AF_UNIX socket.
 Result<void> CheckControl(ControlMessages& c) {
   for (const ControlMessages::Raw& r : c.other) {
     if (r.level == SOL_SOCKET) return Errno(EINVAL);
