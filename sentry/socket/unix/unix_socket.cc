@@ -201,6 +201,21 @@ Result<void> UnixSocket::ConnectStream(Task& task, const Name& name) {
   RefPtr<Endpoint> waiting_on;
   for (;;) {
     RefPtr<Endpoint> other = TRY(FindEndpoint(task, name, ep_->type));
+    // The server's half of the connection, which accept(2) will hand out, is made before the
+    // two locks are taken: it has the listener's name, which a bound socket keeps.
+    auto server = MakeRef<Endpoint>(ep_->type);
+    {
+      std::optional<Name> listener_name;
+      {
+        absl::MutexLock l(&other->mu);
+        listener_name = other->name;
+      }
+      absl::MutexLock sl(&server->mu);
+      server->state = State::kConnected;
+      server->peer = ep_;
+      server->name = std::move(listener_name);
+      server->peercred = PeerCreds(task);
+    }
     {
       PairLock l(ep_.get(), other.get());
       if (other->state != State::kListening || other->dead) return Errno(ECONNREFUSED);
@@ -216,15 +231,6 @@ Result<void> UnixSocket::ConnectStream(Task& task, const Name& name) {
             return Errno(EINVAL);
         }
         if (ep_->dead) return Errno(EINVAL);
-        // The server's half of the connection, which accept(2) will hand out.
-        auto server = MakeRef<Endpoint>(ep_->type);
-        {
-          absl::MutexLock sl(&server->mu);
-          server->state = State::kConnected;
-          server->peer = ep_;
-          server->name = other->name;
-          server->peercred = PeerCreds(task);
-        }
         ep_->peer = server;
         ep_->state = State::kConnected;
         ep_->peercred = other->peercred;
@@ -331,11 +337,15 @@ Result<RefPtr<Socket>> UnixSocket::Accept(Task& task, int flags, SockAddr* peer)
     conn->passcred.store(true);
   }
   if (peer) {
-    absl::MutexLock l(&conn->mu);
+    RefPtr<Endpoint> client;
+    {
+      absl::MutexLock l(&conn->mu);
+      client = conn->peer;
+    }
     *peer = UnnamedAddress();
-    if (conn->peer) {
-      absl::MutexLock pl(&conn->peer->mu);
-      if (conn->peer->name) *peer = conn->peer->name->ToSockAddr();
+    if (client) {
+      absl::MutexLock l(&client->mu);
+      if (client->name) *peer = client->name->ToSockAddr();
     }
   }
   return RefPtr<Socket>(std::move(sock));
