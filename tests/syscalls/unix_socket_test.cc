@@ -457,6 +457,40 @@ TEST(UnixSocketTest, BlockingAcceptWakesOnConnect) {
   EXPECT_THAT(recv(c.get(), buf, 2, 0), SyscallSucceedsWithValue(2));
 }
 
+TEST(UnixSocketTest, ShutdownWakesBlockedAccept) {
+  UnixAddr a = AbstractAddr(UniqueName("accept"));
+  FileDescriptor l = Listener(a);
+  std::atomic<int> accepted{-2};
+  std::atomic<int> err{0};
+  std::thread t([&] {
+    accepted = accept(l.get(), nullptr, nullptr);
+    err = errno;
+  });
+  usleep(100 * 1000);
+  EXPECT_EQ(accepted.load(), -2);
+  ASSERT_THAT(shutdown(l.get(), SHUT_RDWR), SyscallSucceeds());
+  t.join();
+  EXPECT_EQ(accepted.load(), -1);
+  EXPECT_EQ(err.load(), EINVAL);
+  FileDescriptor c = Socket(SOCK_STREAM);
+  EXPECT_THAT(connect(c.get(), a.get(), a.len), SyscallFailsWithErrno(ECONNREFUSED));
+}
+
+TEST(UnixSocketTest, AsyncSignalsOnData) {
+  EXPECT_CHILD_SUCCEEDS([] {
+    static volatile sig_atomic_t got = 0;
+    signal(SIGIO, [](int) { got = 1; });
+    int fds[2];
+    CHILD_CHECK_SUCCESS(socketpair(AF_UNIX, SOCK_STREAM, 0, fds));
+    CHILD_CHECK_SUCCESS(fcntl(fds[1], F_SETOWN, getpid()));
+    CHILD_CHECK_SUCCESS(fcntl(fds[1], F_SETFL, O_ASYNC));
+    CHILD_CHECK(fcntl(fds[1], F_GETFL) & O_ASYNC);
+    CHILD_CHECK(send(fds[0], "x", 1, 0) == 1);
+    for (int i = 0; i < 100 && !got; i++) usleep(10 * 1000);
+    CHILD_CHECK(got == 1);
+  });
+}
+
 TEST(UnixSocketTest, ListenerCloseResetsPendingConnections) {
   UnixAddr a = AbstractAddr(UniqueName("reset"));
   FileDescriptor l = Listener(a);

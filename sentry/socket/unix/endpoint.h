@@ -25,8 +25,8 @@
 //         connecting endpoint's and the listener's in address order
 //         WaitQueue::mu_ (queue and peer_wait; a peer_wait notification forwards to the
 //           queue of a datagram socket connected to it)
-//   The registry's lock (names.cc: every endpoint, for /proc/net/unix and the collector)
-//     Endpoint::mu
+//   The registry's lock (names.cc: every endpoint, for /proc/net/unix) is a leaf: an endpoint
+//     may go (and unregister) under another endpoint's lock.
 #ifndef MOAT_SENTRY_SOCKET_UNIX_ENDPOINT_H_
 #define MOAT_SENTRY_SOCKET_UNIX_ENDPOINT_H_
 
@@ -251,7 +251,7 @@ void Unbind(Endpoint* ep, const Name& name, std::pair<uint64_t, uint64_t> key);
 Result<RefPtr<Endpoint>> FindEndpoint(Task& task, const Name& name, int type);
 void Register(Endpoint* ep);
 void Unregister(Endpoint* ep);
-// Calls `fn` for every endpoint, with the registry locked (fn must not register or release).
+// Calls `fn` for every endpoint that is alive.
 void ForEachEndpoint(const std::function<void(Endpoint&)>& fn);
 
 // The collector of sockets that only queued SCM_RIGHTS keep alive (gc.cc), as Linux's

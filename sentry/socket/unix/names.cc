@@ -8,6 +8,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -159,9 +160,21 @@ void Unregister(Endpoint* ep) {
 }
 
 void ForEachEndpoint(const std::function<void(Endpoint&)>& fn) {
-  Registry& r = registry();
-  absl::MutexLock l(&r.mu);
-  for (Endpoint* ep : r.all) fn(*ep);
+  // The endpoints are visited with the registry unlocked: an endpoint dropped under another
+  // one's lock unregisters itself, so the registry's lock may not be held around theirs.
+  std::vector<RefPtr<Endpoint>> all;
+  {
+    Registry& r = registry();
+    absl::MutexLock l(&r.mu);
+    all.reserve(r.all.size());
+    for (Endpoint* ep : r.all) {
+      if (ep->TryIncRef()) {
+        all.emplace_back(ep);
+        ep->DecRef();
+      }
+    }
+  }
+  for (const RefPtr<Endpoint>& ep : all) fn(*ep);
 }
 
 }  // namespace unixsock
@@ -179,7 +192,8 @@ std::string ProcNetUnix() {
     uint64_t ino = ep.ino.load();
     bool connected = ep.state == State::kConnected;
     int st = ino ? (connected ? kConnected : kUnconnected) : (connected ? kConnecting : 4);
-    absl::StrAppendFormat(&out, "%016x: %08X %08X %08X %04X %02X %5u", 0, ep.RefCount(), 0,
+    // The count leaves out the reference this walk holds.
+    absl::StrAppendFormat(&out, "%016x: %08X %08X %08X %04X %02X %5u", 0, ep.RefCount() - 1, 0,
                           ep.state == State::kListening ? kAcceptCon : 0, ep.type, st, ino);
     if (ep.name) {
       const std::string& b = ep.name->bytes;

@@ -319,6 +319,8 @@ Result<RefPtr<Socket>> UnixSocket::Accept(Task& task, int flags, SockAddr* peer)
         ep_->acceptq.pop_front();
         break;
       }
+      // A listener shut down for reading has nothing more to wait for.
+      if (ep_->shutdown & kRcvShutdown) return Errno(EINVAL);
     }
     if (NonBlocking(0)) return Errno(EAGAIN);
     if (!reg) {
