@@ -306,6 +306,29 @@ TEST(UnixDgramTest, BlockingReceiveWakes) {
   EXPECT_THAT(recv(p.b.get(), buf, sizeof(buf), 0), SyscallFailsWithErrno(EAGAIN));
 }
 
+TEST(UnixDgramTest, SendAndReceiveMany) {
+  SocketPair p(SOCK_DGRAM);
+  char data[3][4] = {"one", "two", "six"};
+  iovec io[3];
+  mmsghdr msgs[3] = {};
+  for (int i = 0; i < 3; i++) {
+    io[i] = {data[i], 3};
+    msgs[i].msg_hdr.msg_iov = &io[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  ASSERT_THAT(sendmmsg(p.a.get(), msgs, 3, 0), SyscallSucceedsWithValue(3));
+  char out[3][8] = {};
+  for (int i = 0; i < 3; i++) {
+    io[i] = {out[i], sizeof(out[i])};
+    msgs[i].msg_len = 0;
+  }
+  ASSERT_THAT(recvmmsg(p.b.get(), msgs, 3, MSG_DONTWAIT, nullptr), SyscallSucceedsWithValue(3));
+  for (int i = 0; i < 3; i++) {
+    EXPECT_EQ(msgs[i].msg_len, 3u);
+    EXPECT_STREQ(out[i], data[i]);
+  }
+}
+
 TEST(UnixDgramTest, SendToSelf) {
   UnixAddr a = AbstractAddr(UniqueName("self"));
   FileDescriptor s = Bound(a);

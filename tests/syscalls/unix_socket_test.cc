@@ -769,6 +769,37 @@ TEST(UnixSocketTest, FullStreamBlocksAndPolls) {
   EXPECT_EQ(PollWait(p.a.get(), POLLOUT, 1000), POLLOUT);
 }
 
+TEST(UnixSocketTest, LargeTransferKeepsEveryByte) {
+  SocketPair p(SOCK_STREAM);
+  constexpr size_t kTotal = 4 << 20;
+  std::thread writer([&] {
+    std::string chunk(65536 + 3, '\0');
+    size_t sent = 0;
+    while (sent < kTotal) {
+      size_t n = std::min(chunk.size(), kTotal - sent);
+      for (size_t i = 0; i < n; i++) chunk[i] = static_cast<char>((sent + i) * 7 + 1);
+      if (!WriteAll(p.a.get(), chunk.data(), n)) return;
+      sent += n;
+    }
+    p.a.reset();
+  });
+  std::string buf(100000, '\0');
+  size_t got = 0;
+  bool same = true;
+  for (;;) {
+    ssize_t n = read(p.b.get(), buf.data(), buf.size());
+    ASSERT_GE(n, 0) << ErrnoString(errno);
+    if (n == 0) break;
+    for (ssize_t i = 0; i < n; i++) {
+      same = same && buf[i] == static_cast<char>((got + i) * 7 + 1);
+    }
+    got += n;
+  }
+  writer.join();
+  EXPECT_EQ(got, kTotal);
+  EXPECT_TRUE(same);
+}
+
 TEST(UnixSocketTest, EpollWakesOnData) {
   SocketPair p(SOCK_STREAM);
   FileDescriptor ep(epoll_create1(0));
