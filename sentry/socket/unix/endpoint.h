@@ -36,12 +36,14 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "sentry/fsimpl/host_fd.h"
 #include "sentry/socket/socket.h"
 
 // "unix" is a predefined macro in GNU C++ modes; the internal namespace avoids the word.
@@ -125,6 +127,27 @@ class PeerWakeRelay final : public kernel::Wakeable {
 
  private:
   kernel::WaitQueue* to_;  // not owned: the queue of the endpoint that owns this relay
+};
+
+// Forwards every wake-up on one queue to another (a host socket's to the sandbox socket's).
+class QueueRelay final : public kernel::Wakeable {
+ public:
+  explicit QueueRelay(kernel::WaitQueue* to) : to_(to) {}
+  // Implements Wakeable::Wake.
+  void Wake(EventMask events) override { to_->Notify(events); }
+
+ private:
+  kernel::WaitQueue* to_;  // not owned
+};
+
+// A connection the gofer made for this socket to a host socket that a bind mount brings in
+// (host.cc). Once a socket has one, its calls go to the host socket.
+struct HostLink {
+  RefPtr<fsimpl::HostFile> file;  // reads, writes, readiness and waiting
+  FileDescriptor raw;             // the same host socket, for shutdown and ioctls
+  Name peer;                      // the name it was connected to
+  std::unique_ptr<QueueRelay> relay;
+  std::optional<kernel::WaiterRegistration> relay_reg;
 };
 
 class Endpoint : public RefCounted<Endpoint> {
@@ -224,12 +247,22 @@ class UnixSocket final : public Socket {
   // pending error, EAGAIN when it may not wait.
   Result<void> WaitSendRoom(Task& task, bool nonblocking, std::optional<absl::Time> deadline);
 
+  // host.cc
+  std::shared_ptr<HostLink> host() const;
+  // Connects through the gofer when `name` is a host socket: true if it did.
+  Result<bool> ConnectHost(Task& task, const Name& name);
+  Result<size_t> HostSend(Task& task, SendArgs& args, HostLink& h);
+  Result<RecvResult> HostRecv(Task& task, std::span<uint8_t> buf, int flags, HostLink& h);
+
   // unix_socket.cc
   Result<void> ConnectStream(Task& task, const Name& name);
   Result<void> ConnectDgram(Task& task, const SockAddr& addr);
   Result<void> AutobindLocked(Task& task);
 
   const RefPtr<Endpoint> ep_;
+  mutable absl::Mutex host_mu_;
+  std::shared_ptr<HostLink> host_ ABSL_GUARDED_BY(host_mu_);
+  std::atomic<bool> has_host_{false};
 };
 
 // The credentials a task sends or connects with: its pid as the sandbox sees it, and its real

@@ -50,12 +50,14 @@ SockAddr SourceOf(const RefPtr<Endpoint>& sender) {
 Result<size_t> UnixSocket::SendMsg(Task& task, SendArgs& args) {
   if (args.flags & MSG_OOB) return Errno(EOPNOTSUPP);
   TRY(CheckControl(args.control));
+  if (std::shared_ptr<HostLink> h = host()) return HostSend(task, args, *h);
   Result<size_t> r = IsStream() ? SendStream(task, args) : SendDgram(task, args);
   MaybeCollect();
   return r;
 }
 
 Result<RecvResult> UnixSocket::RecvMsg(Task& task, std::span<uint8_t> buf, int flags) {
+  if (std::shared_ptr<HostLink> h = host()) return HostRecv(task, buf, flags, *h);
   return IsStream() ? RecvStream(task, buf, flags) : RecvDgram(task, buf, flags);
 }
 

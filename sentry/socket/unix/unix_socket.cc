@@ -184,6 +184,7 @@ Result<void> UnixSocket::Bind(Task& task, const SockAddr& addr) {
 }
 
 Result<void> UnixSocket::Connect(Task& task, const SockAddr& addr) {
+  if (host()) return Errno(EISCONN);
   if (!ep_->connection_oriented()) return ConnectDgram(task, addr);
   if (addr.len < sizeof(sa_family_t)) return Errno(EINVAL);
   Name name = TRY(ParseAddress(addr));
@@ -200,7 +201,17 @@ Result<void> UnixSocket::ConnectStream(Task& task, const Name& name) {
   std::optional<kernel::WaiterRegistration> reg;
   RefPtr<Endpoint> waiting_on;
   for (;;) {
-    RefPtr<Endpoint> other = TRY(FindEndpoint(task, name, ep_->type));
+    Result<RefPtr<Endpoint>> found = FindEndpoint(task, name, ep_->type);
+    if (!found.ok() && found.error().value() == ECONNREFUSED) {
+      // No socket of the sandbox has the name: it may be a host socket the gofer reaches.
+      {
+        absl::MutexLock l(&ep_->mu);
+        if (ep_->state == State::kConnected) return Errno(EISCONN);
+        if (ep_->state == State::kListening) return Errno(EINVAL);
+      }
+      if (TRY(ConnectHost(task, name))) return Ok();
+    }
+    RefPtr<Endpoint> other = TRY(std::move(found));
     // The server's half of the connection, which accept(2) will hand out, is made before the
     // two locks are taken: it has the listener's name, which a bound socket keeps.
     auto server = MakeRef<Endpoint>(ep_->type);
@@ -262,7 +273,16 @@ Result<void> UnixSocket::ConnectDgram(Task& task, const SockAddr& addr) {
       absl::MutexLock b(&ep_->bind_mu);
       TRY(AutobindLocked(task));
     }
-    other = TRY(FindEndpoint(task, name, ep_->type));
+    Result<RefPtr<Endpoint>> found = FindEndpoint(task, name, ep_->type);
+    if (!found.ok() && found.error().value() == ECONNREFUSED) {
+      bool connected_before;
+      {
+        absl::MutexLock l(&ep_->mu);
+        connected_before = ep_->peer != nullptr;
+      }
+      if (!connected_before && TRY(ConnectHost(task, name))) return Ok();
+    }
+    other = TRY(std::move(found));
     absl::MutexLock l(&other->mu);
     // unix_may_send: a socket connected elsewhere takes nothing from us.
     if (other->peer && other->peer != ep_) return Errno(EPERM);
@@ -293,6 +313,7 @@ Result<void> UnixSocket::ConnectDgram(Task& task, const SockAddr& addr) {
 // unix_listen
 Result<void> UnixSocket::Listen(Task& task, int backlog) {
   if (!ep_->connection_oriented()) return Errno(EOPNOTSUPP);
+  if (host()) return Errno(EINVAL);
   absl::MutexLock l(&ep_->mu);
   if (!ep_->name) return Errno(EINVAL);
   if (ep_->state != State::kUnconnected && ep_->state != State::kListening) return Errno(EINVAL);
@@ -355,6 +376,11 @@ Result<RefPtr<Socket>> UnixSocket::Accept(Task& task, int flags, SockAddr* peer)
 
 // unix_shutdown
 Result<void> UnixSocket::Shutdown(Task&, int how) {
+  if (std::shared_ptr<HostLink> h = host()) {
+    if (::shutdown(h->raw.get(), how) < 0) return LastErrno();
+    ep_->queue.Notify(kEventIn | kEventOut | kEventRdHup | kEventHup);
+    return Ok();
+  }
   int mode = (how + 1) & kShutdownMask;
   RefPtr<Endpoint> other;
   {
@@ -384,6 +410,7 @@ Result<SockAddr> UnixSocket::GetSockName(Task&) {
 }
 
 Result<SockAddr> UnixSocket::GetPeerName(Task&) {
+  if (std::shared_ptr<HostLink> h = host()) return h->peer.ToSockAddr();
   RefPtr<Endpoint> other;
   {
     absl::MutexLock l(&ep_->mu);
@@ -468,6 +495,12 @@ Result<void> UnixSocket::SetSockOpt(Task& task, int level, int name,
 }
 
 Result<long> UnixSocket::Ioctl(Task& task, uint64_t cmd, UserAddr arg) {
+  if (std::shared_ptr<HostLink> h = host(); h && (cmd == SIOCINQ || cmd == SIOCOUTQ)) {
+    int n = 0;
+    if (ioctl(h->raw.get(), cmd, &n) < 0) return LastErrno();
+    TRY(task.CopyOutObj(arg, n));
+    return 0L;
+  }
   switch (cmd) {
     case SIOCINQ: {
       int n = 0;
@@ -499,6 +532,7 @@ Result<long> UnixSocket::Ioctl(Task& task, uint64_t cmd, UserAddr arg) {
 
 // unix_poll and unix_dgram_poll.
 EventMask UnixSocket::Readiness(EventMask mask) {
+  if (std::shared_ptr<HostLink> h = host()) return h->file->Readiness(mask);
   EventMask ready = 0;
   RefPtr<Endpoint> other;
   bool writable;
