@@ -56,6 +56,7 @@ enum MsgType : uint32_t {
   kReadDir,
   kStatFs,
   kClose,
+  kConnect,
 };
 inline constexpr uint32_t kReplyBit = 0x8000'0000;
 
@@ -282,6 +283,17 @@ struct CloseRequest {
   template <class V> void Visit(V& v) { v(nodes); }
 };
 
+// Connects a new host AF_UNIX socket of `type` (SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET) to
+// the socket file `node` (a host socket a bind mount brings in): the sentry's connect(2) to a
+// name no sandbox socket is bound to. The reply carries the connected socket, non-blocking.
+// A listener with a full backlog is EAGAIN, not a wait: the gofer serves the whole mount.
+struct ConnectRequest {
+  static constexpr MsgType kType = kConnect;
+  using Reply = EmptyReply;
+  uint64_t node = 0;
+  uint32_t type = 0;
+  template <class V> void Visit(V& v) { v(node), v(type); }
+};
 // Whether `name` may be sent as one path component.
 bool ValidName(std::string_view name);
 

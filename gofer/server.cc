@@ -3,11 +3,14 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/statfs.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <mutex>
 
 #include "base/log.h"
 
@@ -97,6 +100,8 @@ std::vector<uint8_t> Server::Handle(uint32_t type, std::span<const uint8_t> body
       return Dispatch<ReadDirRequest>(body, [&](const ReadDirRequest& r) { return ReadDir(r); });
     case kStatFs:
       return Dispatch<StatFsRequest>(body, [&](const StatFsRequest& r) { return StatFs(r); });
+    case kConnect:
+      return Dispatch<ConnectRequest>(body, [&](const ConnectRequest& r) { return Connect(r, fd); });
     case kClose: {
       CloseRequest req;
       if (Decode(body, req)) Close(req);
@@ -173,6 +178,33 @@ Result<EmptyReply> Server::Open(const OpenRequest& req, FileDescriptor* fd) {
   if (acc == O_ACCMODE) return Errno(EINVAL);
   if (readonly_ && (acc != O_RDONLY || (req.flags & O_TRUNC))) return Errno(EROFS);
   *fd = TRY(Reopen(*n, static_cast<int>(req.flags)));
+  return EmptyReply{};
+}
+
+Result<EmptyReply> Server::Connect(const ConnectRequest& req, FileDescriptor* fd) {
+  Node* n = TRY(Get(req.node));
+  if (!S_ISSOCK(n->mode)) return Errno(ECONNREFUSED);
+  if (req.type != SOCK_STREAM && req.type != SOCK_DGRAM && req.type != SOCK_SEQPACKET) {
+    return Errno(EINVAL);
+  }
+  FileDescriptor s(socket(AF_UNIX, static_cast<int>(req.type) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!s.valid()) return LastErrno();
+  // connect(2) has no *at form: the node's /proc/self/fd link names the socket file, relative
+  // to a working directory there. Every other request uses *at calls from node fds; the
+  // working directory is the process's, so the threads take turns and put it back.
+  static std::mutex cwd_mu;
+  std::lock_guard<std::mutex> l(cwd_mu);
+  FileDescriptor cwd(open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!cwd.valid()) return LastErrno();
+  RETURN_IF_ERRNO(FromSyscall(fchdir(proc_self_fd_)));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%d", n->fd.get());
+  int r = connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  int err = errno;
+  (void)fchdir(cwd.get());
+  if (r < 0) return Errno(err);
+  *fd = std::move(s);
   return EmptyReply{};
 }
 

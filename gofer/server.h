@@ -59,6 +59,7 @@ class Server {
   Result<NodeReply> Symlink(const SymlinkRequest& req);
   Result<NodeReply> Link(const LinkRequest& req);
   Result<EmptyReply> Unlink(const UnlinkRequest& req);
+  Result<EmptyReply> Connect(const ConnectRequest& req, FileDescriptor* fd);
   Result<EmptyReply> Rename(const RenameRequest& req);
   Result<ReadLinkReply> ReadLink(const ReadLinkRequest& req);
   Result<AttrReply> SetStat(const SetStatRequest& req);

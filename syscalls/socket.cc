@@ -179,8 +179,9 @@ Result<ControlMessages> ParseControl(Task& t, const Message& m) {
     const uint8_t* data = buf.data() + off + CMSG_LEN(0);
     size_t len = h.cmsg_len - CMSG_LEN(0);
     if (h.cmsg_level == SOL_SOCKET && h.cmsg_type == SCM_RIGHTS) {
+      // scm_fp_copy: an SCM_RIGHTS message without fds is ignored.
       size_t n = len / sizeof(int);
-      if (n == 0 || out.rights.size() + n > kScmMaxFd) return Errno(EINVAL);
+      if (out.rights.size() + n > kScmMaxFd) return Errno(EINVAL);
       for (size_t i = 0; i < n; i++) {
         int fd;
         std::memcpy(&fd, data + i * sizeof(int), sizeof(fd));
@@ -303,7 +304,7 @@ Result<size_t> SendMessage(Task& t, Socket& s, const Message& m, std::optional<S
       if (*part < got || got < buf.size()) break;
     }
   }
-  if (!r.ok() && r.error().value() == EPIPE && !(flags & MSG_NOSIGNAL)) {
+  if (!r.ok() && r.error().value() == EPIPE && !(flags & MSG_NOSIGNAL) && s.SendsSigpipe()) {
     SendSelfSignal(t, SIGPIPE);
   }
   return r;

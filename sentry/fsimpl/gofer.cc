@@ -339,6 +339,16 @@ class GoferInode : public Inode {
     return DoRename(name, other_dir, other_name, RENAME_EXCHANGE);
   }
 
+  // A host socket a bind mount brings in: the gofer connects to it for the sandbox.
+  Result<FileDescriptor> ConnectHostSocket(int type) override {
+    if (type_ != S_IFSOCK) return Errno(ECONNREFUSED);
+    FileDescriptor fd;
+    TRY(fs_->client().Call(gofer::ConnectRequest{.node = node_, .type = static_cast<uint32_t>(type)},
+                           &fd));
+    if (!fd.valid()) return Errno(EIO);
+    return fd;
+  }
+
   Result<std::string> ReadLink() override {
     if (type_ != S_IFLNK) return Errno(EINVAL);
     {

@@ -296,6 +296,9 @@ class OverlayInode : public Inode {
   }
 
   Result<std::string> ReadLink() override { return real().ReadLink(); }
+  Result<FileDescriptor> ConnectHostSocket(int type) override {
+    return real().ConnectHostSocket(type);
+  }
 
   // Extended attributes (ovl_xattr_get/set): read from whichever layer holds the file, written
   // to the upper layer after a copy-up. A lower layer without attributes has none to show.

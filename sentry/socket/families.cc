@@ -3,6 +3,7 @@
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
 #include "sentry/socket/stack.h"
+#include "sentry/socket/unix/unix.h"
 
 namespace moat::sockets {
 
@@ -15,7 +16,9 @@ Result<RefPtr<Socket>> NewSocket(Task& task, int family, int type, int protocol,
       if (!stack) return Errno(EAFNOSUPPORT);
       return stack->NewSocket(task, family, type, protocol, flags);
     }
-    // TODO(#6): AF_UNIX (sentry/socket/unix/) and AF_NETLINK (sentry/socket/netlink/).
+    case AF_UNIX:
+      return NewUnixSocket(task, type, protocol, flags);
+    // TODO(#6): AF_NETLINK (sentry/socket/netlink/).
     default:
       return Errno(EAFNOSUPPORT);
   }
@@ -23,12 +26,9 @@ Result<RefPtr<Socket>> NewSocket(Task& task, int family, int type, int protocol,
 
 Result<std::pair<RefPtr<Socket>, RefPtr<Socket>>> NewSocketPair(Task& task, int family, int type,
                                                                 int protocol, int flags) {
-  (void)task;
-  (void)type;
-  (void)protocol;
-  (void)flags;
   switch (family) {
-    // TODO(#6): AF_UNIX.
+    case AF_UNIX:
+      return NewUnixSocketPair(task, type, protocol, flags);
     case AF_INET:
     case AF_INET6:
     case AF_NETLINK:

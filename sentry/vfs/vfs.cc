@@ -126,6 +126,7 @@ Result<RefPtr<Inode>> Inode::CreateTmpfile(uint32_t, const Credentials&, bool) {
 }
 Result<std::string> Inode::ReadLink() { return Errno(EINVAL); }
 std::optional<Path> Inode::JumpLink() { return std::nullopt; }
+Result<FileDescriptor> Inode::ConnectHostSocket(int) { return Errno(ECONNREFUSED); }
 Result<std::string> Inode::GetXattr(std::string_view) { return Errno(EOPNOTSUPP); }
 Result<void> Inode::SetXattr(std::string_view, std::string_view, int) {
   return Errno(EOPNOTSUPP);

@@ -47,6 +47,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "base/errno.h"
+#include "base/file_descriptor.h"
 #include "base/ref_counted.h"
 #include "base/user_addr.h"
 #include "sentry/kernel/credentials.h"
@@ -234,6 +235,12 @@ class Inode : public RefCounted<Inode> {
   // is made on the first watch and kept until the inode goes.
   InodeWatches* watches() const { return watches_.load(std::memory_order_acquire); }
   InodeWatches& EnsureWatches();
+
+  // connect(2) to this socket file when no socket of the sandbox is bound to it
+  // (sentry/socket/unix/): a filesystem whose files are the host's (the gofer's) connects a
+  // new host AF_UNIX socket of `type` to it and returns it, non-blocking. Default:
+  // ECONNREFUSED, what Linux answers for a socket file nobody listens on.
+  virtual Result<FileDescriptor> ConnectHostSocket(int type);
 
   // Whether the dentry cache may keep what Lookup returns. Filesystems whose names come and go
   // on their own (/proc/<pid>) say no, so that every walk asks Lookup again.

@@ -1,6 +1,7 @@
 // The gofer and its client: a host directory served over the gofer protocol, whose symlinks the
 // host never follows, with its writes, its caches and its refusals of malformed requests.
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/sysmacros.h>
 
 #include <cstring>
@@ -425,6 +426,39 @@ TEST_F(GoferServerTest, MalformedRequests) {
   server_->Handle(gofer::kClose, std::span(close).subspan(sizeof(gofer::Header)), &fd);
   EXPECT_EQ(server_->node_count(), before - 1);
   EXPECT_ERRNO(Call<gofer::AttrReply>(gofer::StatRequest{f.node}), EBADF);
+}
+
+TEST_F(GoferServerTest, ConnectsToHostUnixSockets) {
+  FileDescriptor listener(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::string path = host_ / "root/sock";
+  ASSERT_LT(path.size(), sizeof(addr.sun_path));
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  ASSERT_EQ(bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(listener.get(), 1), 0);
+  uint64_t sock = ASSERT_OK_AND_GET(Call<gofer::NodeReply>(gofer::WalkRequest{root_, "sock"})).node;
+  FileDescriptor conn;
+  ASSERT_OK(Call<gofer::EmptyReply>(gofer::ConnectRequest{sock, SOCK_STREAM}, &conn));
+  ASSERT_TRUE(conn.valid());
+  EXPECT_TRUE(fcntl(conn.get(), F_GETFL) & O_NONBLOCK);
+  ASSERT_EQ(write(conn.get(), "hi", 2), 2);
+  FileDescriptor accepted(accept(listener.get(), nullptr, nullptr));
+  ASSERT_TRUE(accepted.valid());
+  char buf[2];
+  ASSERT_EQ(read(accepted.get(), buf, 2), 2);
+  // The host decides the type; a file that is no socket refuses; a bad type is EINVAL.
+  FileDescriptor none;
+  EXPECT_ERRNO(Call<gofer::EmptyReply>(gofer::ConnectRequest{sock, SOCK_DGRAM}, &none),
+               EPROTOTYPE);
+  uint64_t file = ASSERT_OK_AND_GET(Call<gofer::NodeReply>(gofer::WalkRequest{root_, "file"})).node;
+  EXPECT_ERRNO(Call<gofer::EmptyReply>(gofer::ConnectRequest{file, SOCK_STREAM}, &none),
+               ECONNREFUSED);
+  EXPECT_ERRNO(Call<gofer::EmptyReply>(gofer::ConnectRequest{sock, 99}, &none), EINVAL);
+  EXPECT_FALSE(none.valid());
+  listener.Reset();
+  EXPECT_ERRNO(Call<gofer::EmptyReply>(gofer::ConnectRequest{sock, SOCK_STREAM}, &none),
+               ECONNREFUSED);
 }
 
 TEST_F(GoferServerTest, SocketLevelGarbageGetsAnErrorReply) {
