@@ -56,7 +56,7 @@ class UdpSocket final : public DatagramSocket {
 
  protected:
   ip_pcb* Pcb() override { return reinterpret_cast<ip_pcb*>(pcb_); }
-  bool Bound() override { return pcb_ && pcb_->local_port != 0; }
+  bool Bound() override { return pcb_ && (pcb_->local_port != 0 || user_addr_); }
 
  private:
   void NewPcb() ABSL_EXCLUSIVE_LOCKS_REQUIRED(g_core) {
@@ -131,7 +131,7 @@ Result<void> UdpSocket::Bind(Task& task, const SockAddr& sa) {
   if (!IsLocalAddress(ip.addr, true)) return Errno(EADDRNOTAVAIL);
   if (ip.port != 0 && ip.port < 1024 && !may_low_port) return Errno(EACCES);
   TRY(BindPcb(ip.addr, ip.port));
-  user_port_ = true;
+  user_port_ = ip.port != 0;
   user_addr_ = !ip_addr_isany(&ip.addr);
   return Ok();
 }
@@ -144,9 +144,13 @@ Result<void> UdpSocket::Connect(Task&, const SockAddr& sa) {
     connected_ = false;
     ip_addr_set_zero(&src_);
     if (!user_port_) {
-      // A port connect() chose goes with the connection (and an address bind did not set).
+      // A port the application did not name goes with the connection (Linux keeps only what
+      // bind() was told: SOCK_BINDPORT_LOCK, SOCK_BINDADDR_LOCK). An address it named stays,
+      // for the next autobind.
+      ip_addr_t keep = pcb_->local_ip;
       udp_remove(pcb_);
       NewPcb();
+      if (pcb_ && user_addr_) pcb_->local_ip = keep;
     }
     return Ok();
   }
