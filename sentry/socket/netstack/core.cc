@@ -17,16 +17,69 @@ namespace moat::sockets::netstack {
 
 CoreMutex g_core;
 
-void CoreMutex::Lock() { sys_lock_tcpip_core(); }
+namespace {
+
+// A zero-length pbuf per netif, put at the head of the netif's loop list while a task thread
+// holds the lock. netif_loop_output asks tcpip_thread to process the list only when it finds
+// it empty, so with the sentinel in place no loopback packet costs a thread wake-up: Unlock()
+// delivers them (lwIP's list is guarded by the core lock, which Lock() holds). Indexed by
+// netif->num.
+pbuf* g_sentinel[256];
+
+pbuf* Sentinel(struct netif* n) {
+  pbuf*& s = g_sentinel[n->num];
+  if (!s) s = pbuf_alloc(PBUF_RAW, 0, PBUF_RAM);
+  return s;
+}
+
+// Delivers the packets queued behind the sentinel, then takes the sentinel out. Each delivery
+// may queue more (an ACK, a reply): they land behind the sentinel too.
+bool DeliverBehindSentinel(struct netif* n) {
+  pbuf* s = g_sentinel[n->num];
+  if (!s || n->loop_first != s) return false;
+  bool any = false;
+  while (s->next) {
+    pbuf* in = s->next;
+    pbuf* end = in;
+    while (end->len != end->tot_len) end = end->next;  // the packet's last pbuf
+    s->next = end->next;
+    if (n->loop_last == end) n->loop_last = s;
+    end->next = nullptr;
+    in->if_idx = netif_get_index(n);
+    if (ip_input(in, n) != ERR_OK) pbuf_free(in);
+    any = true;
+  }
+  n->loop_first = n->loop_last = nullptr;
+  return any;
+}
+
+}  // namespace
+
+void CoreMutex::Lock() {
+  sys_lock_tcpip_core();
+  struct netif* n;
+  NETIF_FOREACH(n) {
+    if (n->loop_first == nullptr) {
+      pbuf* s = Sentinel(n);
+      if (s) {
+        s->next = nullptr;
+        n->loop_first = n->loop_last = s;
+      }
+    }
+  }
+}
 
 void CoreMutex::Unlock() {
-  // Loopback packets sent while the lock was held: deliver them here, in this thread. Each
-  // delivery may queue more (an ACK, a reply), on any netif.
+  // Loopback packets sent while the lock was held: deliver them here, in this thread. A list
+  // that was not empty when the lock was taken (tcpip_thread is about to process it) is
+  // processed the ordinary way.
   for (bool again = true; again;) {
     again = false;
     struct netif* n;
     NETIF_FOREACH(n) {
-      if (n->loop_first != nullptr) {
+      if (DeliverBehindSentinel(n)) {
+        again = true;
+      } else if (n->loop_first != nullptr && n->loop_first != g_sentinel[n->num]) {
         netif_poll(n);
         again = true;
       }
