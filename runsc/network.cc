@@ -2,8 +2,8 @@
 
 #include <string>
 
-#include "sentry/socket/netstack/netstack.h"
 #include "runsc/network_takeover.h"
+#include "sentry/socket/netstack/netstack.h"
 
 namespace moat::runsc {
 

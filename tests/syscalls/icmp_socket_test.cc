@@ -13,14 +13,15 @@ namespace moat::testing {
 namespace {
 
 FileDescriptor PingSocket(int family) {
-  return FileDescriptor(socket(family, SOCK_DGRAM, family == AF_INET ? int{IPPROTO_ICMP} : int{IPPROTO_ICMPV6}));
+  return FileDescriptor(
+      socket(family, SOCK_DGRAM, family == AF_INET ? int{IPPROTO_ICMP} : int{IPPROTO_ICMPV6}));
 }
 
-#define SKIP_IF_PING_NOT_ALLOWED(fd)                                                        \
-  do {                                                                                      \
-    if (!(fd).valid() && errno == EACCES)                                                   \
-      GTEST_SKIP() << "ping sockets are not allowed for this group "                        \
-                      "(net.ipv4.ping_group_range)";                                        \
+#define SKIP_IF_PING_NOT_ALLOWED(fd)                                 \
+  do {                                                               \
+    if (!(fd).valid() && errno == EACCES)                            \
+      GTEST_SKIP() << "ping sockets are not allowed for this group " \
+                      "(net.ipv4.ping_group_range)";                 \
   } while (0)
 
 TEST(IcmpSocketTest, EchoIpv4) {

@@ -98,9 +98,9 @@ inline bool HaveIpv6Loopback() {
   return ok;
 }
 
-#define SKIP_WITHOUT_IPV6_LOOPBACK()                                                   \
-  do {                                                                                 \
-    if (!::moat::testing::HaveIpv6Loopback())                                          \
+#define SKIP_WITHOUT_IPV6_LOOPBACK()                                                    \
+  do {                                                                                  \
+    if (!::moat::testing::HaveIpv6Loopback())                                           \
       GTEST_SKIP() << "this host has no ::1 (IPv6 is disabled on its loopback device)"; \
   } while (0)
 

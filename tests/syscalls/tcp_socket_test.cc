@@ -348,7 +348,8 @@ TEST_P(TcpTest, ResetByPeer) {
   TcpPair p = ConnectedPair(family());
   // SO_LINGER with a zero timeout makes close() send a reset.
   linger lg{1, 0};
-  ASSERT_THAT(setsockopt(p.server.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), SyscallSucceeds());
+  ASSERT_THAT(setsockopt(p.server.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)),
+              SyscallSucceeds());
   p.server.reset();
   short ev = PollOnce(p.client.get(), POLLIN, 5000);
   EXPECT_TRUE(ev & POLLHUP) << ev;
@@ -372,7 +373,8 @@ TEST(TcpSocketTest, CloseWithUnreadDataResets) {
 TEST(TcpSocketTest, RecvTimeout) {
   TcpPair p = ConnectedPair();
   timeval tv{0, 100000};
-  ASSERT_THAT(setsockopt(p.server.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), SyscallSucceeds());
+  ASSERT_THAT(setsockopt(p.server.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)),
+              SyscallSucceeds());
   auto start = std::chrono::steady_clock::now();
   char c;
   EXPECT_THAT(recv(p.server.get(), &c, 1, 0), SyscallFailsWithErrno(EAGAIN));
@@ -532,11 +534,14 @@ TEST(TcpSocketTest, SocketOptions) {
   EXPECT_EQ(GetIntOpt(f, IPPROTO_TCP, TCP_KEEPINTVL), 5);
   EXPECT_EQ(GetIntOpt(f, IPPROTO_TCP, TCP_KEEPCNT), 3);
   int bad = 0;
-  EXPECT_THAT(setsockopt(f, IPPROTO_TCP, TCP_KEEPIDLE, &bad, sizeof(bad)), SyscallFailsWithErrno(EINVAL));
+  EXPECT_THAT(setsockopt(f, IPPROTO_TCP, TCP_KEEPIDLE, &bad, sizeof(bad)),
+              SyscallFailsWithErrno(EINVAL));
   bad = 40000;
-  EXPECT_THAT(setsockopt(f, IPPROTO_TCP, TCP_KEEPINTVL, &bad, sizeof(bad)), SyscallFailsWithErrno(EINVAL));
+  EXPECT_THAT(setsockopt(f, IPPROTO_TCP, TCP_KEEPINTVL, &bad, sizeof(bad)),
+              SyscallFailsWithErrno(EINVAL));
   bad = 200;
-  EXPECT_THAT(setsockopt(f, IPPROTO_TCP, TCP_KEEPCNT, &bad, sizeof(bad)), SyscallFailsWithErrno(EINVAL));
+  EXPECT_THAT(setsockopt(f, IPPROTO_TCP, TCP_KEEPCNT, &bad, sizeof(bad)),
+              SyscallFailsWithErrno(EINVAL));
 
   // Buffer sizes: Linux doubles what is asked for.
   EXPECT_GT(GetIntOpt(f, SOL_SOCKET, SO_RCVBUF), 0);

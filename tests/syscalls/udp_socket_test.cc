@@ -230,8 +230,10 @@ TEST(UdpSocketTest, MaxDatagram) {
   ASSERT_THAT(bind(r.get(), lo.get(), lo.len), SyscallSucceeds());
   InetAddr ra = SockName(r.get());
   std::vector<char> big(65508, 'b');
-  EXPECT_THAT(sendto(s.get(), big.data(), 65508, 0, ra.get(), ra.len), SyscallFailsWithErrno(EMSGSIZE));
-  ASSERT_THAT(sendto(s.get(), big.data(), 65507, 0, ra.get(), ra.len), SyscallSucceedsWithValue(65507));
+  EXPECT_THAT(sendto(s.get(), big.data(), 65508, 0, ra.get(), ra.len),
+              SyscallFailsWithErrno(EMSGSIZE));
+  ASSERT_THAT(sendto(s.get(), big.data(), 65507, 0, ra.get(), ra.len),
+              SyscallSucceedsWithValue(65507));
   std::vector<char> in(70000);
   EXPECT_THAT(recv(r.get(), in.data(), in.size(), 0), SyscallSucceedsWithValue(65507));
   EXPECT_EQ(std::string(in.data(), 65507), std::string(big.data(), 65507));
@@ -348,7 +350,8 @@ TEST(UdpSocketTest, Options) {
   SetIntOpt(f, SOL_SOCKET, SO_RCVBUF, 65536);
   EXPECT_EQ(GetIntOpt(f, SOL_SOCKET, SO_RCVBUF), 131072);
   int v = 1;
-  EXPECT_THAT(setsockopt(f, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)), SyscallFailsWithErrno(ENOPROTOOPT));
+  EXPECT_THAT(setsockopt(f, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)),
+              SyscallFailsWithErrno(ENOPROTOOPT));
   EXPECT_THAT(setsockopt(f, IPPROTO_IP, 12345, &v, sizeof(v)), SyscallFailsWithErrno(ENOPROTOOPT));
   FileDescriptor f6(socket(AF_INET6, SOCK_DGRAM, 0));
   EXPECT_EQ(GetIntOpt(f6.get(), IPPROTO_IPV6, IPV6_V6ONLY), 0);

@@ -90,24 +90,25 @@ Result<IpPort> ParseAddr(int family, const SockAddr& a, bool v6only, AddrUse use
 SockAddr MakeSockAddr(int family, const ip_addr_t* addr, uint16_t port);
 // Whether the stack has `addr` on an interface (or it is an any address); multicast counts
 // when `allow_multicast`.
-bool IsLocalAddress(const ip_addr_t& addr, bool allow_multicast) ABSL_EXCLUSIVE_LOCKS_REQUIRED(g_core);
+bool IsLocalAddress(const ip_addr_t& addr, bool allow_multicast)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(g_core);
 // The loopback address of the address's type (Linux connects to it for an any destination).
 void AnyToLoopback(ip_addr_t* addr);
 
 // The per-socket options of the IP layer and SOL_SOCKET options the stack needs itself.
 struct IpOptions {
-  int ttl = -1;       // IP_TTL; -1: the default, 64
-  int tos = 0;        // IP_TOS
-  int hops = -1;      // IPV6_UNICAST_HOPS; -1: the default, 64
-  int tclass = 0;     // IPV6_TCLASS
+  int ttl = -1;    // IP_TTL; -1: the default, 64
+  int tos = 0;     // IP_TOS
+  int hops = -1;   // IPV6_UNICAST_HOPS; -1: the default, 64
+  int tclass = 0;  // IPV6_TCLASS
   bool v6only = false;
-  bool pktinfo = false;     // IP_PKTINFO
-  bool recvtos = false;     // IP_RECVTOS
-  bool recvttl = false;     // IP_RECVTTL
+  bool pktinfo = false;       // IP_PKTINFO
+  bool recvtos = false;       // IP_RECVTOS
+  bool recvttl = false;       // IP_RECVTTL
   bool recvpktinfo6 = false;  // IPV6_RECVPKTINFO
-  bool recvtclass = false;  // IPV6_RECVTCLASS
+  bool recvtclass = false;    // IPV6_RECVTCLASS
   bool recvhoplimit = false;  // IPV6_RECVHOPLIMIT
-  int rcvbuf = 0;  // SO_RCVBUF as getsockopt reports it (doubled)
+  int rcvbuf = 0;             // SO_RCVBUF as getsockopt reports it (doubled)
   int sndbuf = 0;
   // Mirrors of the SOL_SOCKET options that decide bind conflicts and pcb flags.
   bool reuseaddr = false;

@@ -110,7 +110,8 @@ Result<RecvResult> DatagramSocket::RecvMsg(Task& task, std::span<uint8_t> buf, i
           if (ip_.recvhoplimit) {
             r.control.other.push_back(Cmsg(IPPROTO_IPV6, IPV6_HOPLIMIT, int{d.ttl}));
           }
-          if (ip_.recvtclass) r.control.other.push_back(Cmsg(IPPROTO_IPV6, IPV6_TCLASS, int{d.tos}));
+          if (ip_.recvtclass)
+            r.control.other.push_back(Cmsg(IPPROTO_IPV6, IPV6_TCLASS, int{d.tos}));
         }
         if (!peek) {
           rx_bytes_ -= len + kDatagramOverhead;

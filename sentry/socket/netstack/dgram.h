@@ -18,8 +18,8 @@ struct Datagram {
   pbuf* p = nullptr;  // the payload (owned)
   ip_addr_t from{};
   uint16_t port = 0;
-  ip_addr_t dst{};    // the address it was sent to (IP_PKTINFO)
-  int ifindex = 0;    // where it came in
+  ip_addr_t dst{};  // the address it was sent to (IP_PKTINFO)
+  int ifindex = 0;  // where it came in
   uint8_t tos = 0, ttl = 0;
 };
 

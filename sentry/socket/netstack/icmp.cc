@@ -29,11 +29,12 @@ u8_t OnPingRecv(void* arg, raw_pcb* pcb, pbuf* p, const ip_addr_t* addr);
 class PingSocket final : public DatagramSocket {
  public:
   PingSocket(int family, int flags, uint32_t uid, uint32_t gid)
-      : DatagramSocket(family, family == AF_INET ? int{IPPROTO_ICMP} : int{IPPROTO_ICMPV6}, flags, uid,
-                       gid) {
+      : DatagramSocket(family, family == AF_INET ? int{IPPROTO_ICMP} : int{IPPROTO_ICMPV6}, flags,
+                       uid, gid) {
     CoreLock l;
     bool v6 = family == AF_INET6;
-    pcb_ = raw_new_ip_type(v6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_V4, v6 ? IP6_NEXTH_ICMP6 : IP_PROTO_ICMP);
+    pcb_ =
+        raw_new_ip_type(v6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_V4, v6 ? IP6_NEXTH_ICMP6 : IP_PROTO_ICMP);
     if (pcb_) {
       raw_recv(pcb_, OnPingRecv, this);
       if (v6) {

@@ -27,9 +27,9 @@ namespace moat::sockets::netstack {
 // An interface of the container's network namespace, taken over by the sentry (phase 2 of
 // --network=sandbox): what the host had configured on it, and a packet socket bound to it.
 struct LinkConfig {
-  std::string name;                // the interface's name in the namespace ("eth0")
-  FileDescriptor packet;           // AF_PACKET, SOCK_RAW, bound to the interface (owned)
-  std::array<uint8_t, 6> mac{};    // its hardware address
+  std::string name;              // the interface's name in the namespace ("eth0")
+  FileDescriptor packet;         // AF_PACKET, SOCK_RAW, bound to the interface (owned)
+  std::array<uint8_t, 6> mac{};  // its hardware address
   uint32_t mtu = 1500;
   std::vector<InterfaceAddress> addresses;  // `index` ignored
   std::vector<Route> routes;                // `oif` ignored; the default route among them

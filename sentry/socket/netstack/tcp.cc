@@ -8,8 +8,8 @@
 // every access checks, and a timer sweeps the TIME_WAIT list).
 #include <linux/capability.h>
 #include <linux/sockios.h>
-#include <sys/ioctl.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 
 #include <deque>
 #include <memory>
@@ -36,8 +36,8 @@ using kernel::kEventWrNorm;
 constexpr int kDefaultRcvbuf = 131072;  // tcp_rmem[1]
 constexpr int kDefaultSndbuf = 16384;   // tcp_wmem[1]
 constexpr int kDefaultMss = 536;        // TCP_MSS_DEFAULT, before a connection
-constexpr EventMask kAllEvents = kEventIn | kEventOut | kEventErr | kEventHup | kEventRdHup |
-                                 kEventRdNorm | kEventWrNorm;
+constexpr EventMask kAllEvents =
+    kEventIn | kEventOut | kEventErr | kEventHup | kEventRdHup | kEventRdNorm | kEventWrNorm;
 
 enum class State { kInit, kBound, kListen, kConnecting, kConnected, kClosed };
 // Linux's sock->state, which connect() follows: a non-blocking connect that completed reports
@@ -410,8 +410,10 @@ class TcpSocket final : public Socket {
   kernel::WaitQueue* Queue() override { return &conn_->queue; }
 
  private:
-  Result<std::vector<uint8_t>> GetTcpOpt(int name, size_t len) ABSL_EXCLUSIVE_LOCKS_REQUIRED(g_core);
-  Result<void> SetTcpOpt(int name, std::span<const uint8_t> val) ABSL_EXCLUSIVE_LOCKS_REQUIRED(g_core);
+  Result<std::vector<uint8_t>> GetTcpOpt(int name, size_t len)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(g_core);
+  Result<void> SetTcpOpt(int name, std::span<const uint8_t> val)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(g_core);
 
   // Never replaced; its fields are guarded by the core lock.
   std::unique_ptr<TcpConn> conn_;
@@ -440,7 +442,8 @@ Result<void> TcpSocket::Connect(Task& task, const SockAddr& sa) {
   if (sa.family() == AF_UNSPEC && sa.len >= sizeof(sa_family_t)) {
     // Disconnect: Linux's tcp_disconnect aborts the connection and leaves a fresh socket.
     CoreLock l;
-    if (c.state == State::kListen || c.state == State::kConnected || c.state == State::kConnecting) {
+    if (c.state == State::kListen || c.state == State::kConnected ||
+        c.state == State::kConnecting) {
       c.Close(true);
     }
     c.state = State::kInit;
@@ -544,14 +547,16 @@ Result<void> TcpSocket::Listen(Task&, int backlog) {
   }
   // Two listeners on one port need SO_REUSEPORT on both (SO_REUSEADDR let them bind).
   for (tcp_pcb* o = tcp_listen_pcbs.pcbs; o; o = o->next) {
-    if (o->local_port != c.pcb->local_port || !AddressesOverlap(o->local_ip, c.pcb->local_ip)) continue;
+    if (o->local_port != c.pcb->local_port || !AddressesOverlap(o->local_ip, c.pcb->local_ip))
+      continue;
     BindClaim have = TcpConn::ClaimOf(o);
     if (!(c.ip.reuseport && have.reuseport && have.uid == c.ip.uid)) return Errno(EADDRINUSE);
   }
   // lwIP refuses a second listener on the same address for pcbs marked SO_REUSEADDR.
   ip_reset_option(c.pcb, SOF_REUSEADDR);
   err_t e = ERR_OK;
-  tcp_pcb* lp = tcp_listen_with_backlog_and_err(c.pcb, static_cast<u8_t>(std::clamp(backlog, 1, 255)), &e);
+  tcp_pcb* lp =
+      tcp_listen_with_backlog_and_err(c.pcb, static_cast<u8_t>(std::clamp(backlog, 1, 255)), &e);
   if (!lp) {
     c.ApplyOptions();
     return Errno(e == ERR_USE ? EADDRINUSE : ErrnoFromErr(e));
@@ -952,8 +957,8 @@ Result<long> TcpSocket::Ioctl(Task& task, uint64_t cmd, UserAddr arg) {
 
 Result<RefPtr<Socket>> NewTcpSocket(Task& task, int family, int flags) {
   auto conn = std::make_unique<TcpConn>(family);
-  RefPtr<Socket> s = MakeRef<TcpSocket>(family, flags, task.creds()->fsuid, task.creds()->fsgid,
-                                        std::move(conn));
+  RefPtr<Socket> s =
+      MakeRef<TcpSocket>(family, flags, task.creds()->fsuid, task.creds()->fsgid, std::move(conn));
   return s;
 }
 
