@@ -102,6 +102,7 @@ absl::StatusOr<kernel::Kernel*> Setup(const BootOptions& opts, const GlobalOptio
     if (getrlimit(r, &l) == 0) limits.emplace_back(r, l);
   }
   RaiseFdLimit();
+  ASSIGN_OR_RETURN(NetworkMode net_mode, ParseNetworkMode(global.network));
 
   ASSIGN_OR_RETURN(SandboxConfig cfg, SandboxConfigFor(spec, opts.bundle, global.overlay));
   ASSIGN_OR_RETURN(RefPtr<vfs::MountNamespace> mounts, BuildMounts(cfg));
@@ -112,6 +113,10 @@ absl::StatusOr<kernel::Kernel*> Setup(const BootOptions& opts, const GlobalOptio
   auto* kernel = new kernel::Kernel(std::move(platform), mounts);
   kernel->set_syscall_table(&syscalls::Table());
   kernel->set_id_maps(cfg.uids, cfg.gids);
+  // The network, before any task runs (and, for sandbox, while this process may still take
+  // over the namespace's interfaces).
+  ASSIGN_OR_RETURN(std::unique_ptr<sockets::Stack> network, NetworkForBoot(net_mode));
+  kernel->set_network(std::move(network));
   if (spec.linux.resources && spec.linux.resources->pids_limit)
     kernel->set_pids_limit(*spec.linux.resources->pids_limit);
   if (!spec.hostname.empty()) {

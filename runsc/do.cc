@@ -21,6 +21,8 @@ CommandRunner RegisterDo(CLI::App& app, const GlobalOptions& global) {
   sub->add_option("--console-socket", opts->console_socket,
                   "give the command a terminal of the sandbox and send its master to this unix "
                   "socket, as runc does");
+  sub->add_option("--network", opts->network,
+                  "none or sandbox (both: a user-space stack with loopback only), or host");
   sub->add_option("command", opts->argv, "the command and its arguments")->required();
   sub->positionals_at_end();
   return [opts, platform, &global]() {

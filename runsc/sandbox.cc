@@ -20,6 +20,7 @@
 #include "base/status_macros.h"
 #include "platform/platform.h"
 #include "runsc/console.h"
+#include "runsc/network.h"
 #include "sentry/fsimpl/devpts.h"
 #include "sentry/fsimpl/host_fd.h"
 #include "sentry/fsimpl/gofer.h"
@@ -401,6 +402,7 @@ absl::StatusOr<int> RunDo(const DoOptions& opts) {
     if (getrlimit(r, &l) == 0) limits.emplace_back(r, l);
   }
   RaiseFdLimit();
+  ASSIGN_OR_RETURN(NetworkMode net_mode, ParseNetworkMode(opts.network));
 
   // Forwarded signals are taken by one thread with sigwaitinfo; every thread created from here
   // on inherits the mask.
@@ -444,6 +446,8 @@ absl::StatusOr<int> RunDo(const DoOptions& opts) {
   // The kernel lives until runsc exits: the signal-forwarding thread below keeps using it.
   auto* kernel = new kernel::Kernel(std::move(platform), mounts);
   kernel->set_syscall_table(&syscalls::Table());
+  ASSIGN_OR_RETURN(std::unique_ptr<sockets::Stack> network, NetworkForDo(net_mode));
+  kernel->set_network(std::move(network));
 
   kernel::InitProcess init;
   init.argv = opts.argv;

@@ -84,6 +84,9 @@ struct DoOptions {
   // With a path: the command's stdio is a terminal of the sandbox whose master goes to this
   // unix socket (runsc/console.h), as with runc's --console-socket.
   std::string console_socket;
+  // --network: none or sandbox (the netstack, loopback only: do never takes over its caller's
+  // interfaces), host, or sandbox-takeover (runsc/network.h).
+  std::string network = "sandbox";
 };
 
 // `runsc do`: runs argv in a fresh sandbox whose root is root_dir seen read-only under an

@@ -9,3 +9,14 @@ set(MOAT_SOCKET_SOURCES
   sentry/socket/unix/unix_io.cc
   sentry/socket/unix/unix_socket.cc
 )
+
+# The netstack (lwIP behind sockets::Stack); sentry/CMakeLists.txt links Debian's liblwip.
+list(APPEND MOAT_SOCKET_SOURCES
+  sentry/socket/netstack/core.cc
+  sentry/socket/netstack/dgram.cc
+  sentry/socket/netstack/icmp.cc
+  sentry/socket/netstack/link.cc
+  sentry/socket/netstack/stack.cc
+  sentry/socket/netstack/tcp.cc
+  sentry/socket/netstack/udp.cc
+)
