@@ -2,6 +2,7 @@
 
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
+#include "sentry/socket/netlink/netlink_socket.h"
 #include "sentry/socket/stack.h"
 
 namespace moat::sockets {
@@ -15,7 +16,9 @@ Result<RefPtr<Socket>> NewSocket(Task& task, int family, int type, int protocol,
       if (!stack) return Errno(EAFNOSUPPORT);
       return stack->NewSocket(task, family, type, protocol, flags);
     }
-    // TODO(#6): AF_UNIX (sentry/socket/unix/) and AF_NETLINK (sentry/socket/netlink/).
+    case AF_NETLINK:
+      return netlink::NewSocket(task, type, protocol, flags);
+    // TODO(#6): AF_UNIX (sentry/socket/unix/).
     default:
       return Errno(EAFNOSUPPORT);
   }
