@@ -29,6 +29,7 @@
 #include "runsc/seccomp_profile.h"
 #include "runsc/spec/spec.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/socket/hostinet/hostinet.h"
 #include "sentry/vfs/fd_table.h"
 #include "syscalls/syscalls.h"
 
@@ -106,6 +107,8 @@ absl::StatusOr<kernel::Kernel*> Setup(const BootOptions& opts, const GlobalOptio
                    platform::NewPlatform(global.platform));
   auto* kernel = new kernel::Kernel(std::move(platform), mounts);
   kernel->set_syscall_table(&syscalls::Table());
+  // --network=host: the container's sockets are host sockets (sentry/socket/hostinet).
+  if (global.network == "host") kernel->set_network(sockets::hostinet::NewHostStack());
   kernel->set_id_maps(cfg.uids, cfg.gids);
   if (spec.linux.resources && spec.linux.resources->pids_limit)
     kernel->set_pids_limit(*spec.linux.resources->pids_limit);

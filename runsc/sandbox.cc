@@ -28,6 +28,7 @@
 #include "sentry/fsimpl/sys.h"
 #include "sentry/fsimpl/tmpfs.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/socket/hostinet/hostinet.h"
 #include "sentry/vfs/fd_table.h"
 #include "sentry/vfs/vfs.h"
 #include "syscalls/syscalls.h"
@@ -444,6 +445,8 @@ absl::StatusOr<int> RunDo(const DoOptions& opts) {
   // The kernel lives until runsc exits: the signal-forwarding thread below keeps using it.
   auto* kernel = new kernel::Kernel(std::move(platform), mounts);
   kernel->set_syscall_table(&syscalls::Table());
+  // --network=host: the application's sockets are host sockets (sentry/socket/hostinet).
+  if (opts.network == "host") kernel->set_network(sockets::hostinet::NewHostStack());
 
   kernel::InitProcess init;
   init.argv = opts.argv;

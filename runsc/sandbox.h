@@ -76,6 +76,7 @@ void RaiseFdLimit();
 
 struct DoOptions {
   std::string platform = "seccomp_trap";
+  std::string network = "sandbox";  // none, sandbox or host (DESIGN.md section 7)
   std::string root_dir = "/";  // the host directory that is the sandbox's root (read-only)
   std::vector<std::string> argv;
   std::string cwd;  // inside the sandbox; empty: the caller's cwd if root_dir is "/", else "/"
