@@ -388,8 +388,16 @@ TEST(NetlinkMessageTest, SplitStopsAtMalformedHeaders) {
   EXPECT_EQ(SplitMessages(bad).size(), 0u);
   EXPECT_TRUE(SplitMessages({}).empty());
   // A last message without its padding is still read.
-  std::vector<uint8_t> unpadded(two.begin(), two.begin() + NLMSG_ALIGN(17) + 17);
-  EXPECT_EQ(SplitMessages(unpadded).size(), 2u);
+  std::vector<uint8_t> unpadded = Request(RTM_GETLINK, 0, &g, sizeof(g));
+  nlmsghdr h{};
+  h.nlmsg_len = NLMSG_LENGTH(1);
+  h.nlmsg_type = RTM_GETADDR;
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(&h);
+  unpadded.insert(unpadded.end(), p, p + sizeof(h));
+  unpadded.push_back(AF_INET);
+  std::vector<MessageView> both = SplitMessages(unpadded);
+  ASSERT_EQ(both.size(), 2u);
+  EXPECT_EQ(both[1].payload.size(), 1u);
 }
 
 TEST(NetlinkMessageTest, AttributesAreBoundsChecked) {
