@@ -4,6 +4,7 @@
 // messages, and what the C library builds on them (getifaddrs, if_nametoindex, if_nameindex).
 
 #include <ifaddrs.h>
+#include <linux/fib_rules.h>
 #include <net/if_arp.h>
 #include <poll.h>
 
@@ -278,6 +279,24 @@ TEST(NetlinkTest, RouteGetOfLoopbackIsLocal) {
   int oif;
   std::memcpy(&oif, attrs[RTA_OIF].data(), 4);
   EXPECT_EQ(oif, 1);
+}
+
+TEST(NetlinkTest, RuleDumpHasTheDefaults) {
+  RouteSocket s;
+  bool local = false, main_table = false;
+  for (const NlMessage& m : s.Dump(RTM_GETRULE, AF_INET)) {
+    ASSERT_EQ(m.hdr.nlmsg_type, RTM_NEWRULE);
+    fib_rule_hdr h = m.As<fib_rule_hdr>();
+    EXPECT_EQ(h.family, AF_INET);
+    auto attrs = m.Attrs(sizeof(fib_rule_hdr));
+    uint32_t priority = 0, table = 0;
+    if (attrs.count(FRA_PRIORITY)) std::memcpy(&priority, attrs[FRA_PRIORITY].data(), 4);
+    if (attrs.count(FRA_TABLE)) std::memcpy(&table, attrs[FRA_TABLE].data(), 4);
+    if (priority == 0 && table == RT_TABLE_LOCAL) local = true;
+    if (priority == 32766 && table == RT_TABLE_MAIN) main_table = true;
+  }
+  EXPECT_TRUE(local);
+  EXPECT_TRUE(main_table);
 }
 
 // ---- Single requests ----

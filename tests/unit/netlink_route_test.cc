@@ -332,6 +332,12 @@ TEST(NetlinkRouteTest, UnknownAndShortRequests) {
   RouteResult r = Handle(stack, Request(RTM_GETNEIGH, NLM_F_DUMP, &g, sizeof(g)));
   EXPECT_TRUE(r.dump);
   EXPECT_TRUE(r.messages.empty());
+  // The default policy rules.
+  g.rtgen_family = AF_INET;
+  r = Handle(stack, Request(RTM_GETRULE, NLM_F_DUMP, &g, sizeof(g)));
+  EXPECT_TRUE(r.dump);
+  EXPECT_EQ(r.messages.size(), 3u);
+  g.rtgen_family = AF_UNSPEC;
   // A message without even a family byte is ignored.
   r = Handle(stack, Request(RTM_GETLINK, 0, nullptr, 0));
   EXPECT_EQ(r.error, 0);

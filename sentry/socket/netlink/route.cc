@@ -1,5 +1,6 @@
 #include "sentry/socket/netlink/route.h"
 
+#include <linux/fib_rules.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
@@ -176,6 +177,37 @@ RouteResult DumpRoutes(const RouteRequest& req, const MessageView& m) {
     if (oif && static_cast<int>(*oif) != rt.oif) continue;
     if (protocol && *protocol != rt.protocol) continue;
     r.messages.push_back(RouteMessage(rt, RTM_NEWROUTE, NLM_F_MULTI, m.header.nlmsg_seq, req.portid));
+  }
+  return r;
+}
+
+// The routing policy: the rules every network namespace starts with (`ip rule`), which the
+// sandbox has no way to change: local, main and (IPv4) default tables, in that order.
+RouteResult DumpRules(const RouteRequest& req, const MessageView& m) {
+  RouteResult r;
+  r.dump = true;
+  uint8_t family = m.payload.empty() ? AF_UNSPEC : m.payload[0];
+  struct Rule {
+    int family;
+    uint32_t priority;
+    uint8_t table;
+  };
+  constexpr Rule kRules[] = {{AF_INET, 0, RT_TABLE_LOCAL},     {AF_INET, 32766, RT_TABLE_MAIN},
+                             {AF_INET, 32767, RT_TABLE_DEFAULT}, {AF_INET6, 0, RT_TABLE_LOCAL},
+                             {AF_INET6, 32766, RT_TABLE_MAIN}};
+  for (const Rule& rule : kRules) {
+    if (!FamilyWanted(family, rule.family)) continue;
+    MessageBuilder b(RTM_NEWRULE, NLM_F_MULTI, m.header.nlmsg_seq, req.portid);
+    fib_rule_hdr h{};
+    h.family = static_cast<uint8_t>(rule.family);
+    h.table = rule.table;
+    h.action = FR_ACT_TO_TBL;
+    b.PutHeader(h);
+    b.PutAttrU32(FRA_TABLE, rule.table);
+    b.PutAttrU32(FRA_SUPPRESS_PREFIXLEN, 0xffffffff);
+    b.PutAttrU8(FRA_PROTOCOL, RTPROT_KERNEL);
+    if (rule.priority) b.PutAttrU32(FRA_PRIORITY, rule.priority);
+    r.messages.push_back(std::move(b).Finish());
   }
   return r;
 }
@@ -417,7 +449,8 @@ std::vector<std::vector<uint8_t>> LinkMessages(const std::vector<Interface>& ifs
     b.PutAttrU32(IFLA_NUM_TX_QUEUES, 1);
     b.PutAttrU32(IFLA_NUM_RX_QUEUES, 1);
     b.PutAttrU8(IFLA_CARRIER, (i.flags & IFF_RUNNING) ? 1 : 0);
-    b.PutAttrString(IFLA_QDISC, IsLoopback(i) ? "noqueue" : "pfifo_fast");
+    // A link that is down has no queueing discipline attached yet (noop).
+    b.PutAttrString(IFLA_QDISC, IsLoopback(i) ? "noqueue" : (i.flags & IFF_UP) ? "pfifo_fast" : "noop");
     b.PutAttrU32(IFLA_CARRIER_CHANGES, 0);
     b.PutAttrU8(IFLA_PROTO_DOWN, 0);
     rtnl_link_ifmap map{};
@@ -601,6 +634,8 @@ RouteResult HandleRouteRequest(const RouteRequest& req, const MessageView& m) {
         return DumpAddresses(req, m);
       case RTM_GETROUTE:
         return DumpRoutes(req, m);
+      case RTM_GETRULE:
+        return DumpRules(req, m);
       case RTM_GETNEIGH:
         // No neighbour table to show (the netstack keeps its ARP cache to itself).
         r.dump = true;

@@ -1,5 +1,6 @@
 // NETLINK_ROUTE (rtnetlink(7)) requests, answered from the sandbox's Stack: dumps of links,
-// addresses and routes (and an empty neighbour table), single RTM_GETLINK and RTM_GETROUTE
+// addresses and routes (and the default rules and an empty neighbour table), single RTM_GETLINK
+// and RTM_GETROUTE
 // (`ip route get`), and the changes `ip addr add`, `ip route add` and `ip link set up` make,
 // passed to the Stack's change methods. Errors are Linux's: EOPNOTSUPP for a message type
 // without a handler, EPERM for a change without CAP_NET_ADMIN, EINVAL for a malformed request,
