@@ -631,6 +631,30 @@ TEST(NetlinkTest, ReceiveReportsTheKernelAndTruncation) {
   ASSERT_FALSE(rest.empty());
 }
 
+TEST(NetlinkTest, DumpDatagramsFitAPageSizedBuffer) {
+  // glibc reads dumps a page at a time and gives up on a truncated datagram: a socket that has
+  // only ever been read with such a buffer never gets a larger one.
+  RouteSocket s;
+  rtgenmsg g{};
+  uint32_t seq = s.Send(RTM_GETLINK, NLM_F_DUMP, &g, sizeof(g));
+  bool done = false;
+  for (int i = 0; i < 1000 && !done; i++) {
+    uint8_t buf[4096];
+    iovec iov{buf, sizeof(buf)};
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    ssize_t n = recvmsg(s.fd(), &mh, 0);
+    ASSERT_GT(n, 0) << ErrnoString(errno);
+    ASSERT_FALSE(mh.msg_flags & MSG_TRUNC);
+    for (const NlMessage& m : ParseDatagram(buf, static_cast<size_t>(n))) {
+      EXPECT_EQ(m.hdr.nlmsg_seq, seq);
+      if (m.hdr.nlmsg_type == NLMSG_DONE) done = true;
+    }
+  }
+  EXPECT_TRUE(done);
+}
+
 TEST(NetlinkTest, EmptyQueueWouldBlock) {
   RouteSocket s;
   char buf[16];

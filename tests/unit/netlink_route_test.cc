@@ -406,6 +406,18 @@ TEST(NetlinkMessageTest, SplitStopsAtMalformedHeaders) {
   EXPECT_EQ(both[1].payload.size(), 1u);
 }
 
+TEST(NetlinkMessageTest, DumpDatagramsPackWholeMessages) {
+  std::deque<std::vector<uint8_t>> q;
+  for (size_t len : {1000, 1000, 1000, 5000, 100}) q.push_back(std::vector<uint8_t>(len, 1));
+  EXPECT_EQ(TakeDatagram(q, 2500).size(), 2000u);
+  // One message too large for the limit still goes, alone.
+  EXPECT_EQ(TakeDatagram(q, 2500).size(), 1000u);
+  EXPECT_EQ(TakeDatagram(q, 2500).size(), 5000u);
+  EXPECT_EQ(TakeDatagram(q, 2500).size(), 100u);
+  EXPECT_TRUE(q.empty());
+  EXPECT_TRUE(TakeDatagram(q, 2500).empty());
+}
+
 TEST(NetlinkMessageTest, AttributesAreBoundsChecked) {
   ifinfomsg ifi{};
   std::vector<uint8_t> msg = Request(RTM_GETLINK, 0, &ifi, sizeof(ifi), {{IFLA_MTU, U32(1500)}});

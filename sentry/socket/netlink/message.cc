@@ -113,6 +113,15 @@ Attributes ParseAttributes(std::span<const uint8_t> payload, size_t fixed) {
   return out;
 }
 
+std::vector<uint8_t> TakeDatagram(std::deque<std::vector<uint8_t>>& messages, size_t limit) {
+  std::vector<uint8_t> out;
+  while (!messages.empty() && (out.empty() || out.size() + messages.front().size() <= limit)) {
+    out.insert(out.end(), messages.front().begin(), messages.front().end());
+    messages.pop_front();
+  }
+  return out;
+}
+
 std::vector<uint8_t> DoneMessage(uint32_t seq, uint32_t portid, int error) {
   MessageBuilder b(NLMSG_DONE, NLM_F_MULTI, seq, portid);
   b.Put(&error, sizeof(error));

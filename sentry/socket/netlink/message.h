@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <optional>
 #include <span>
@@ -83,6 +84,10 @@ struct Attributes {
   std::optional<std::string> String(uint16_t type) const;
 };
 Attributes ParseAttributes(std::span<const uint8_t> payload, size_t fixed);
+
+// The next datagram of a dump: the messages at the front of `messages` that fit in `limit`
+// bytes together (at least one, however large), taken off the queue.
+std::vector<uint8_t> TakeDatagram(std::deque<std::vector<uint8_t>>& messages, size_t limit);
 
 // The message NLMSG_DONE ends a dump with: an int, 0 or the dump's negative errno.
 std::vector<uint8_t> DoneMessage(uint32_t seq, uint32_t portid, int error);

@@ -328,15 +328,7 @@ class NetlinkSocket final : public Socket {
       dump_.reset();
       return;
     }
-    size_t limit = std::max(kGoodSize, max_recvmsg_len_);
-    std::vector<uint8_t> out;
-    while (!dump_->messages.empty() &&
-           (out.empty() || out.size() + dump_->messages.front().size() <= limit)) {
-      std::vector<uint8_t>& m = dump_->messages.front();
-      out.insert(out.end(), m.begin(), m.end());
-      dump_->messages.pop_front();
-    }
-    DeliverLocked(std::move(out), 0, true);
+    DeliverLocked(TakeDatagram(dump_->messages, std::max(kGoodSize, max_recvmsg_len_)), 0, true);
   }
 
   Result<RecvResult> TakeLocked(std::span<uint8_t> buf, int flags) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
