@@ -347,6 +347,36 @@ TEST(NetlinkRouteTest, UnknownAndShortRequests) {
   r = HandleRouteRequest(none, View(Request(RTM_GETLINK, NLM_F_DUMP, &g, sizeof(g))));
   EXPECT_TRUE(r.dump);
   EXPECT_TRUE(r.messages.empty());
+  rtmsg rtm{};
+  rtm.rtm_family = AF_INET;
+  r = HandleRouteRequest(none, View(Request(RTM_DELROUTE, 0, &rtm, sizeof(rtm))));
+  EXPECT_EQ(r.error, -EOPNOTSUPP);
+}
+
+TEST(NetlinkRouteTest, RandomRequestsNeverCrash) {
+  FakeStack stack;
+  uint32_t state = 99;
+  auto next = [&] {
+    state = state * 1664525 + 1013904223;
+    return state >> 8;
+  };
+  for (int i = 0; i < 20000; i++) {
+    std::vector<uint8_t> payload(next() % 80);
+    for (uint8_t& b : payload) b = static_cast<uint8_t>(next());
+    // Plausible attributes now and then, so that parsing goes past the fixed header.
+    if (payload.size() > 24 && next() % 2) {
+      uint16_t len = static_cast<uint16_t>(4 + next() % 12);
+      std::memcpy(payload.data() + 16, &len, 2);
+    }
+    uint16_t type = static_cast<uint16_t>(RTM_BASE + next() % (RTM_MAX - RTM_BASE + 8));
+    uint16_t flags = static_cast<uint16_t>(next() & (NLM_F_DUMP | NLM_F_ACK | NLM_F_CREATE));
+    std::vector<uint8_t> msg = Request(type, flags, payload.data(), payload.size());
+    RouteResult r = Handle(stack, msg, next() % 2, next() % 2);
+    for (const std::vector<uint8_t>& reply : r.messages) {
+      ASSERT_GE(reply.size(), sizeof(nlmsghdr));
+      ASSERT_EQ(SplitMessages(reply).size(), 1u);
+    }
+  }
 }
 
 // ---- Messages ----

@@ -626,6 +626,11 @@ RouteResult HandleRouteRequest(const RouteRequest& req, const MessageView& m) {
     r.error = -EPERM;
     return r;
   }
+  // A sandbox without a network has nothing to change.
+  if (!get && !req.stack) {
+    r.error = -EOPNOTSUPP;
+    return r;
+  }
   if (get && (m.header.nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP) {
     switch (type) {
       case RTM_GETLINK:
