@@ -61,6 +61,26 @@ TEST(NetifTest, IndexAndNameOfLoopback) {
   }
 }
 
+// glibc's if_nametoindex and if_indextoname ask an AF_UNIX socket first.
+TEST(NetifTest, UnixSocketsAnswerInterfaceIoctls) {
+  FileDescriptor s(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!s.valid() && errno == EAFNOSUPPORT) {
+    GTEST_SKIP() << "this sandbox has no AF_UNIX sockets yet";
+  }
+  ASSERT_TRUE(s.valid()) << ErrnoString(errno);
+  ifreq r = NamedReq("lo");
+  ASSERT_THAT(ioctl(s.get(), SIOCGIFINDEX, &r), SyscallSucceeds());
+  EXPECT_EQ(r.ifr_ifindex, 1);
+  r = NamedReq("lo");
+  ASSERT_THAT(ioctl(s.get(), SIOCGIFFLAGS, &r), SyscallSucceeds());
+  EXPECT_TRUE(r.ifr_flags & IFF_LOOPBACK);
+  ifconf ifc{};
+  EXPECT_THAT(ioctl(s.get(), SIOCGIFCONF, &ifc), SyscallSucceeds());
+  // The IPv4 address ones are AF_INET's.
+  r = NamedReq("lo");
+  EXPECT_THAT(ioctl(s.get(), SIOCGIFADDR, &r), SyscallFailsWithErrno(ENOTTY));
+}
+
 TEST(NetifTest, UnknownInterfaces) {
   FileDescriptor s = SocketOf(AF_INET);
   ifreq r = NamedReq("nosuchif0");
@@ -100,6 +120,19 @@ TEST(NetifTest, FlagsMtuAndHardwareAddressAgreeWithNetlink) {
   ASSERT_THAT(ioctl(s.get(), SIOCGIFHWADDR, &r), SyscallSucceeds());
   EXPECT_EQ(r.ifr_hwaddr.sa_family, ARPHRD_LOOPBACK);
   for (int i = 0; i < 6; i++) EXPECT_EQ(r.ifr_hwaddr.sa_data[i], 0);
+}
+
+TEST(NetifTest, AddressIoctlsAreInetOnly) {
+  for (int family : {AF_INET6, AF_NETLINK}) {
+    FileDescriptor s = SocketOf(family);
+    ifreq r = NamedReq("lo");
+    EXPECT_THAT(ioctl(s.get(), SIOCGIFADDR, &r), SyscallFailsWithErrno(ENOTTY)) << family;
+    EXPECT_THAT(ioctl(s.get(), SIOCGIFNETMASK, &r), SyscallFailsWithErrno(ENOTTY)) << family;
+  }
+  // FIONREAD is not a netlink socket's.
+  FileDescriptor nl = SocketOf(AF_NETLINK);
+  int n;
+  EXPECT_THAT(ioctl(nl.get(), FIONREAD, &n), SyscallFailsWithErrno(ENOTTY));
 }
 
 TEST(NetifTest, AddressAndNetmaskOfLoopback) {
