@@ -10,6 +10,7 @@
 #include "base/status_macros.h"
 #include "fmt/format.h"
 #include "runsc/network_takeover.h"
+#include "sentry/socket/hostinet/hostinet.h"
 #include "sentry/socket/netstack/netstack.h"
 
 namespace moat::runsc {
@@ -72,8 +73,7 @@ absl::StatusOr<std::unique_ptr<sockets::Stack>> NetworkForDo(NetworkMode mode) {
     case NetworkMode::kSandboxTakeover:
       return Netstack(true);
     case NetworkMode::kHost:
-      // TODO(#6): hostinet, the host-socket Stack (another helper's piece).
-      return std::unique_ptr<sockets::Stack>();
+      return sockets::hostinet::NewHostStack();
   }
   return std::unique_ptr<sockets::Stack>();
 }
@@ -86,8 +86,7 @@ absl::StatusOr<std::unique_ptr<sockets::Stack>> NetworkForBoot(NetworkMode mode)
     case NetworkMode::kSandboxTakeover:
       return Netstack(true);
     case NetworkMode::kHost:
-      // TODO(#6): hostinet, the host-socket Stack (another helper's piece).
-      return std::unique_ptr<sockets::Stack>();
+      return sockets::hostinet::NewHostStack();
   }
   return std::unique_ptr<sockets::Stack>();
 }

@@ -5,8 +5,8 @@
 //   sandbox   the netstack; in `runsc boot` it also takes over the interfaces of the container's
 //             network namespace (their addresses, routes and MTU), which must happen while the
 //             sandbox process still has the privileges to change them;
-//   host      host sockets opened by the sentry (another piece of issue 6; until it lands the
-//             sandbox has no AF_INET/AF_INET6 at all).
+//   host      host sockets opened by the sentry (sentry/socket/hostinet), in the network
+//             namespace the sandbox runs in; weaker isolation (docs/network.md).
 // `runsc do` runs in its caller's network namespace, whose interfaces must never be taken
 // over: there none and sandbox both mean loopback only. `sandbox-takeover` asks do for the
 // boot behaviour, to test it inside a namespace made for the purpose (`ip netns exec`).

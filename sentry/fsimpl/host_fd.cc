@@ -7,61 +7,16 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include <map>
-#include <thread>
 
 #include "base/log.h"
 #include "sentry/fsimpl/tty_ldisc.h"
+#include "sentry/kernel/host_notifier.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
 #include "sentry/kernel/thread_group.h"
 
 namespace moat::fsimpl {
 namespace {
-
-// One thread for the whole sandbox watches every pollable host fd with edge-triggered epoll and
-// notifies the file's wait queue.
-class Notifier {
- public:
-  static Notifier& Get() {
-    static Notifier* n = new Notifier();  // lives as long as the sandbox
-    return *n;
-  }
-  bool Add(int fd, HostFile* file) {
-    absl::MutexLock l(&mu_);
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    ev.data.fd = fd;
-    if (epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) return false;
-    files_[fd] = file;
-    return true;
-  }
-  // After Remove returns, the notifier never touches `fd`'s file again.
-  void Remove(int fd) {
-    absl::MutexLock l(&mu_);
-    epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, nullptr);
-    files_.erase(fd);
-  }
-
- private:
-  Notifier() : epfd_(epoll_create1(EPOLL_CLOEXEC)) {
-    std::thread([this] { Loop(); }).detach();
-  }
-  void Loop() {
-    epoll_event evs[16];
-    for (;;) {
-      int n = epoll_wait(epfd_.get(), evs, 16, -1);
-      absl::MutexLock l(&mu_);
-      for (int i = 0; i < n; i++) {
-        auto it = files_.find(evs[i].data.fd);
-        if (it != files_.end()) it->second->Notify(evs[i].events);
-      }
-    }
-  }
-  FileDescriptor epfd_;
-  absl::Mutex mu_;
-  std::map<int, HostFile*> files_ ABSL_GUARDED_BY(mu_);
-};
 
 // The foreground process group of the sandbox's terminal (TIOCGPGRP/TIOCSPGRP). The host
 // terminal's own foreground group is the caller's and is left alone.
@@ -119,7 +74,7 @@ Result<RefPtr<HostFile>> HostFile::New(FileDescriptor fd, int flags) {
   if (!inode_fd.valid()) return LastErrno();
   vfs::Path path{nullptr, MakeRef<vfs::Dentry>(nullptr, "", MakeRef<HostFdInode>(std::move(inode_fd)))};
   RefPtr<HostFile> f(new HostFile(std::move(fd), flags, std::move(path), pollable, seekable));
-  if (pollable && !Notifier::Get().Add(f->fd_.get(), f.get())) f->pollable_ = false;
+  if (pollable && !kernel::HostNotifier::Get().Add(f->fd_.get(), &f->queue_)) f->pollable_ = false;
   return f;
 }
 
@@ -128,7 +83,7 @@ HostFile::HostFile(FileDescriptor fd, int flags, vfs::Path path, bool pollable, 
       seekable_(seekable) {}
 
 HostFile::~HostFile() {
-  if (pollable_) Notifier::Get().Remove(fd_.get());
+  if (pollable_) kernel::HostNotifier::Get().Remove(fd_.get());
 }
 
 kernel::EventMask HostFile::Readiness(kernel::EventMask mask) {

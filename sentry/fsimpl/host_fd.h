@@ -1,6 +1,7 @@
 // HostFile: an open file of the sandbox that is a host fd the sentry was given (the stdio of
 // `runsc do`, a terminal or a pipe of the caller). Reads and writes go to the host fd; a read
-// that would block waits in the sentry, interruptibly, until a notifier thread sees the fd ready.
+// that would block waits in the sentry, interruptibly, until the host notifier
+// (sentry/kernel/host_notifier.h) sees the fd ready.
 #ifndef MOAT_SENTRY_FSIMPL_HOST_FD_H_
 #define MOAT_SENTRY_FSIMPL_HOST_FD_H_
 
@@ -31,9 +32,6 @@ class HostFile final : public vfs::FileDescription {
   // O_ASYNC for what the host would signal: a terminal, a pipe or a socket.
   bool SupportsAsync() const override { return pollable_; }
   std::optional<std::string> AnonymousName() override;
-
-  // Called by the notifier thread.
-  void Notify(kernel::EventMask events) { queue_.Notify(events); }
 
  private:
   HostFile(FileDescriptor fd, int flags, vfs::Path path, bool pollable, bool seekable);

@@ -211,6 +211,9 @@ RefPtr<vfs::Dentry> NewProcfs() {
   root->Add("mounts", MakeRef<synthetic::LinkInode>(
                           dev, InodeNumber(kFs, "mounts"),
                           [](kernel::Task*) -> Result<std::string> { return std::string("self/mounts"); }));
+  root->Add("net", MakeRef<synthetic::LinkInode>(
+                       dev, InodeNumber(kFs, "net"),
+                       [](kernel::Task*) -> Result<std::string> { return std::string("self/net"); }));
   proc::AddSystemFiles(*root);
   root->Add("sys", proc::NewSysDir());
   return MakeRef<vfs::Dentry>(nullptr, "", root);

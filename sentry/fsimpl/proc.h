@@ -18,7 +18,9 @@
 // The kernel is found through the reading task (Task::Current()), so one procfs serves the
 // sandbox whatever kernel object runs it; reads from a thread that is no task see no processes.
 //
-// TODO(#3): /proc/<pid>/net (for the network stack), smaps, mem, io, and maps entries for
+// /proc/<pid>/net (proc_net.cc) shows the sandbox's network Stack (sentry/socket/proc_net.h).
+//
+// TODO(#3): smaps, mem, io, and maps entries for
 // anonymous memory the application mapped natively (mm.h).
 #ifndef MOAT_SENTRY_FSIMPL_PROC_H_
 #define MOAT_SENTRY_FSIMPL_PROC_H_

@@ -75,6 +75,8 @@ Result<void> MayAccess(const Target& t, kernel::Task* reader);
 
 // The directory /proc/<pid> (or task/<tid>) of `t`.
 RefPtr<vfs::Inode> NewPidDir(const Target& t);
+// The directory /proc/<pid>/net (proc_net.cc).
+RefPtr<vfs::Inode> NewNetDir(const Target& t);
 // The /proc/sys tree.
 RefPtr<synthetic::StaticDir> NewSysDir();
 // Adds the system-wide files (meminfo, cpuinfo, stat, uptime, ...) to the /proc root.

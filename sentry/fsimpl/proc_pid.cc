@@ -394,6 +394,7 @@ constexpr Entry kEntries[] = {
     {"exe", DT_LNK},        {"fd", DT_DIR},         {"fdinfo", DT_DIR},
     {"gid_map", DT_REG},    {"limits", DT_REG},     {"loginuid", DT_REG},
     {"maps", DT_REG},       {"mountinfo", DT_REG},  {"mounts", DT_REG},
+    {"net", DT_DIR},
     {"ns", DT_DIR},         {"oom_score", DT_REG},  {"oom_score_adj", DT_REG},
     {"personality", DT_REG}, {"root", DT_LNK},      {"sessionid", DT_REG},
     {"setgroups", DT_REG},  {"stat", DT_REG},       {"statm", DT_REG},
@@ -425,6 +426,7 @@ Result<RefPtr<vfs::Inode>> MakeEntry(const Target& t, std::string_view name) {
     return FixedFile(t, name, 0644, map.ProcText());
   }
   if (name == "limits") return File(t, name, 0444, [t](Task*) { return LimitsFile(t); });
+  if (name == "net") return NewNetDir(t);
   // Audit is not emulated: no login uid or session was ever set, which reads as (u32)-1.
   if (name == "loginuid") return FixedFile(t, name, 0644, "4294967295");
   if (name == "sessionid") return FixedFile(t, name, 0444, "4294967295");

@@ -11,6 +11,7 @@ set(MOAT_FSIMPL_SOURCES
   sentry/fsimpl/overlay.cc
   sentry/fsimpl/pipe.cc
   sentry/fsimpl/proc.cc
+  sentry/fsimpl/proc_net.cc
   sentry/fsimpl/proc_pid.cc
   sentry/fsimpl/proc_pid_files.cc
   sentry/fsimpl/proc_sys.cc

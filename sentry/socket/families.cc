@@ -2,6 +2,7 @@
 
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
+#include "sentry/socket/netlink/netlink_socket.h"
 #include "sentry/socket/stack.h"
 #include "sentry/socket/unix/unix.h"
 
@@ -18,7 +19,8 @@ Result<RefPtr<Socket>> NewSocket(Task& task, int family, int type, int protocol,
     }
     case AF_UNIX:
       return NewUnixSocket(task, type, protocol, flags);
-    // TODO(#6): AF_NETLINK (sentry/socket/netlink/).
+    case AF_NETLINK:
+      return netlink::NewSocket(task, type, protocol, flags);
     default:
       return Errno(EAFNOSUPPORT);
   }

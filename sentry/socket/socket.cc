@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "sentry/kernel/task.h"
+#include "sentry/socket/interface_ioctl.h"
 
 namespace moat::sockets {
 
@@ -260,6 +261,10 @@ Result<void> Socket::SetSockOpt(Task&, int level, int name, std::span<const uint
     default:
       return Errno(ENOPROTOOPT);
   }
+}
+
+Result<long> Socket::Ioctl(Task& task, uint64_t cmd, UserAddr arg) {
+  return InterfaceIoctl(task, family_, cmd, arg);
 }
 
 Result<size_t> Socket::Read(Task& task, std::span<uint8_t> dst) {

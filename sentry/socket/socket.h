@@ -162,6 +162,11 @@ class Socket : public vfs::FileDescription {
   // call (the syscall layer gathers all of it).
   bool IsStream() const { return type_ == SOCK_STREAM; }
 
+  // ioctl(2): the interface ioctls that every socket answers (interface_ioctl.h; the IPv4
+  // address ones on AF_INET sockets only), ENOTTY for anything else. A family with ioctls of
+  // its own (FIONREAD, SIOCOUTQ...) answers those and calls this for the rest.
+  Result<long> Ioctl(Task& task, uint64_t cmd, UserAddr arg) override;
+
   // FileDescription: read and write are recv and send without flags or addresses.
   Result<size_t> Read(Task& task, std::span<uint8_t> dst) override;
   Result<size_t> Write(Task& task, std::span<const uint8_t> src) override;

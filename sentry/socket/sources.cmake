@@ -2,7 +2,14 @@
 # included by sentry/CMakeLists.txt.
 set(MOAT_SOCKET_SOURCES
   sentry/socket/families.cc
+  sentry/socket/hostinet/host_socket.cc
+  sentry/socket/hostinet/host_stack.cc
+  sentry/socket/interface_ioctl.cc
+  sentry/socket/proc_net.cc
   sentry/socket/socket.cc
+  sentry/socket/netlink/message.cc
+  sentry/socket/netlink/netlink_socket.cc
+  sentry/socket/netlink/route.cc
   sentry/socket/unix/gc.cc
   sentry/socket/unix/host.cc
   sentry/socket/unix/names.cc

@@ -526,7 +526,8 @@ Result<long> UnixSocket::Ioctl(Task& task, uint64_t cmd, UserAddr arg) {
       return 0L;
     }
     default:
-      return Errno(ENOTTY);
+      // The interface ioctls, which glibc's if_nametoindex asks of an AF_UNIX socket first.
+      return Socket::Ioctl(task, cmd, arg);
   }
 }
 
