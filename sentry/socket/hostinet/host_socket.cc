@@ -341,6 +341,10 @@ Result<RecvResult> HostSocket::RecvMsg(Task& task, std::span<uint8_t> buf, int f
       if (done > 0) return result;
       return Errno(err);
     }
+    // A datagram socket shut down for reading is readable (POLLIN | POLLRDHUP) yet a
+    // non-blocking host receive says EAGAIN, where a blocking one would return 0: end here, or
+    // the wait below would return at once, forever.
+    if (!IsStream() && (Readiness(kernel::kEventRdHup) & kernel::kEventRdHup)) return result;
     Result<void> w = WaitFor(task, (flags & MSG_OOB) ? kernel::kEventPri : kernel::kEventIn, deadline);
     if (!w.ok()) {
       if (done > 0) return result;
