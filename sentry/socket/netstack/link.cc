@@ -18,6 +18,7 @@
 
 #include "base/log.h"
 #include "sentry/socket/netstack/core.h"
+#include "sentry/socket/netstack/link_tx.h"
 
 extern "C" {
 #include "lwip/etharp.h"
@@ -33,21 +34,6 @@ extern "C" {
 
 namespace moat::sockets::netstack {
 namespace {
-
-// The virtio-net header that PACKET_VNET_HDR puts before each frame (linux/virtio_net.h, whose
-// header does not compile beside lwIP's): what the kernel left undone on a frame (its TCP or
-// UDP checksum, its segmentation), and on a frame sent, what is asked of the kernel.
-struct VnetHeader {
-  uint8_t flags;
-  uint8_t gso_type;
-  uint16_t hdr_len;
-  uint16_t gso_size;
-  uint16_t csum_start;
-  uint16_t csum_offset;
-};
-static_assert(sizeof(VnetHeader) == 10);
-constexpr uint8_t kVnetNeedsCsum = 1;  // kVnetNeedsCsum
-constexpr uint8_t kGsoNone = 0, kGsoTcp4 = 1, kGsoTcp6 = 4, kGsoEcn = 0x80;
 
 constexpr size_t kEthHeader = 14;
 constexpr size_t kVnetHeader = sizeof(VnetHeader);
@@ -75,9 +61,10 @@ uint16_t Checksum(const uint8_t* p, size_t len) {
   return htons(static_cast<uint16_t>(~sum));
 }
 
-class EthLink final : public Link {
+class EthLink final : public Link, public DeferredOutput {
  public:
-  explicit EthLink(LinkConfig config) : config_(std::move(config)) {}
+  explicit EthLink(LinkConfig config)
+      : config_(std::move(config)), tx_(config_.packet.get()) {}
 
   ~EthLink() override {
     if (reader_.joinable()) {
@@ -295,42 +282,30 @@ class EthLink final : public Link {
     return ERR_OK;
   }
 
-  // A whole frame from lwIP (with the core lock held): to the packet socket, behind an empty
-  // virtio-net header (no offload asked for: lwIP computed every checksum).
+  // A whole frame from lwIP (with the core lock held): held back until the holder unlocks,
+  // when a thread of ours holds it (tasks, the reader), so that a burst goes out in one
+  // sendmmsg with TCP segments merged; sent at once from lwIP's own thread (timers).
   static err_t LinkOutput(struct netif* n, pbuf* p) {
     auto* self = static_cast<EthLink*>(n->state);
-    VnetHeader vnet{};
-    iovec iov[16];
-    int cnt = 0;
-    iov[cnt++] = {&vnet, sizeof(vnet)};
-    for (pbuf* q = p; q; q = q->next) {
-      if (q->len == 0) continue;
-      if (cnt == 16) {
-        self->tx_errors_.fetch_add(1, std::memory_order_relaxed);
-        return ERR_BUF;
-      }
-      iov[cnt++] = {q->payload, q->len};
-    }
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = cnt;
-    for (int tries = 0;; tries++) {
-      ssize_t w = sendmsg(self->config_.packet.get(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (w >= 0) break;
-      if (errno == EINTR) continue;
-      if ((errno == EAGAIN || errno == ENOBUFS) && tries < 100) {
-        // The socket's buffer is full: wait for room a little (the veth delivers at once, so
-        // this is rare), then drop as a full NIC ring would.
-        pollfd pfd{self->config_.packet.get(), POLLOUT, 0};
-        poll(&pfd, 1, 1);
-        continue;
-      }
-      self->tx_dropped_.fetch_add(1, std::memory_order_relaxed);
+    g_core.AssertHeld();
+    if (!InCoreMutexHold()) {
+      self->Count(self->tx_.SendNow(p));
       return ERR_OK;
     }
-    self->tx_packets_.fetch_add(1, std::memory_order_relaxed);
-    self->tx_bytes_.fetch_add(p->tot_len, std::memory_order_relaxed);
+    if (self->tx_.Add(p)) {
+      self->Flush();
+    } else {
+      DeferOutput(self);
+    }
     return ERR_OK;
+  }
+
+  void Flush() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(g_core) { Count(tx_.Flush()); }
+
+  void Count(const TxQueue::Sent& s) {
+    tx_packets_.fetch_add(s.packets, std::memory_order_relaxed);
+    tx_bytes_.fetch_add(s.bytes, std::memory_order_relaxed);
+    tx_dropped_.fetch_add(s.dropped, std::memory_order_relaxed);
   }
 
   void ReadLoop() {
@@ -514,6 +489,7 @@ class EthLink final : public Link {
   int v4_prefix_ = 0;
   int v6_prefix_[LWIP_IPV6_NUM_ADDRESSES] = {};
   FileDescriptor stop_;
+  TxQueue tx_ ABSL_GUARDED_BY(g_core);
   std::thread reader_;
   std::atomic<uint64_t> rx_bytes_{0}, rx_packets_{0}, rx_dropped_{0};
   std::atomic<uint64_t> tx_bytes_{0}, tx_packets_{0}, tx_dropped_{0}, tx_errors_{0};
