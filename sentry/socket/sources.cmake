@@ -23,6 +23,7 @@ list(APPEND MOAT_SOCKET_SOURCES
   sentry/socket/netstack/dgram.cc
   sentry/socket/netstack/icmp.cc
   sentry/socket/netstack/link.cc
+  sentry/socket/netstack/link_tx.cc
   sentry/socket/netstack/stack.cc
   sentry/socket/netstack/tcp.cc
   sentry/socket/netstack/udp.cc

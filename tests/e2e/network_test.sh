@@ -270,6 +270,21 @@ case_http_server() {
       fail "request $i of 20 sequential requests to the container's server failed"
   done
   echo "ok: 20 sequential requests, each on a new connection"
+  # The container's stack answers ARP and ICMP echo on its address (under ours and gVisor's,
+  # the host kernel no longer does): busybox's ping, as Debian's iputils-ping is optional.
+  hx ip neigh flush dev veth-h > /dev/null 2>&1
+  want "busybox ping -c1 $ctr_ip from the host side (ARP, then an echo reply)" \
+    "$(hx busybox ping -c1 -W 5 "$ctr_ip" > "$work/ping.log" 2>&1 && echo answered)" answered
+  local mac
+  mac=$(hx ip neigh show "$ctr_ip" dev veth-h | grep -o 'lladdr [0-9a-f:]*')
+  [ -n "$mac" ] || fail "the host side has no neighbour entry for $ctr_ip after ping: $(hx ip neigh show dev veth-h)"
+  echo "ok: the host side resolved $ctr_ip ($mac)"
+  # Malformed frames (bad lengths, options, protocols; truncated; broadcast and multicast):
+  # the container's stack must neither crash nor wedge.
+  hx "$py" "$here/net_garbage.py" veth-h "${mac#lladdr }" "$ctr_ip" "$host_ip" 5000 > "$work/garbage.log" 2>&1 ||
+    fail "sending malformed frames: $(tail -n 3 "$work/garbage.log")"
+  want "sha256 of 1 MiB fetched after $(cut -d" " -f2 "$work/garbage.log") malformed frames" \
+    "$(hx curl -sS --max-time 60 "http://$ctr_ip:8080/blob" | sha256sum | cut -c1-64)" "$blob_sha"
   rs delete --force http > /dev/null 2>&1
 }
 

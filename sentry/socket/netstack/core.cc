@@ -53,10 +53,24 @@ bool DeliverBehindSentinel(struct netif* n) {
   return any;
 }
 
+thread_local bool t_in_hold = false;
+// The netifs with frames held back in this hold (guarded by the core lock).
+std::vector<DeferredOutput*> g_deferred;
+
 }  // namespace
+
+bool InCoreMutexHold() { return t_in_hold; }
+
+void DeferOutput(DeferredOutput* out) {
+  for (DeferredOutput* d : g_deferred) {
+    if (d == out) return;
+  }
+  g_deferred.push_back(out);
+}
 
 void CoreMutex::Lock() {
   sys_lock_tcpip_core();
+  t_in_hold = true;
   struct netif* n;
   NETIF_FOREACH(n) {
     if (n->loop_first == nullptr) {
@@ -85,6 +99,11 @@ void CoreMutex::Unlock() {
       }
     }
   }
+  // Frames held back by Ethernet links: out now, before another thread may run lwIP. A flush
+  // only writes to the link, so it queues nothing for loopback.
+  for (size_t i = 0; i < g_deferred.size(); i++) g_deferred[i]->Flush();
+  g_deferred.clear();
+  t_in_hold = false;
   sys_unlock_tcpip_core();
 }
 

@@ -54,6 +54,22 @@ class ABSL_LOCKABLE CoreMutex {
 };
 extern CoreMutex g_core;
 
+// Output a netif holds back while a thread holds the core lock through CoreMutex (to send
+// frames in batches, or merged), and sends when that thread unlocks. Threads that take the lock
+// otherwise (lwIP's tcpip_thread, for timers) get no deferral: InCoreMutexHold says which.
+class DeferredOutput {
+ public:
+  virtual void Flush() ABSL_EXCLUSIVE_LOCKS_REQUIRED(g_core) = 0;
+
+ protected:
+  ~DeferredOutput() = default;
+};
+// Whether this thread holds the core lock through CoreMutex (so that Unlock will flush).
+bool InCoreMutexHold();
+// Asks for `out` to be flushed when the holder unlocks; once per hold is enough (repeats are
+// ignored).
+void DeferOutput(DeferredOutput* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(g_core);
+
 class ABSL_SCOPED_LOCKABLE CoreLock {
  public:
   CoreLock() ABSL_EXCLUSIVE_LOCK_FUNCTION(g_core) { g_core.Lock(); }
