@@ -44,6 +44,10 @@ constexpr int kSysSeccomp = 1;
 constexpr int64_t kERestartSys = -512;
 // How long a new thread or image may take to report ready.
 constexpr absl::Duration kReadyTimeout = absl::Seconds(10);
+// How long a process whose last thread has left may take to be gone.
+constexpr absl::Duration kDeathTimeout = absl::Seconds(5);
+// How long the host may take to free the pid of a process that has exited (below).
+constexpr absl::Duration kReleaseTimeout = absl::Seconds(1);
 
 uint32_t Load(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 void Store(uint32_t* p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
@@ -183,9 +187,26 @@ class Watcher {
         if (entry.second->reap()) {
           while (wait4(entry.second->pid(), &status, __WALL, &usage) < 0 && errno == EINTR) {
           }
+        } else {
+          AwaitRelease(entry.first.get());
         }
         entry.second->Died(status, usage);
       }
+    }
+  }
+
+  // A pidfd is readable once its process has exited, a moment before the host frees the pid of a
+  // process whose parent does not wait (exit_notify releases it after the notification). Until
+  // the pid is free, signal 0 reaches the process.
+  static void AwaitRelease(int pidfd) {
+    absl::Time deadline = absl::Now() + kReleaseTimeout;
+    while (syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) == 0) {
+      if (absl::Now() > deadline) {
+        LOG_WARNING("an exited process's pid is still taken after {}",
+                    absl::FormatDuration(kReleaseTimeout));
+        return;
+      }
+      sched_yield();
     }
   }
 
@@ -299,6 +320,22 @@ bool HostProcess::dead() const {
   return dead_;
 }
 
+bool HostProcess::LastThreadLeaving(SeccompTrapContext* ctx) {
+  // Each leaving thread marks itself before it looks at the others under mu_: of two last threads
+  // leaving at once, the one that looks second sees the first's mark.
+  ctx->leaving_.store(true);
+  absl::MutexLock l(&mu_);
+  for (SeccompTrapContext* other : contexts_) {
+    if (other != ctx && !other->leaving_.load() && !other->ended_.load()) return false;
+  }
+  return true;
+}
+
+bool HostProcess::AwaitDeath(absl::Duration limit) {
+  absl::MutexLock l(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(&dead_), limit);
+}
+
 // ---- SeccompTrapContext ----
 
 SeccompTrapContext::SeccompTrapContext(std::shared_ptr<HostProcess> process,
@@ -397,6 +434,7 @@ Event SeccompTrapContext::Switch() {
         request = MOAT_STATE_EXIT;
         msg_->args[0] = regs_.rdi;
         exit_status_ = static_cast<int>((regs_.rdi & 0xff) << 8);
+        exit_group_ = regs_.orig_rax == SYS_exit_group;
         exit_requested_.store(true);
       } else {
         request = MOAT_STATE_HOST_SYSCALL;
@@ -411,6 +449,15 @@ Event SeccompTrapContext::Switch() {
     if (!Request(request)) return EndEvent();
     switch (msg_->event) {
       case MOAT_EVENT_EXITING:
+        // The stub reports before its host thread goes. When the process goes with it, wait for
+        // the host to have freed its pid: once the sentry makes the process a zombie, its parent
+        // may reap it, and from then on the pid names nothing (its CPU clock, which the host
+        // reads for the application, is EINVAL).
+        if ((exit_group_ || process_->LastThreadLeaving(this)) &&
+            !process_->AwaitDeath(kDeathTimeout)) {
+          LOG_WARNING("process {}: still there {} after its last thread left", process_->pid(),
+                      absl::FormatDuration(kDeathTimeout));
+        }
         End(exit_status_, {});  // takes the status and usage the stub reported
         return EndEvent();
       case MOAT_EVENT_SIGNAL:

@@ -86,6 +86,11 @@ class HostProcess {
   // The process exec'd from `survivor`: every other thread is gone.
   void OthersGone(SeccompTrapContext* survivor);
   bool dead() const;
+  // `ctx` has reported that its thread is leaving (MOAT_EVENT_EXITING). True if no other thread
+  // of the process is left: the process goes with this one.
+  bool LastThreadLeaving(SeccompTrapContext* ctx);
+  // Waits until the process has died and its pid is free, or `limit` passes; false then.
+  bool AwaitDeath(absl::Duration limit);
 
  private:
   const pid_t pid_;
@@ -100,6 +105,8 @@ class HostProcess {
 
 class SeccompTrapContext final : public Context {
  public:
+  friend class HostProcess;  // reads leaving_ and ended_
+
   // A thread stopped at its MOAT_EVENT_READY in `slot` of `region`, which starts with `regs`.
   SeccompTrapContext(std::shared_ptr<HostProcess> process, std::shared_ptr<SysmsgRegion> region,
                      uint32_t slot, pid_t tid, const Registers& regs);
@@ -162,6 +169,9 @@ class SeccompTrapContext final : public Context {
   // An exit the thread was asked to make (MOAT_STATE_EXIT): its wait status.
   std::atomic<bool> exit_requested_{false};
   int exit_status_ = 0;
+  bool exit_group_ = false;  // ... and it was exit_group(2)
+  // The stub reported the thread's exit (HostProcess::LastThreadLeaving reads it).
+  std::atomic<bool> leaving_{false};
 
   // How the thread ended, once it has (End() may come from the watcher and the task thread).
   absl::Mutex end_mu_;

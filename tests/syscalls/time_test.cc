@@ -136,6 +136,21 @@ TEST(ClockGettimeTest, ProcessCpuClockOfChild) {
   EXPECT_THAT(clock_gettime(clock, &ts), SyscallFailsWithErrno(EINVAL));
 }
 
+TEST(ClockGettimeTest, CpuClockOfReapedChildIsGoneAtOnce) {
+  // A child that exits at once: its parent's wait can return while the child's exit is still
+  // under way elsewhere, which a sandbox must not let show.
+  for (int i = 0; i < 50; i++) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    ASSERT_THAT(pid, SyscallSucceeds());
+    clockid_t clock;
+    ASSERT_EQ(clock_getcpuclockid(pid, &clock), 0);
+    ASSERT_THAT(WaitForChild(pid), ExitedWith(0));
+    struct timespec ts = {};
+    ASSERT_THAT(clock_gettime(clock, &ts), SyscallFailsWithErrno(EINVAL)) << "child " << i;
+  }
+}
+
 TEST(GettimeofdayTest, AgreesWithTimeAndRealtime) {
   struct timeval tv = {};
   ASSERT_THAT(gettimeofday(&tv, nullptr), SyscallSucceeds());
