@@ -60,11 +60,27 @@ class FilterBuilder {
   absl::Status status_;
 };
 
+// The clock reads the host answers: all but a process's CPU-time clock named by pid (a negative
+// clock id without the thread bit, glibc's MAKE_PROCESS_CPUCLOCK), or a clock fd. Those trap: a
+// sandbox pid's process may be a zombie the host no longer knows. A thread's clock names a thread
+// of the caller's own host process, which the host finds as the sandbox would.
+void AllowClockReads(FilterBuilder& f) {
+  constexpr uint32_t kSign = 0x80000000u;  // the kernel reads the id as an int: the low half
+  constexpr uint32_t kThread = 4;          // CPUCLOCK_PERTHREAD_MASK
+  for (int nr : {SCMP_SYS(clock_gettime), SCMP_SYS(clock_getres)}) {
+    f.Rule(SCMP_ACT_ALLOW, nr, SCMP_A0(SCMP_CMP_MASKED_EQ, kSign, 0));
+    f.Rule(SCMP_ACT_ALLOW, nr, SCMP_A0(SCMP_CMP_MASKED_EQ, kSign | kThread, kSign | kThread));
+  }
+  for (int nr : {SCMP_SYS(gettimeofday), SCMP_SYS(time), SCMP_SYS(getcpu)}) {
+    f.Rule(SCMP_ACT_ALLOW, nr);
+  }
+}
+
 }  // namespace
 
 std::span<const int> PassthroughSyscalls() {
-  // Every number that BuildAppFilter below allows for any arguments; unit tests check the two
-  // agree by running the filters.
+  // Every number that BuildAppFilter below lets through to the host, for some arguments at least;
+  // unit tests check the two agree by running the filters.
   static constexpr int kNumbers[] = {
       SCMP_SYS(mmap),          SCMP_SYS(munmap),        SCMP_SYS(mprotect),
       SCMP_SYS(madvise),       SCMP_SYS(mremap),        SCMP_SYS(msync),
@@ -146,12 +162,8 @@ absl::StatusOr<std::vector<struct sock_filter>> BuildAppFilter(uint32_t trap_act
   f.Rule(allow, SCMP_SYS(set_robust_list));
   f.Rule(allow, SCMP_SYS(arch_prctl), SCMP_A0(SCMP_CMP_EQ, ARCH_SET_FS));
   f.Rule(allow, SCMP_SYS(arch_prctl), SCMP_A0(SCMP_CMP_EQ, ARCH_GET_FS));
-  // Clock reads are what the vDSO does without a syscall anyway. CPU-time clocks name pids of the
-  // application's own PID namespace, which are the sentry's virtual pids.
-  for (int nr : {SCMP_SYS(clock_gettime), SCMP_SYS(clock_getres), SCMP_SYS(gettimeofday),
-                 SCMP_SYS(time), SCMP_SYS(getcpu)}) {
-    f.Rule(allow, nr);
-  }
+  // Clock reads are what the vDSO does without a syscall anyway.
+  AllowClockReads(f);
   // glibc registers rseq when the kernel has it; the sentry does not offer it.
   f.Rule(SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(rseq));
   RETURN_IF_ERROR(f.status());

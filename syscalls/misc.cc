@@ -203,10 +203,9 @@ Result<long> Getrusage(Task& t, const SyscallArgs& a) {
   rusage ru{};
   pid_t hp = t.context().host_pid(), ht = t.context().host_tid();
   auto cpu = [&ru](pid_t id, bool thread) {
-    clockid_t base = static_cast<clockid_t>(~static_cast<unsigned>(id) << 3) | (thread ? 4 : 0);
-    int64_t user = kernel::ClockNow(base | 1), total = kernel::ClockNow(base | 0);
-    ru.ru_utime = NanosToTimeval(user);
-    ru.ru_stime = NanosToTimeval(std::max<int64_t>(total - user, 0));
+    kernel::CpuTimes cpu = kernel::HostCpuTimes(id, thread);
+    ru.ru_utime = NanosToTimeval(cpu.user_ns);
+    ru.ru_stime = NanosToTimeval(cpu.system_ns);
   };
   switch (who) {
     case RUSAGE_SELF:

@@ -19,12 +19,16 @@ using kernel::ToTimespec;
 
 namespace {
 
-// The CPU-time clock ids of a host process (glibc's MAKE_PROCESS_CPUCLOCK).
-clockid_t ProcessCpuClock(pid_t host_pid, int which /*0 prof, 1 virt, 2 sched*/) {
-  return static_cast<clockid_t>((~static_cast<unsigned>(host_pid) << 3) | which);
-}
-clockid_t ThreadCpuClock(pid_t host_tid) {
-  return static_cast<clockid_t>((~static_cast<unsigned>(host_tid) << 3) | 2 | 4);
+// The process whose CPU-time clock an application names, as Linux's lookup_task finds it: the
+// caller for pid 0, else the process of that pid (for reading, also the caller's by one of its
+// tids), a zombie until it is reaped. EINVAL for anything else, as for a pid that names nothing.
+Result<ThreadGroup*> FindCpuClockProcess(Task& t, const kernel::CpuClockId& id, bool reading)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(t.kernel().mu_) {
+  if (id.measure == kernel::kClockFd) return Errno(EINVAL);  // no POSIX clock devices here
+  if (id.pid == 0 || (reading && id.pid == t.tid())) return &t.thread_group();
+  ThreadGroup* tg = t.kernel().GroupByPid(id.pid);
+  if (!tg) return Errno(EINVAL);
+  return tg;
 }
 
 // The host clock that implements an application clock id for the caller.
@@ -40,15 +44,32 @@ Result<clockid_t> HostClock(Task& t, clockid_t clock) {
     case CLOCK_BOOTTIME_ALARM:
       return CLOCK_BOOTTIME;
     case CLOCK_PROCESS_CPUTIME_ID:
-      return ProcessCpuClock(t.context().host_pid(), 2);
+      return kernel::ProcessCpuClock(t.context().host_pid(), kernel::CpuMeasure::kSched);
     case CLOCK_THREAD_CPUTIME_ID:
-      return ThreadCpuClock(t.context().host_tid());
+      return kernel::ThreadCpuClock(t.context().host_tid(), kernel::CpuMeasure::kSched);
     default:
-      return Errno(EINVAL);
+      break;
   }
+  if (clock >= 0) return Errno(EINVAL);
+  // A CPU-time clock named by pid (glibc names the caller's own clocks so too): a thread of the
+  // caller's process, or a live process. Sleeps and timers on any of its measures run on the
+  // precise scheduler clock, as ITIMER_PROF does (GetItimer): the host samples user and system
+  // time at ticks, which a process that traps often can outrun by far.
+  kernel::CpuClockId id = kernel::DecodeCpuClock(clock);
+  if (id.measure == kernel::kClockFd) return Errno(EINVAL);
+  absl::MutexLock l(&t.kernel().mu_);
+  if (id.thread) {
+    Task* target = id.pid == 0 ? &t : t.kernel().TaskByTid(id.pid);
+    if (!target || &target->thread_group() != &t.thread_group()) return Errno(EINVAL);
+    return kernel::ThreadCpuClock(target->context().host_tid(), kernel::CpuMeasure::kSched);
+  }
+  ThreadGroup* tg = TRY(FindCpuClockProcess(t, id, false));
+  if (tg->zombie || tg->tasks.empty()) return Errno(EINVAL);
+  return kernel::ProcessCpuClock(tg->tasks.front()->context().host_pid(),
+                                 kernel::CpuMeasure::kSched);
 }
 
-// Sleeps until `deadline` on `clock` (monotonic, realtime or boottime).
+// Sleeps until `deadline` on host clock `clock`.
 Result<long> SleepUntil(Task& t, clockid_t clock, int64_t deadline, UserAddr rem) {
   for (;;) {
     int64_t left = deadline - ClockNow(clock);
@@ -122,7 +143,8 @@ std::shared_ptr<Timer> GetItimer(Task& t, int which) {
     // machine, and the application's own system time is only trap overhead here (the sentry
     // does its kernel work), so user time and all CPU time are the same measure.
     clockid_t clock = which == ITIMER_REAL ? CLOCK_MONOTONIC
-                                           : ProcessCpuClock(t.context().host_pid(), 2);
+                                           : kernel::ProcessCpuClock(t.context().host_pid(),
+                                                                     kernel::CpuMeasure::kSched);
     kernel::Kernel* k = &t.kernel();
     RefPtr<ThreadGroup> ref = t.thread_group_ref();
     slot = std::make_shared<Timer>(&k->timers(), clock, [k, ref, sig](uint64_t) {
@@ -147,17 +169,69 @@ Result<long> Nanosleep(Task& t, const SyscallArgs& a) {
 Result<long> ClockNanosleep(Task& t, const SyscallArgs& a) {
   clockid_t clock = a.Int32(0);
   int flags = a.Int32(1);
-  if (clock == CLOCK_THREAD_CPUTIME_ID) return Errno(EINVAL);
+  // A thread cannot sleep on its own CPU clock.
+  kernel::CpuClockId id = kernel::DecodeCpuClock(clock);
+  if (clock == CLOCK_THREAD_CPUTIME_ID || (clock < 0 && id.thread && (id.pid == 0 || id.pid == t.tid())))
+    return Errno(EINVAL);
   clockid_t host = TRY(HostClock(t, clock));
   timespec req = TRY(CopyInTimespec(t, a.Addr(2)));
   if (flags & TIMER_ABSTIME) return SleepUntil(t, host, ToNanos(req), UserAddr());
   return SleepUntil(t, host, ClockNow(host) + ToNanos(req), a.Addr(3));
 }
 
+namespace {
+
+// The time on a process's CPU-time clock.
+int64_t ReadProcessCpuClock(const ThreadGroup& tg, int measure) {
+  timespec ts;
+  if (!tg.zombie && !tg.tasks.empty() &&
+      clock_gettime(kernel::CpuClockOf(tg.tasks.front()->context().host_pid(), measure, false),
+                    &ts) == 0) {
+    return ToNanos(ts);
+  }
+  // A zombie's clock, or a process whose host process went a moment before the sentry makes it a
+  // zombie: the usage the host reported when it went.
+  int64_t user = TimevalNanos(tg.exit_usage.ru_utime);
+  if (measure == static_cast<int>(kernel::CpuMeasure::kVirt)) return user;
+  return user + TimevalNanos(tg.exit_usage.ru_stime);
+}
+
+}  // namespace
+
 // clock_gettime(2), clock_getres(2), gettimeofday(2), time(2): the host answers (they pass
-// through the filter; these run only if a clock read traps anyway).
-Result<long> ClockGettime(Task&, const SyscallArgs&) { return Errno(kEHOSTSYSCALL); }
-Result<long> ClockGetres(Task&, const SyscallArgs&) { return Errno(kEHOSTSYSCALL); }
+// through the filter; these run only if such a read traps anyway), except for a process's
+// CPU-time clock named by pid, which traps: a zombie's clock outlives its host process, and the
+// sandbox's processes are the sentry's to look up. (A thread's clock names a thread of the
+// caller's own host process, which the host finds as well.)
+Result<long> ClockGettime(Task& t, const SyscallArgs& a) {
+  clockid_t clock = a.Int32(0);
+  kernel::CpuClockId id = kernel::DecodeCpuClock(clock);
+  if (clock >= 0 || id.thread) return Errno(kEHOSTSYSCALL);
+  int64_t ns;
+  {
+    absl::MutexLock l(&t.kernel().mu_);
+    ThreadGroup* tg = TRY(FindCpuClockProcess(t, id, true));
+    ns = ReadProcessCpuClock(*tg, id.measure);
+  }
+  TRY(t.CopyOutObj(a.Addr(1), ToTimespec(ns)));
+  return 0;
+}
+
+Result<long> ClockGetres(Task& t, const SyscallArgs& a) {
+  clockid_t clock = a.Int32(0);
+  kernel::CpuClockId id = kernel::DecodeCpuClock(clock);
+  if (clock >= 0 || id.thread) return Errno(kEHOSTSYSCALL);
+  {
+    absl::MutexLock l(&t.kernel().mu_);
+    TRY(FindCpuClockProcess(t, id, false));
+  }
+  if (a.Addr(1).IsNull()) return 0;
+  // A measure's resolution is the same for every process: the host's for the sentry's own clock.
+  timespec res;
+  if (clock_getres(kernel::CpuClockOf(0, id.measure, false), &res) < 0) return LastErrno();
+  TRY(t.CopyOutObj(a.Addr(1), res));
+  return 0;
+}
 Result<long> Gettimeofday(Task&, const SyscallArgs&) { return Errno(kEHOSTSYSCALL); }
 Result<long> Time(Task&, const SyscallArgs&) { return Errno(kEHOSTSYSCALL); }
 
@@ -342,13 +416,11 @@ Result<long> TimerDelete(Task& t, const SyscallArgs& a) {
 // times(2)
 Result<long> Times(Task& t, const SyscallArgs& a) {
   if (!a.Addr(0).IsNull()) {
-    pid_t host = t.context().host_pid();
-    int64_t user = ClockNow(ProcessCpuClock(host, 1));
-    int64_t total = ClockNow(ProcessCpuClock(host, 0));
+    kernel::CpuTimes cpu = kernel::HostCpuTimes(t.context().host_pid(), false);
     constexpr int64_t kTick = 10'000'000;  // USER_HZ = 100
     tms buf{};
-    buf.tms_utime = user / kTick;
-    buf.tms_stime = std::max<int64_t>(total - user, 0) / kTick;
+    buf.tms_utime = cpu.user_ns / kTick;
+    buf.tms_stime = cpu.system_ns / kTick;
     {
       absl::MutexLock l(&t.kernel().mu_);
       const rusage& c = t.thread_group().children_usage;

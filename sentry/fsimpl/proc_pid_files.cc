@@ -34,6 +34,7 @@ struct Snapshot {
   int exit_status = 0;
   bool zombie = false;
   bool leader_view = true;  // the process (or its leader), not another thread
+  bool per_thread = false;  // a task/<tid> view: one thread's CPU time, not the process's
   SigSet blocked, pending, shared_pending, ignored, caught;
   size_t queued = 0;
   struct rusage exit_usage {};
@@ -67,6 +68,7 @@ Result<Snapshot> Take(const Target& t, Task* reader) {
   s.pid = g.pid();
   s.tid = t.tid();
   s.leader_view = s.tid == s.pid;
+  s.per_thread = t.in_task_dir;
   s.ppid = g.parent ? g.parent->pid() : 0;
   s.pgid = g.pgid;
   s.sid = g.sid;
@@ -111,29 +113,23 @@ Result<Snapshot> Take(const Target& t, Task* reader) {
   return s;
 }
 
-// Clock ticks of CPU time, user and system: the host's CPU clocks of the thread (a per-thread
-// view) or the process, or what the host reported when a zombie exited.
-std::pair<int64_t, int64_t> CpuTicks(const Snapshot& s) {
-  constexpr int64_t kNsPerTick = 1'000'000'000 / kClockTicks;
-  if (s.zombie || !s.any) {
-    auto ticks = [](const timeval& tv) {
-      return tv.tv_sec * kClockTicks + tv.tv_usec / (1'000'000 / kClockTicks);
-    };
-    return {ticks(s.exit_usage.ru_utime), ticks(s.exit_usage.ru_stime)};
-  }
-  // glibc's MAKE_PROCESS_CPUCLOCK / MAKE_THREAD_CPUCLOCK: VIRT (1) is user time, PROF (0) user
-  // plus system.
-  bool thread = !s.leader_view;
-  Task& task = thread ? *s.shown : *s.any;
-  pid_t id = thread ? task.context().host_tid() : task.context().host_pid();
-  clockid_t base = static_cast<clockid_t>(~static_cast<unsigned>(id) << 3) | (thread ? 4 : 0);
-  int64_t user = kernel::ClockNow(base | 1), total = kernel::ClockNow(base | 0);
-  return {user / kNsPerTick, std::max<int64_t>(total - user, 0) / kNsPerTick};
-}
-
 int64_t TicksOf(const struct rusage& ru, bool user) {
   const timeval& tv = user ? ru.ru_utime : ru.ru_stime;
   return tv.tv_sec * kClockTicks + tv.tv_usec / (1'000'000 / kClockTicks);
+}
+
+// Clock ticks of CPU time, user and system: the host's CPU clocks of the thread (a task/<tid>
+// view) or the process, or what the host reported when a zombie exited.
+std::pair<int64_t, int64_t> CpuTicks(const Snapshot& s) {
+  constexpr int64_t kNsPerTick = 1'000'000'000 / kClockTicks;
+  if (s.zombie || !s.any) return {TicksOf(s.exit_usage, true), TicksOf(s.exit_usage, false)};
+  kernel::CpuTimes cpu;
+  if (!s.per_thread) {
+    cpu = kernel::HostCpuTimes(s.any->context().host_pid(), false);
+  } else if (s.shown) {
+    cpu = kernel::HostCpuTimes(s.shown->context().host_tid(), true);
+  }
+  return {cpu.user_ns / kNsPerTick, cpu.system_ns / kNsPerTick};
 }
 
 // ---- Memory ----

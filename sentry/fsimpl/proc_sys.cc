@@ -127,10 +127,9 @@ KernelCounts Count(Task* reader) {
     }
   }
   for (pid_t p : host_pids) {
-    clockid_t base = static_cast<clockid_t>(~static_cast<unsigned>(p) << 3);
-    int64_t user = kernel::ClockNow(base | 1), total = kernel::ClockNow(base | 0);
-    c.user_ns += user;
-    c.system_ns += std::max<int64_t>(total - user, 0);
+    kernel::CpuTimes cpu = kernel::HostCpuTimes(p, false);
+    c.user_ns += cpu.user_ns;
+    c.system_ns += cpu.system_ns;
   }
   return c;
 }

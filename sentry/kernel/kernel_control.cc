@@ -510,11 +510,9 @@ KernelStats Kernel::Stats() {
   st.cpu_user_ns = TimevalNs(exited.ru_utime);
   st.cpu_system_ns = TimevalNs(exited.ru_stime);
   for (pid_t hp : host_pids) {
-    // glibc's MAKE_PROCESS_CPUCLOCK: VIRT (1) is user time, PROF (0) user plus system.
-    clockid_t base = static_cast<clockid_t>(~static_cast<unsigned>(hp) << 3);
-    int64_t user = ClockNow(base | 1), total = ClockNow(base | 0);
-    st.cpu_user_ns += static_cast<uint64_t>(std::max<int64_t>(user, 0));
-    st.cpu_system_ns += static_cast<uint64_t>(std::max<int64_t>(total - user, 0));
+    CpuTimes cpu = HostCpuTimes(hp, false);
+    st.cpu_user_ns += static_cast<uint64_t>(cpu.user_ns);
+    st.cpu_system_ns += static_cast<uint64_t>(cpu.system_ns);
     st.rss_bytes += HostRss(hp);
   }
   return st;

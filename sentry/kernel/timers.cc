@@ -1,13 +1,62 @@
 #include "sentry/kernel/timers.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <fmt/format.h>
+
 #include "absl/time/time.h"
 
 namespace moat::kernel {
 
+namespace {
+
+// A thread's CPU-time clock reads only from inside the thread's own process (the host's
+// lookup_task); the sentry reads an application thread's from the host's /proc instead: the time
+// it ran from schedstat, its user and system ticks from stat. Zero for a thread that is gone.
+int64_t ForeignThreadCpuNow(const CpuClockId& id) {
+  if (id.measure == static_cast<int>(CpuMeasure::kSched)) {
+    std::ifstream in(fmt::format("/proc/{0}/task/{0}/schedstat", id.pid));
+    int64_t ns = 0;
+    return in >> ns ? ns : 0;
+  }
+  // /proc/<tid>/stat of a leader would be its whole process.
+  std::ifstream in(fmt::format("/proc/{0}/task/{0}/stat", id.pid));
+  std::string line;
+  std::getline(in, line);
+  size_t comm_end = line.rfind(')');  // the name may hold anything, ')' too
+  if (comm_end == std::string::npos) return 0;
+  // After the name: state, then fields 4 to 13, then utime and stime (proc_pid_stat(5)).
+  std::istringstream fields(line.substr(comm_end + 1));
+  std::string skip;
+  for (int i = 3; i <= 13; i++) fields >> skip;
+  int64_t utime = 0, stime = 0;
+  if (!(fields >> utime >> stime)) return 0;
+  static const int64_t kNsPerTick = 1'000'000'000 / sysconf(_SC_CLK_TCK);
+  if (id.measure == static_cast<int>(CpuMeasure::kVirt)) return utime * kNsPerTick;
+  return (utime + stime) * kNsPerTick;
+}
+
+}  // namespace
+
 int64_t ClockNow(clockid_t clock) {
+  if (clock < 0) {
+    CpuClockId id = DecodeCpuClock(clock);
+    if (id.thread && id.pid != 0 && id.measure != kClockFd) return ForeignThreadCpuNow(id);
+  }
   timespec ts;
   if (clock_gettime(clock, &ts) < 0) return 0;  // a CPU clock of a process that is gone
   return ToNanos(ts);
+}
+
+CpuTimes HostCpuTimes(pid_t id, bool thread) {
+  int64_t user = ClockNow(CpuClockOf(id, static_cast<int>(CpuMeasure::kVirt), thread));
+  int64_t total = ClockNow(CpuClockOf(id, static_cast<int>(CpuMeasure::kProf), thread));
+  return CpuTimes{user, std::max<int64_t>(total - user, 0)};
 }
 
 bool ValidTimespec(const timespec& ts) {

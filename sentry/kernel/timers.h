@@ -19,7 +19,8 @@
 
 namespace moat::kernel {
 
-// Nanoseconds on a host clock.
+// Nanoseconds on a host clock, or on the CPU-time clock of an application thread (by its tid in
+// the sentry's PID namespace); 0 for the clock of a process or thread that is gone.
 int64_t ClockNow(clockid_t clock);
 inline int64_t ToNanos(const timespec& ts) { return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec; }
 inline timespec ToTimespec(int64_t ns) {
@@ -27,6 +28,42 @@ inline timespec ToTimespec(int64_t ns) {
 }
 // Whether a timespec from the application is valid (0 <= tv_nsec < 1e9, tv_sec >= 0).
 bool ValidTimespec(const timespec& ts);
+
+// CPU-time clocks name a process or a thread by pid in the clock id (glibc's
+// MAKE_PROCESS_CPUCLOCK and MAKE_THREAD_CPUCLOCK), with what they measure.
+enum class CpuMeasure {
+  kProf = 0,   // user plus system time, sampled at ticks
+  kVirt = 1,   // user time, sampled at ticks
+  kSched = 2,  // time run, to the nanosecond
+};
+// Measure 3 is not a CPU clock but a clock fd (FD_TO_CLOCKID).
+inline constexpr int kClockFd = 3;
+inline clockid_t CpuClockOf(pid_t pid, int measure, bool thread) {
+  return static_cast<clockid_t>((~static_cast<unsigned>(pid) << 3) | (thread ? 4u : 0u) |
+                                static_cast<unsigned>(measure));
+}
+inline clockid_t ProcessCpuClock(pid_t pid, CpuMeasure m) {
+  return CpuClockOf(pid, static_cast<int>(m), false);
+}
+inline clockid_t ThreadCpuClock(pid_t tid, CpuMeasure m) {
+  return CpuClockOf(tid, static_cast<int>(m), true);
+}
+// The parts of a CPU-time clock id (a negative one).
+struct CpuClockId {
+  pid_t pid;     // 0: the caller
+  int measure;   // a CpuMeasure, or kClockFd
+  bool thread;
+};
+inline CpuClockId DecodeCpuClock(clockid_t clock) {
+  return CpuClockId{static_cast<pid_t>(~(clock >> 3)), clock & 3, (clock & 4) != 0};
+}
+// The user and system CPU time of a host process or thread (by its pid in the sentry's PID
+// namespace), from the host's tick-sampled clocks; zero for one that is gone.
+struct CpuTimes {
+  int64_t user_ns = 0;
+  int64_t system_ns = 0;
+};
+CpuTimes HostCpuTimes(pid_t id, bool thread);
 
 class TimerService;
 

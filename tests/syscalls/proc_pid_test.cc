@@ -19,6 +19,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/syscalls/proc_util.h"
@@ -73,6 +74,43 @@ TEST(ProcPidTest, StatOfAnotherProcess) {
   }
   EXPECT_EQ(f[2], "S");
   EXPECT_EQ(child.Finish(), 0);
+}
+
+TEST(ProcPidTest, ThreadStatCountsThatThreadsCpu) {
+  // A second thread spins for 100 ms of its own CPU time while the first sleeps: its task's stat
+  // shows it, the first thread's does not.
+  const std::string task = "/proc/self/task/";
+  const std::string own_stat = task + std::to_string(getpid()) + "/stat";
+  std::vector<std::string> before = StatFields(ReadFile(own_stat));
+  ASSERT_EQ(before.size(), 52u);
+  std::atomic<pid_t> tid{0};
+  std::atomic<bool> done{false};
+  std::thread spinner([&] {
+    tid = static_cast<pid_t>(syscall(SYS_gettid));
+    struct timespec start = {}, now = {};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
+    volatile uint64_t sink = 0;
+    do {
+      for (int i = 0; i < 100000; i++) sink = sink + i;
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    } while ((now.tv_sec - start.tv_sec) * 1000000000LL + now.tv_nsec - start.tv_nsec <
+             100000000LL);
+    done = true;
+    while (done) usleep(1000);
+  });
+  while (!done) usleep(1000);
+  std::vector<std::string> spun = StatFields(ReadFile(task + std::to_string(tid) + "/stat"));
+  std::vector<std::string> slept = StatFields(ReadFile(own_stat));
+  done = false;
+  spinner.join();
+  ASSERT_EQ(spun.size(), 52u);
+  ASSERT_EQ(slept.size(), 52u);
+  const long ticks = sysconf(_SC_CLK_TCK);
+  // utime + stime (fields 14 and 15), in clock ticks: 100 ms less a sampling tick or two.
+  EXPECT_GE(std::stol(spun[13]) + std::stol(spun[14]), ticks / 20);
+  EXPECT_LT(std::stol(slept[13]) + std::stol(slept[14]) - std::stol(before[13]) -
+                std::stol(before[14]),
+            ticks / 20);
 }
 
 TEST(ProcPidTest, StatCommWithParentheses) {

@@ -151,6 +151,81 @@ TEST(ClockGettimeTest, CpuClockOfReapedChildIsGoneAtOnce) {
   }
 }
 
+// glibc's MAKE_PROCESS_CPUCLOCK and MAKE_THREAD_CPUCLOCK; measure 2 is CPUCLOCK_SCHED.
+clockid_t CpuClock(pid_t pid, int measure, bool thread) {
+  return static_cast<clockid_t>((~static_cast<unsigned>(pid) << 3) | (thread ? 4u : 0u) |
+                                static_cast<unsigned>(measure));
+}
+
+TEST(ClockGettimeTest, ZombieKeepsItsCpuClockUntilReaped) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    SpinOnClock(CLOCK_PROCESS_CPUTIME_ID, 30 * kMs);
+    _exit(0);
+  }
+  ASSERT_THAT(pid, SyscallSucceeds());
+  siginfo_t info = {};
+  ASSERT_THAT(waitid(P_PID, pid, &info, WEXITED | WNOWAIT), SyscallSucceeds());
+  // A zombie: its clock reads the CPU time it used, in every measure, and stands still.
+  struct timespec sched = {}, prof = {}, virt = {};
+  ASSERT_THAT(clock_gettime(CpuClock(pid, 2, false), &sched), SyscallSucceeds());
+  ASSERT_THAT(clock_gettime(CpuClock(pid, 0, false), &prof), SyscallSucceeds());
+  ASSERT_THAT(clock_gettime(CpuClock(pid, 1, false), &virt), SyscallSucceeds());
+  EXPECT_GE(TimespecToNs(sched), 25 * kMs);
+  EXPECT_GE(TimespecToNs(prof), TimespecToNs(virt));
+  EXPECT_GT(TimespecToNs(prof), 0);
+  SleepMs(20);
+  struct timespec again = {};
+  ASSERT_THAT(clock_gettime(CpuClock(pid, 2, false), &again), SyscallSucceeds());
+  EXPECT_EQ(TimespecToNs(again), TimespecToNs(sched));
+  struct timespec res = {};
+  EXPECT_THAT(clock_getres(CpuClock(pid, 2, false), &res), SyscallSucceeds());
+  ASSERT_THAT(WaitForChild(pid), ExitedWith(0));
+  EXPECT_THAT(clock_gettime(CpuClock(pid, 2, false), &sched), SyscallFailsWithErrno(EINVAL));
+  EXPECT_THAT(clock_getres(CpuClock(pid, 2, false), &res), SyscallFailsWithErrno(EINVAL));
+}
+
+TEST(ClockGettimeTest, CpuClockIdsAreCheckedLikeLinux) {
+  struct timespec ts = {};
+  // Pid 0 is the caller, as a process and as a thread.
+  EXPECT_THAT(clock_gettime(CpuClock(0, 2, false), &ts), SyscallSucceeds());
+  EXPECT_THAT(clock_gettime(CpuClock(0, 2, true), &ts), SyscallSucceeds());
+  EXPECT_THAT(clock_gettime(CpuClock(getpid(), 0, false), &ts), SyscallSucceeds());
+  EXPECT_THAT(clock_gettime(CpuClock(getpid(), 1, true), &ts), SyscallSucceeds());
+  // A CPU clock's resolution: the scheduler clock counts nanoseconds.
+  struct timespec res = {};
+  EXPECT_THAT(clock_getres(CpuClock(getpid(), 2, false), &res), SyscallSucceeds());
+  EXPECT_EQ(res.tv_sec, 0);
+  EXPECT_EQ(res.tv_nsec, 1);
+  EXPECT_THAT(clock_getres(CpuClock(getpid(), 0, false), nullptr), SyscallSucceeds());
+
+  // Another process's threads are not the caller's to read.
+  pid_t pid = fork();
+  if (pid == 0) {
+    pause();
+    _exit(0);
+  }
+  ASSERT_THAT(pid, SyscallSucceeds());
+  EXPECT_THAT(clock_gettime(CpuClock(pid, 2, false), &ts), SyscallSucceeds());
+  EXPECT_THAT(clock_gettime(CpuClock(pid, 2, true), &ts), SyscallFailsWithErrno(EINVAL));
+  EXPECT_THAT(clock_getres(CpuClock(pid, 2, true), &res), SyscallFailsWithErrno(EINVAL));
+  ASSERT_THAT(kill(pid, SIGKILL), SyscallSucceeds());
+  ASSERT_THAT(WaitForChild(pid), KilledBySignal(SIGKILL));
+
+  // Measure 3 names a clock device by fd; a file that is not one is no clock.
+  int fd = open("/dev/null", O_RDONLY);
+  ASSERT_THAT(fd, SyscallSucceeds());
+  EXPECT_THAT(clock_gettime(CpuClock(fd, 3, false), &ts), SyscallFailsWithErrno(EINVAL));
+  close(fd);
+  // A measure of 3 with the thread bit is nothing at all.
+  EXPECT_THAT(clock_gettime(CpuClock(0, 3, true), &ts), SyscallFailsWithErrno(EINVAL));
+  // A pid that names nothing.
+  EXPECT_THAT(clock_gettime(CpuClock(0x3ffffff0, 2, false), &ts), SyscallFailsWithErrno(EINVAL));
+  // The time is copied out like any other.
+  EXPECT_THAT(syscall(SYS_clock_gettime, CpuClock(0, 2, false), reinterpret_cast<void*>(1)),
+              SyscallFailsWithErrno(EFAULT));
+}
+
 TEST(GettimeofdayTest, AgreesWithTimeAndRealtime) {
   struct timeval tv = {};
   ASSERT_THAT(gettimeofday(&tv, nullptr), SyscallSucceeds());
@@ -472,6 +547,51 @@ TEST(PosixTimerTest, SettimeReturnsOldSetting) {
   ASSERT_THAT(timer_gettime(id, &old), SyscallSucceeds());
   EXPECT_EQ(TimespecToNs(old.it_value), 0);
   EXPECT_THAT(timer_delete(id), SyscallSucceeds());
+}
+
+// A timer on a CPU-time clock fires once the caller has used that much CPU, whichever way glibc
+// names the clock.
+TEST(PosixTimerTest, CpuClockTimersFire) {
+  for (clockid_t clock : {CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID, CpuClock(0, 0, false),
+                          CpuClock(0, 1, true)}) {
+    ScopedSignalMask mask(SIG_BLOCK, {SIGUSR1});
+    timer_t id = CreateSignalTimer(clock, SIGUSR1, 5);
+    struct itimerspec its = MakeItimerspec(20 * kMs);
+    ASSERT_THAT(timer_settime(id, 0, &its, nullptr), SyscallSucceeds()) << "clock " << clock;
+    const int64_t cpu_start = NowNs(CLOCK_THREAD_CPUTIME_ID);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    struct timespec zero = {0, 0};
+    const int64_t wall_deadline = NowNs() + kSlack;
+    volatile uint64_t sink = 0;
+    int sig = -1;
+    while ((sig = sigtimedwait(&set, nullptr, &zero)) != SIGUSR1 && NowNs() < wall_deadline) {
+      for (int i = 0; i < 100000; i++) sink = sink + i;
+    }
+    EXPECT_EQ(sig, SIGUSR1) << "clock " << clock;
+    // The timer measures CPU time: no sooner than 20 ms of it (less a tick for sampled ones).
+    EXPECT_GE(NowNs(CLOCK_THREAD_CPUTIME_ID) - cpu_start, 20 * kMs - 5 * kMs) << "clock " << clock;
+    EXPECT_THAT(timer_delete(id), SyscallSucceeds());
+  }
+}
+
+TEST(PosixTimerTest, ThreadCpuClocksOfOtherProcessesAreNotTimers) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    pause();
+    _exit(0);
+  }
+  ASSERT_THAT(pid, SyscallSucceeds());
+  struct sigevent sev = {};
+  sev.sigev_notify = SIGEV_NONE;
+  timer_t id = {};
+  EXPECT_THAT(timer_create(CpuClock(pid, 2, true), &sev, &id), SyscallFailsWithErrno(EINVAL));
+  // Another process's own clock is one.
+  ASSERT_THAT(timer_create(CpuClock(pid, 2, false), &sev, &id), SyscallSucceeds());
+  EXPECT_THAT(timer_delete(id), SyscallSucceeds());
+  ASSERT_THAT(kill(pid, SIGKILL), SyscallSucceeds());
+  ASSERT_THAT(WaitForChild(pid), KilledBySignal(SIGKILL));
 }
 
 TEST(PosixTimerTest, AbsoluteExpiry) {
