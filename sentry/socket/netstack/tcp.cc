@@ -321,10 +321,23 @@ void OnErr(void* arg, err_t err) {
   c->Notify(kAllEvents);
 }
 
-err_t OnConnected(void* arg, tcp_pcb*, err_t) {
+// lwIP's send buffer is TCP_SND_BUF (64 KiB in Debian's build), which caps the data in flight
+// to a window's worth: too little to keep a veth busy while the sender waits for ACKs. The
+// pcb's count is a field, raised here as far as the build's segment queue (TCP_SND_QUEUELEN,
+// four buffers' worth of MSS segments) leaves room; the slow-start threshold goes with it.
+constexpr tcpwnd_size_t kSendBuffer = 3 * TCP_SND_BUF;
+
+void GrowSendBuffer(tcp_pcb* pcb) {
+  if (!pcb) return;
+  pcb->snd_buf += kSendBuffer - TCP_SND_BUF;
+  pcb->ssthresh = std::max<tcpwnd_size_t>(pcb->ssthresh, kSendBuffer);
+}
+
+err_t OnConnected(void* arg, tcp_pcb* pcb, err_t) {
   g_core.AssertHeld();
   auto* c = static_cast<TcpConn*>(arg);
   if (!c) return ERR_OK;
+  GrowSendBuffer(pcb);
   c->state = State::kConnected;
   c->RememberNames();
   c->Notify(kEventOut | kEventWrNorm);
@@ -341,6 +354,7 @@ err_t OnAccept(void* arg, tcp_pcb* newpcb, err_t err) {
   }
   auto c = std::make_unique<TcpConn>(l->family);
   c->pcb = newpcb;
+  GrowSendBuffer(newpcb);
   c->state = State::kConnected;
   c->sock = SockState::kConnected;
   // What Linux copies from the listener to the new socket.
@@ -943,7 +957,7 @@ Result<long> TcpSocket::Ioctl(Task& task, uint64_t cmd, UserAddr arg) {
       case SIOCOUTQ:
       case SIOCOUTQNSD:
         if (c.state == State::kListen) return Errno(EINVAL);
-        v = c.pcb && c.state == State::kConnected ? TCP_SND_BUF - tcp_sndbuf(c.pcb) : 0;
+        v = c.pcb && c.state == State::kConnected ? c.pcb->snd_lbb - c.pcb->lastack : 0;
         break;
       default:
         return Socket::Ioctl(task, cmd, arg);
@@ -983,7 +997,7 @@ std::vector<SocketInfo> TcpSockets() {
           i.tx_queue = static_cast<uint32_t>(c->backlog);
         } else {
           i.rx_queue = static_cast<uint32_t>(c->rx_bytes);
-          i.tx_queue = TCP_SND_BUF - tcp_sndbuf(p);
+          i.tx_queue = p->snd_lbb - p->lastack;
         }
       }
       out.push_back(std::move(i));
