@@ -6,64 +6,16 @@
 #include <string>
 
 #include "sentry/fsimpl/pty.h"
+#include "sentry/vfs/memory_inode.h"
 
 namespace moat::fsimpl {
 
 // The attributes every devpts inode keeps: what stat shows and chmod/chown/utimensat change.
-class DevptsInode : public vfs::Inode {
+class DevptsInode : public vfs::MemoryInode {
  public:
   DevptsInode(uint64_t dev, uint64_t ino, uint32_t mode, uint32_t uid, uint32_t gid,
               uint64_t rdev)
-      : dev_(dev), ino_(ino), rdev_(rdev), type_(mode & S_IFMT), mode_(mode), uid_(uid),
-        gid_(gid) {
-    atime_ = mtime_ = ctime_ = vfs::Now();
-  }
-
-  Result<vfs::Stat> GetStat() override {
-    absl::MutexLock l(&mu_);
-    vfs::Stat st;
-    st.dev = dev_;
-    st.ino = ino_;
-    st.mode = mode_;
-    st.nlink = S_ISDIR(mode_) ? 2 : 1;
-    st.uid = uid_;
-    st.gid = gid_;
-    st.rdev = rdev_;
-    st.blksize = 1024;
-    st.atime = atime_;
-    st.mtime = mtime_;
-    st.ctime = ctime_;
-    return st;
-  }
-
-  Result<void> SetStat(const vfs::SetStatRequest& req) override {
-    if (req.size) return Errno(S_ISDIR(type_) ? EISDIR : EINVAL);
-    timespec now = vfs::Now();
-    absl::MutexLock l(&mu_);
-    if (req.mode) mode_ = type_ | (*req.mode & 07777);
-    if (req.uid) uid_ = *req.uid;
-    if (req.gid) gid_ = *req.gid;
-    if (req.atime) atime_ = req.atime->tv_nsec == UTIME_NOW ? now : *req.atime;
-    if (req.mtime) mtime_ = req.mtime->tv_nsec == UTIME_NOW ? now : *req.mtime;
-    ctime_ = now;
-    return Ok();
-  }
-
-  void set_uid(uid_t uid) {
-    absl::MutexLock l(&mu_);
-    uid_ = uid;
-  }
-
- private:
-  const uint64_t dev_;
-  const uint64_t ino_;
-  const uint64_t rdev_;
-  const uint32_t type_;
-  absl::Mutex mu_;
-  uint32_t mode_ ABSL_GUARDED_BY(mu_);
-  uint32_t uid_ ABSL_GUARDED_BY(mu_);
-  uint32_t gid_ ABSL_GUARDED_BY(mu_);
-  timespec atime_ ABSL_GUARDED_BY(mu_), mtime_ ABSL_GUARDED_BY(mu_), ctime_ ABSL_GUARDED_BY(mu_);
+      : MemoryInode(dev, ino, mode, uid, gid, rdev, /*blksize=*/1024) {}
 };
 
 namespace {

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "sentry/kernel/task.h"
+#include "sentry/vfs/memory_inode.h"
 
 namespace moat::fsimpl {
 
@@ -31,48 +32,18 @@ Result<size_t> Interrupted(Errno e, size_t done) {
 
 // The inode of an anonymous pipe (pipefs): what fstat shows, and what a reopen through
 // /proc/self/fd/N opens (Linux opens the pipe as a FIFO then).
-class PipeInode : public vfs::Inode {
+class PipeInode : public vfs::MemoryInode {
  public:
   PipeInode(RefPtr<Pipe> pipe, uint32_t uid, uint32_t gid)
-      : pipe_(std::move(pipe)), ino_(NextIno()), uid_(uid), gid_(gid) {
-    atime_ = mtime_ = ctime_ = vfs::Now();
-  }
-
-  Result<vfs::Stat> GetStat() override {
-    absl::MutexLock l(&mu_);
-    vfs::Stat st;
-    st.dev = Dev();
-    st.ino = ino_;
-    st.mode = S_IFIFO | mode_;
-    st.nlink = 1;
-    st.uid = uid_;
-    st.gid = gid_;
-    st.blksize = kPipePage;
-    st.atime = atime_;
-    st.mtime = mtime_;
-    st.ctime = ctime_;
-    return st;
-  }
-
-  Result<void> SetStat(const vfs::SetStatRequest& req) override {
-    if (req.size) return Errno(EINVAL);
-    timespec now = vfs::Now();
-    absl::MutexLock l(&mu_);
-    if (req.mode) mode_ = *req.mode & 07777;
-    if (req.uid) uid_ = *req.uid;
-    if (req.gid) gid_ = *req.gid;
-    if (req.atime) atime_ = req.atime->tv_nsec == UTIME_NOW ? now : *req.atime;
-    if (req.mtime) mtime_ = req.mtime->tv_nsec == UTIME_NOW ? now : *req.mtime;
-    ctime_ = now;
-    return Ok();
-  }
+      : MemoryInode(Dev(), NextIno(), S_IFIFO | S_IRUSR | S_IWUSR, uid, gid, 0, kPipePage),
+        pipe_(std::move(pipe)) {}
 
   Result<RefPtr<vfs::FileDescription>> Open(int flags, const vfs::Path& path) override {
     return OpenFifo(pipe_, flags, path, /*is_pipe=*/true);
   }
 
   std::optional<std::string> AnonymousName() override {
-    return absl::StrCat("pipe:[", ino_, "]");
+    return absl::StrCat("pipe:[", ino(), "]");
   }
 
  private:
@@ -86,12 +57,6 @@ class PipeInode : public vfs::Inode {
   }
 
   RefPtr<Pipe> pipe_;
-  const uint64_t ino_;
-  absl::Mutex mu_;
-  uint32_t mode_ ABSL_GUARDED_BY(mu_) = S_IRUSR | S_IWUSR;
-  uint32_t uid_ ABSL_GUARDED_BY(mu_);
-  uint32_t gid_ ABSL_GUARDED_BY(mu_);
-  timespec atime_ ABSL_GUARDED_BY(mu_), mtime_ ABSL_GUARDED_BY(mu_), ctime_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

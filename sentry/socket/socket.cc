@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "sentry/kernel/task.h"
 #include "sentry/socket/interface_ioctl.h"
+#include "sentry/vfs/memory_inode.h"
 
 namespace moat::sockets {
 
@@ -17,45 +18,17 @@ namespace {
 
 // The sockfs inode every socket has: what fstat shows ("socket:[N]", S_IFSOCK, mode 0777), and
 // what /proc/self/fd/N names. Opening it through /proc gives ENXIO, as on Linux.
-class SocketInode : public vfs::Inode {
+class SocketInode : public vfs::MemoryInode {
  public:
-  SocketInode(uint32_t uid, uint32_t gid) : ino_(NextIno()), uid_(uid), gid_(gid) {
-    atime_ = mtime_ = ctime_ = vfs::Now();
-  }
-
-  Result<vfs::Stat> GetStat() override {
-    absl::MutexLock l(&mu_);
-    vfs::Stat st;
-    st.dev = Dev();
-    st.ino = ino_;
-    st.mode = S_IFSOCK | mode_;
-    st.uid = uid_;
-    st.gid = gid_;
-    st.atime = atime_;
-    st.mtime = mtime_;
-    st.ctime = ctime_;
-    return st;
-  }
-
-  Result<void> SetStat(const vfs::SetStatRequest& req) override {
-    if (req.size) return Errno(EINVAL);
-    timespec now = vfs::Now();
-    absl::MutexLock l(&mu_);
-    if (req.mode) mode_ = *req.mode & 07777;
-    if (req.uid) uid_ = *req.uid;
-    if (req.gid) gid_ = *req.gid;
-    if (req.atime) atime_ = req.atime->tv_nsec == UTIME_NOW ? now : *req.atime;
-    if (req.mtime) mtime_ = req.mtime->tv_nsec == UTIME_NOW ? now : *req.mtime;
-    ctime_ = now;
-    return Ok();
-  }
+  SocketInode(uint32_t uid, uint32_t gid)
+      : MemoryInode(Dev(), NextIno(), S_IFSOCK | 0777, uid, gid) {}
 
   Result<RefPtr<vfs::FileDescription>> Open(int, const vfs::Path&) override {
     return Errno(ENXIO);
   }
 
   std::optional<std::string> AnonymousName() override {
-    return absl::StrCat("socket:[", ino_, "]");
+    return absl::StrCat("socket:[", ino(), "]");
   }
 
  private:
@@ -67,13 +40,6 @@ class SocketInode : public vfs::Inode {
     static const uint64_t dev = vfs::NewAnonDev();
     return dev;
   }
-
-  const uint64_t ino_;
-  absl::Mutex mu_;
-  uint32_t mode_ ABSL_GUARDED_BY(mu_) = 0777;
-  uint32_t uid_ ABSL_GUARDED_BY(mu_);
-  uint32_t gid_ ABSL_GUARDED_BY(mu_);
-  timespec atime_ ABSL_GUARDED_BY(mu_), mtime_ ABSL_GUARDED_BY(mu_), ctime_ ABSL_GUARDED_BY(mu_);
 };
 
 vfs::Path SocketPath(uint32_t uid, uint32_t gid) {

@@ -10,4 +10,5 @@ set(MOAT_VFS_SOURCES
   sentry/vfs/fasync.cc
   sentry/vfs/dnotify.cc
   sentry/vfs/lease.cc
+  sentry/vfs/memory_inode.cc
 )
