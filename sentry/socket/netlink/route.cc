@@ -38,6 +38,15 @@ bool SamePrefix(const std::array<uint8_t, 16>& a, const std::array<uint8_t, 16>&
   return true;
 }
 
+// The answer to a request that failed with `err` (an errno). A dump's failure still ends it: with
+// NLMSG_DONE carrying the error.
+RouteResult Failed(int err, bool dump = false) {
+  RouteResult r;
+  r.dump = dump;
+  r.error = -err;
+  return r;
+}
+
 const Interface* FindInterface(const std::vector<Interface>& ifs, int index) {
   for (const Interface& i : ifs) {
     if (i.index == index) return &i;
@@ -77,26 +86,17 @@ RouteResult DumpLinks(const RouteRequest& req, const MessageView& m) {
   r.dump = true;
   if (req.strict) {
     std::optional<ifinfomsg> ifi = FixedHeader<ifinfomsg>(m.payload);
-    if (!ifi) {
-      r.error = -EINVAL;
-      return r;
-    }
-    if (ifi->__ifi_pad || ifi->ifi_type || ifi->ifi_flags || ifi->ifi_change || ifi->ifi_index) {
-      r.error = -EINVAL;
-      return r;
-    }
+    if (!ifi) return Failed(EINVAL, /*dump=*/true);
+    if (ifi->__ifi_pad || ifi->ifi_type || ifi->ifi_flags || ifi->ifi_change || ifi->ifi_index)
+      return Failed(EINVAL, /*dump=*/true);
     Attributes attrs = ParseAttributes(m.payload, sizeof(ifinfomsg));
     for (const auto& [type, value] : attrs.by_type) {
       if (type != IFLA_TARGET_NETNSID && type != IFLA_EXT_MASK && type != IFLA_MASTER &&
           type != IFLA_LINKINFO) {
-        r.error = -EINVAL;
-        return r;
+        return Failed(EINVAL, /*dump=*/true);
       }
     }
-    if (attrs.malformed) {
-      r.error = -EINVAL;
-      return r;
-    }
+    if (attrs.malformed) return Failed(EINVAL, /*dump=*/true);
   }
   if (!req.stack) return r;
   r.messages = LinkMessages(req.stack->Interfaces(), RTM_NEWLINK, NLM_F_MULTI, m.header.nlmsg_seq,
@@ -111,16 +111,11 @@ RouteResult DumpAddresses(const RouteRequest& req, const MessageView& m) {
   int index = 0;
   if (req.strict) {
     std::optional<ifaddrmsg> ifa = FixedHeader<ifaddrmsg>(m.payload);
-    if (!ifa || ifa->ifa_prefixlen || ifa->ifa_flags || ifa->ifa_scope) {
-      r.error = -EINVAL;
-      return r;
-    }
+    if (!ifa || ifa->ifa_prefixlen || ifa->ifa_flags || ifa->ifa_scope)
+      return Failed(EINVAL, /*dump=*/true);
     Attributes attrs = ParseAttributes(m.payload, sizeof(ifaddrmsg));
     for (const auto& [type, value] : attrs.by_type) {
-      if (type != IFA_TARGET_NETNSID) {
-        r.error = -EINVAL;
-        return r;
-      }
+      if (type != IFA_TARGET_NETNSID) return Failed(EINVAL, /*dump=*/true);
     }
     index = static_cast<int>(ifa->ifa_index);
   }
@@ -150,15 +145,11 @@ RouteResult DumpRoutes(const RouteRequest& req, const MessageView& m) {
   if (req.strict) {
     if (!rtm || rtm->rtm_dst_len || rtm->rtm_src_len || rtm->rtm_tos || rtm->rtm_scope ||
         rtm->rtm_type || (rtm->rtm_flags & ~(RTM_F_CLONED | RTM_F_PREFIX))) {
-      r.error = -EINVAL;
-      return r;
+      return Failed(EINVAL, /*dump=*/true);
     }
     Attributes attrs = ParseAttributes(m.payload, sizeof(rtmsg));
     for (const auto& [type, value] : attrs.by_type) {
-      if (type != RTA_TABLE && type != RTA_OIF) {
-        r.error = -EINVAL;
-        return r;
-      }
+      if (type != RTA_TABLE && type != RTA_OIF) return Failed(EINVAL, /*dump=*/true);
     }
     if (rtm->rtm_table) table = rtm->rtm_table;
     if (attrs.U32(RTA_TABLE)) table = attrs.U32(RTA_TABLE);
@@ -217,24 +208,15 @@ RouteResult DumpRules(const RouteRequest& req, const MessageView& m) {
 RouteResult GetLink(const RouteRequest& req, const MessageView& m) {
   RouteResult r;
   std::optional<ifinfomsg> ifi = FixedHeader<ifinfomsg>(m.payload);
-  if (!ifi) {
-    r.error = -EINVAL;
-    return r;
-  }
+  if (!ifi) return Failed(EINVAL);
   Attributes attrs = ParseAttributes(m.payload, sizeof(ifinfomsg));
   std::optional<std::string> name = attrs.String(IFLA_IFNAME);
   if (!name) name = attrs.String(IFLA_ALT_IFNAME);
-  if (!ifi->ifi_index && !name) {
-    r.error = -EINVAL;
-    return r;
-  }
+  if (!ifi->ifi_index && !name) return Failed(EINVAL);
   std::vector<Interface> ifs = req.stack ? req.stack->Interfaces() : std::vector<Interface>{};
   const Interface* found = ifi->ifi_index ? FindInterface(ifs, ifi->ifi_index)
                                           : FindInterfaceByName(ifs, *name);
-  if (!found) {
-    r.error = -ENODEV;
-    return r;
-  }
+  if (!found) return Failed(ENODEV);
   r.messages = LinkMessages({*found}, RTM_NEWLINK, 0, m.header.nlmsg_seq, req.portid);
   return r;
 }
@@ -242,29 +224,17 @@ RouteResult GetLink(const RouteRequest& req, const MessageView& m) {
 RouteResult GetRoute(const RouteRequest& req, const MessageView& m) {
   RouteResult r;
   std::optional<rtmsg> rtm = FixedHeader<rtmsg>(m.payload);
-  if (!rtm) {
-    r.error = -EINVAL;
-    return r;
-  }
+  if (!rtm) return Failed(EINVAL);
   int family = rtm->rtm_family;
-  if (family != AF_INET && family != AF_INET6) {
-    r.error = -EOPNOTSUPP;
-    return r;
-  }
+  if (family != AF_INET && family != AF_INET6) return Failed(EOPNOTSUPP);
   Attributes attrs = ParseAttributes(m.payload, sizeof(rtmsg));
   std::array<uint8_t, 16> dst{};
   if (attrs.Has(RTA_DST)) {
     std::span<const uint8_t> v = attrs.Get(RTA_DST);
-    if (v.size() < AddrLen(family)) {
-      r.error = -EINVAL;
-      return r;
-    }
+    if (v.size() < AddrLen(family)) return Failed(EINVAL);
     std::copy_n(v.begin(), AddrLen(family), dst.begin());
   }
-  if (!req.stack) {
-    r.error = -ENETUNREACH;
-    return r;
-  }
+  if (!req.stack) return Failed(ENETUNREACH);
   Result<Route> found = LookupRoute(*req.stack, family, dst);
   if (!found.ok()) {
     r.error = -found.error().value();
@@ -286,27 +256,15 @@ RouteResult GetRoute(const RouteRequest& req, const MessageView& m) {
 RouteResult ChangeAddress(const RouteRequest& req, const MessageView& m, bool add) {
   RouteResult r;
   std::optional<ifaddrmsg> ifa = FixedHeader<ifaddrmsg>(m.payload);
-  if (!ifa) {
-    r.error = -EINVAL;
-    return r;
-  }
+  if (!ifa) return Failed(EINVAL);
   int family = ifa->ifa_family;
-  if (family != AF_INET && family != AF_INET6) {
-    r.error = -EOPNOTSUPP;
-    return r;
-  }
+  if (family != AF_INET && family != AF_INET6) return Failed(EOPNOTSUPP);
   Attributes attrs = ParseAttributes(m.payload, sizeof(ifaddrmsg));
   size_t len = AddrLen(family);
   std::span<const uint8_t> local = attrs.Has(IFA_LOCAL) ? attrs.Get(IFA_LOCAL) : attrs.Get(IFA_ADDRESS);
-  if (ifa->ifa_prefixlen > len * 8 || local.size() < len) {
-    r.error = -EINVAL;
-    return r;
-  }
+  if (ifa->ifa_prefixlen > len * 8 || local.size() < len) return Failed(EINVAL);
   std::vector<Interface> ifs = req.stack ? req.stack->Interfaces() : std::vector<Interface>{};
-  if (!FindInterface(ifs, static_cast<int>(ifa->ifa_index))) {
-    r.error = -ENODEV;
-    return r;
-  }
+  if (!FindInterface(ifs, static_cast<int>(ifa->ifa_index))) return Failed(ENODEV);
   InterfaceAddress a;
   a.index = static_cast<int>(ifa->ifa_index);
   a.family = family;
@@ -324,21 +282,12 @@ RouteResult ChangeAddress(const RouteRequest& req, const MessageView& m, bool ad
 RouteResult ChangeRoute(const RouteRequest& req, const MessageView& m, bool add) {
   RouteResult r;
   std::optional<rtmsg> rtm = FixedHeader<rtmsg>(m.payload);
-  if (!rtm) {
-    r.error = -EINVAL;
-    return r;
-  }
+  if (!rtm) return Failed(EINVAL);
   int family = rtm->rtm_family;
-  if (family != AF_INET && family != AF_INET6) {
-    r.error = -EOPNOTSUPP;
-    return r;
-  }
+  if (family != AF_INET && family != AF_INET6) return Failed(EOPNOTSUPP);
   size_t len = AddrLen(family);
   Attributes attrs = ParseAttributes(m.payload, sizeof(rtmsg));
-  if (rtm->rtm_dst_len > len * 8) {
-    r.error = -EINVAL;
-    return r;
-  }
+  if (rtm->rtm_dst_len > len * 8) return Failed(EINVAL);
   Route rt;
   rt.family = family;
   rt.dst_len = rtm->rtm_dst_len;
@@ -353,19 +302,13 @@ RouteResult ChangeRoute(const RouteRequest& req, const MessageView& m, bool add)
                                 std::tuple{RTA_PREFSRC, &rt.prefsrc, &rt.has_prefsrc}}) {
     if (!attrs.Has(type)) continue;
     std::span<const uint8_t> v = attrs.Get(type);
-    if (v.size() != len) {
-      r.error = -EINVAL;
-      return r;
-    }
+    if (v.size() != len) return Failed(EINVAL);
     std::copy_n(v.begin(), len, out->begin());
     if (has) *has = true;
   }
   std::vector<Interface> ifs = req.stack ? req.stack->Interfaces() : std::vector<Interface>{};
   if (std::optional<uint32_t> oif = attrs.U32(RTA_OIF)) {
-    if (!FindInterface(ifs, static_cast<int>(*oif))) {
-      r.error = -ENODEV;
-      return r;
-    }
+    if (!FindInterface(ifs, static_cast<int>(*oif))) return Failed(ENODEV);
     rt.oif = static_cast<int>(*oif);
   } else if (rt.has_gateway && req.stack) {
     // The interface whose subnet holds the gateway.
@@ -375,13 +318,9 @@ RouteResult ChangeRoute(const RouteRequest& req, const MessageView& m, bool add)
         break;
       }
     }
-    if (!rt.oif) {
-      r.error = -ENETUNREACH;
-      return r;
-    }
+    if (!rt.oif) return Failed(ENETUNREACH);
   } else if (add) {
-    r.error = -ENODEV;
-    return r;
+    return Failed(ENODEV);
   }
   Result<void> done = add ? req.stack->AddRoute(rt) : req.stack->RemoveRoute(rt);
   if (!done.ok()) r.error = -done.error().value();
@@ -392,10 +331,7 @@ RouteResult ChangeRoute(const RouteRequest& req, const MessageView& m, bool add)
 RouteResult ChangeLink(const RouteRequest& req, const MessageView& m) {
   RouteResult r;
   std::optional<ifinfomsg> ifi = FixedHeader<ifinfomsg>(m.payload);
-  if (!ifi) {
-    r.error = -EINVAL;
-    return r;
-  }
+  if (!ifi) return Failed(EINVAL);
   Attributes attrs = ParseAttributes(m.payload, sizeof(ifinfomsg));
   std::vector<Interface> ifs = req.stack ? req.stack->Interfaces() : std::vector<Interface>{};
   const Interface* link = nullptr;
@@ -411,10 +347,8 @@ RouteResult ChangeLink(const RouteRequest& req, const MessageView& m) {
                   : -ENODEV;
     return r;
   }
-  if (std::optional<uint32_t> mtu = attrs.U32(IFLA_MTU); mtu && *mtu != link->mtu) {
-    r.error = -EOPNOTSUPP;
-    return r;
-  }
+  if (std::optional<uint32_t> mtu = attrs.U32(IFLA_MTU); mtu && *mtu != link->mtu)
+    return Failed(EOPNOTSUPP);
   if (ifi->ifi_flags || ifi->ifi_change) {
     uint32_t change = ifi->ifi_change ? ifi->ifi_change : ~0u;
     Result<void> done = req.stack->SetInterfaceFlags(link->index, ifi->ifi_flags, change);
@@ -615,22 +549,13 @@ Result<Route> LookupRoute(Stack& stack, int family, const std::array<uint8_t, 16
 RouteResult HandleRouteRequest(const RouteRequest& req, const MessageView& m) {
   RouteResult r;
   const uint16_t type = m.header.nlmsg_type;
-  if (type > RTM_MAX) {
-    r.error = -EOPNOTSUPP;
-    return r;
-  }
+  if (type > RTM_MAX) return Failed(EOPNOTSUPP);
   // Every rtnetlink message starts with at least a family byte; one without is ignored.
   if (m.payload.empty()) return r;
   const bool get = (type - RTM_BASE) % 4 == 2;
-  if (!get && !req.net_admin) {
-    r.error = -EPERM;
-    return r;
-  }
+  if (!get && !req.net_admin) return Failed(EPERM);
   // A sandbox without a network has nothing to change.
-  if (!get && !req.stack) {
-    r.error = -EOPNOTSUPP;
-    return r;
-  }
+  if (!get && !req.stack) return Failed(EOPNOTSUPP);
   if (get && (m.header.nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP) {
     switch (type) {
       case RTM_GETLINK:
@@ -646,8 +571,7 @@ RouteResult HandleRouteRequest(const RouteRequest& req, const MessageView& m) {
         r.dump = true;
         return r;
       default:
-        r.error = -EOPNOTSUPP;
-        return r;
+        return Failed(EOPNOTSUPP);
     }
   }
   switch (type) {
@@ -667,8 +591,7 @@ RouteResult HandleRouteRequest(const RouteRequest& req, const MessageView& m) {
     case RTM_SETLINK:
       return ChangeLink(req, m);
     default:
-      r.error = -EOPNOTSUPP;
-      return r;
+      return Failed(EOPNOTSUPP);
   }
 }
 
