@@ -364,6 +364,7 @@ Result<void> SetIpOption(IpOptions& o, int family, bool bound, int level, int na
         int64_t want = std::max(0, v);
         if (name == SO_RCVBUF) want = std::min<int64_t>(want, kMaxBuf);
         o.rcvbuf = static_cast<int>(std::clamp<int64_t>(want * 2, kMinRcv, INT32_MAX));
+        o.rcvbuf_locked = true;
         return Ok();
       }
       case SO_SNDBUF:

@@ -125,6 +125,7 @@ struct IpOptions {
   bool recvtclass = false;    // IPV6_RECVTCLASS
   bool recvhoplimit = false;  // IPV6_RECVHOPLIMIT
   int rcvbuf = 0;             // SO_RCVBUF as getsockopt reports it (doubled)
+  bool rcvbuf_locked = false;  // set by SO_RCVBUF: no auto-tuning (Linux's SOCK_RCVBUF_LOCK)
   int sndbuf = 0;
   // Mirrors of the SOL_SOCKET options that decide bind conflicts and pcb flags.
   bool reuseaddr = false;

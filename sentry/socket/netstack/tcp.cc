@@ -36,6 +36,8 @@ using kernel::kEventWrNorm;
 constexpr int kDefaultRcvbuf = 131072;  // tcp_rmem[1]
 constexpr int kDefaultSndbuf = 16384;   // tcp_wmem[1]
 constexpr int kDefaultMss = 536;        // TCP_MSS_DEFAULT, before a connection
+// How far receive-buffer auto-tuning goes (Linux's tcp_rmem[2] is larger: 6 MiB and up).
+constexpr size_t kMaxAutoRcvbuf = 4 << 20;
 constexpr EventMask kAllEvents =
     kEventIn | kEventOut | kEventErr | kEventHup | kEventRdHup | kEventRdNorm | kEventWrNorm;
 
@@ -69,6 +71,9 @@ struct TcpConn {
   std::deque<pbuf*> rx;
   size_t rx_off = 0;
   size_t rx_bytes = 0;
+  size_t credited = 0;  // of rx_bytes, those lwIP's window was reopened for already (Credit)
+  size_t rcv_budget = 0;  // how many of them there may be
+  bool budget_filled = false;  // the budget held the window back since the queue was last empty
   bool rx_fin = false;  // the peer sent FIN
   bool shut_rd = false, shut_wr = false;
   int err = 0;  // SO_ERROR
@@ -248,6 +253,38 @@ struct TcpConn {
     return m;
   }
 
+  // Reopens lwIP's receive window for `consumed` bytes just read, and ahead of the reader for
+  // received bytes still queued, as far as the receive buffer holds more than lwIP's window: the
+  // sender need not wait for each read (lwIP's window is its build's TCP_WND, 64 KiB, too little
+  // to keep a veth busy on its own). The credited bytes are the oldest of the queue, the first
+  // that reads take.
+  //
+  // The buffer beyond the window starts at what SO_RCVBUF reports. Unless the application set
+  // SO_RCVBUF, it grows as Linux's receive-buffer auto-tuning does for a reader that keeps up: it
+  // doubles when a reader empties a queue that had filled it, up to kMaxAutoRcvbuf. A reader
+  // that does not read never grows it.
+  void Credit(size_t consumed) {
+    size_t rcvbuf = static_cast<size_t>(ip.rcvbuf);
+    size_t fixed = rcvbuf > TCP_WND ? rcvbuf - TCP_WND : 0;
+    if (ip.rcvbuf_locked || rcv_budget < fixed) rcv_budget = fixed;
+    if (consumed > 0 && rx_bytes == 0 && budget_filled && !ip.rcvbuf_locked) {
+      rcv_budget = std::min(rcv_budget * 2, kMaxAutoRcvbuf);
+      budget_filled = false;
+    }
+    size_t from_ahead = std::min(consumed, credited);
+    credited -= from_ahead;
+    size_t owed = consumed - from_ahead;
+    size_t ahead = std::min(rx_bytes - credited, rcv_budget > credited ? rcv_budget - credited : 0);
+    credited += ahead;
+    owed += ahead;
+    if (credited >= rcv_budget && rx_bytes > credited) budget_filled = true;
+    for (size_t left = owed; pcb && left > 0;) {
+      u16_t part = static_cast<u16_t>(std::min<size_t>(left, 0xffff));
+      tcp_recved(pcb, part);
+      left -= part;
+    }
+  }
+
   // Takes `n` bytes off the receive queue (copying them to `dst` unless it is empty) and opens
   // the window by as much.
   void Consume(std::span<uint8_t> dst, size_t n, bool peek) {
@@ -271,11 +308,7 @@ struct TcpConn {
     }
     rx_off = off;
     rx_bytes -= done;
-    for (size_t left = done; pcb && left > 0;) {
-      u16_t part = static_cast<u16_t>(std::min<size_t>(left, 0xffff));
-      tcp_recved(pcb, part);
-      left -= part;
-    }
+    Credit(done);
   }
 };
 
@@ -291,6 +324,7 @@ err_t OnRecv(void* arg, tcp_pcb* pcb, pbuf* p, err_t err) {
   }
   c->rx.push_back(p);
   c->rx_bytes += p->tot_len;
+  c->Credit(0);
   c->Notify(kEventIn | kEventRdNorm);
   return ERR_OK;
 }
