@@ -171,8 +171,8 @@ Result<long> ClockNanosleep(Task& t, const SyscallArgs& a) {
   int flags = a.Int32(1);
   // A thread cannot sleep on its own CPU clock.
   kernel::CpuClockId id = kernel::DecodeCpuClock(clock);
-  if (clock == CLOCK_THREAD_CPUTIME_ID || (clock < 0 && id.thread && (id.pid == 0 || id.pid == t.tid())))
-    return Errno(EINVAL);
+  bool own_thread = clock < 0 && id.thread && (id.pid == 0 || id.pid == t.tid());
+  if (clock == CLOCK_THREAD_CPUTIME_ID || own_thread) return Errno(EINVAL);
   clockid_t host = TRY(HostClock(t, clock));
   timespec req = TRY(CopyInTimespec(t, a.Addr(2)));
   if (flags & TIMER_ABSTIME) return SleepUntil(t, host, ToNanos(req), UserAddr());
@@ -232,6 +232,7 @@ Result<long> ClockGetres(Task& t, const SyscallArgs& a) {
   TRY(t.CopyOutObj(a.Addr(1), res));
   return 0;
 }
+
 Result<long> Gettimeofday(Task&, const SyscallArgs&) { return Errno(kEHOSTSYSCALL); }
 Result<long> Time(Task&, const SyscallArgs&) { return Errno(kEHOSTSYSCALL); }
 
