@@ -238,13 +238,7 @@ TEST(RusageTest, SelfAndChildren) {
   // The thread's own CPU time, after some work: at least what it spun, less a tick.
   const int64_t thread_start_us = thread.ru_utime.tv_sec * 1000000LL + thread.ru_utime.tv_usec +
                                   thread.ru_stime.tv_sec * 1000000LL + thread.ru_stime.tv_usec;
-  struct timespec cpu0 = {}, cpu = {};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
-  volatile uint64_t sink = 0;
-  do {
-    for (int i = 0; i < 100000; i++) sink = sink + i;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
-  } while ((cpu.tv_sec - cpu0.tv_sec) * 1000000000LL + cpu.tv_nsec - cpu0.tv_nsec < 50000000LL);
+  ASSERT_GE(SpinOnClock(CLOCK_THREAD_CPUTIME_ID, 50000000), 50000000);
   ASSERT_THAT(getrusage(RUSAGE_THREAD, &thread), SyscallSucceeds());
   const int64_t thread_us = thread.ru_utime.tv_sec * 1000000LL + thread.ru_utime.tv_usec +
                             thread.ru_stime.tv_sec * 1000000LL + thread.ru_stime.tv_usec;

@@ -87,14 +87,7 @@ TEST(ProcPidTest, ThreadStatCountsThatThreadsCpu) {
   std::atomic<bool> done{false};
   std::thread spinner([&] {
     tid = static_cast<pid_t>(syscall(SYS_gettid));
-    struct timespec start = {}, now = {};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
-    volatile uint64_t sink = 0;
-    do {
-      for (int i = 0; i < 100000; i++) sink = sink + i;
-      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-    } while ((now.tv_sec - start.tv_sec) * 1000000000LL + now.tv_nsec - start.tv_nsec <
-             100000000LL);
+    SpinOnClock(CLOCK_THREAD_CPUTIME_ID, 100000000);
     done = true;
     while (done) usleep(1000);
   });

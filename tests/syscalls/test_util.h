@@ -467,6 +467,19 @@ inline int64_t NowNs(clockid_t clock = CLOCK_MONOTONIC) {
   return TimespecToNs(ts);
 }
 
+// Burns CPU in this thread until `clock` has advanced by `ns`, or until `wall_limit_ns` of
+// wall time has passed. Returns how far the clock advanced.
+inline int64_t SpinOnClock(clockid_t clock, int64_t ns,
+                           int64_t wall_limit_ns = 2000000000) {
+  const int64_t start = NowNs(clock);
+  const int64_t wall_deadline = NowNs() + wall_limit_ns;
+  volatile uint64_t sink = 0;
+  while (NowNs(clock) - start < ns && NowNs() < wall_deadline) {
+    for (int i = 0; i < 10000; i++) sink = sink + i;
+  }
+  return NowNs(clock) - start;
+}
+
 // Sleeps for the given number of milliseconds, resuming after signals.
 inline void SleepMs(int64_t ms) {
   struct timespec ts = NsToTimespec(ms * 1000000);

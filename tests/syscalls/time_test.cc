@@ -28,18 +28,6 @@ volatile sig_atomic_t signal_count = 0;
 
 void CountSignal(int) { signal_count = signal_count + 1; }
 
-// Burns CPU in this thread until the given clock has advanced by ns, or
-// until kSlack of wall time has passed. Returns how far the clock advanced.
-int64_t SpinOnClock(clockid_t clock, int64_t ns) {
-  const int64_t start = NowNs(clock);
-  const int64_t wall_deadline = NowNs() + kSlack;
-  volatile uint64_t sink = 0;
-  while (NowNs(clock) - start < ns && NowNs() < wall_deadline) {
-    for (int i = 0; i < 10000; i++) sink = sink + i;
-  }
-  return NowNs(clock) - start;
-}
-
 // ---------------------------------------------------------------------------
 // Clocks
 
