@@ -26,5 +26,6 @@ list(APPEND MOAT_SOCKET_SOURCES
   sentry/socket/netstack/link_tx.cc
   sentry/socket/netstack/stack.cc
   sentry/socket/netstack/tcp.cc
+  sentry/socket/netstack/tcp_conn.cc
   sentry/socket/netstack/udp.cc
 )
