@@ -61,6 +61,7 @@ const char* LevelTag(LogLevel level) {
 void SetLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
 LogLevel GetLogLevel() { return static_cast<LogLevel>(g_level.load(std::memory_order_relaxed)); }
 void SetLogFd(int fd) { g_fd = fd; }
+int LogFd() { return g_fd.load(); }
 bool LogIsStderr() { return g_fd.load() == 2; }
 void SetStrace(bool on) { g_strace = on; }
 void SetLogJson(bool on) { g_json = on; }

@@ -16,6 +16,8 @@ void SetLogLevel(LogLevel level);
 LogLevel GetLogLevel();
 // Sends log output to `fd` (the caller keeps it open). Default: 2.
 void SetLogFd(int fd);
+// The fd log output goes to.
+int LogFd();
 // Whether log output goes to stderr (no --log file).
 bool LogIsStderr();
 // Whether each application syscall is logged (runsc --strace).

@@ -4,16 +4,17 @@
 
 #include <cstdio>
 
+#include "base/host_proc.h"
+
 namespace moat {
 
 Result<FileDescriptor> ReopenFd(int fd, int flags) {
-  // The directory is opened once, on first use, and kept: reopening goes through it rather than
-  // through a path, so it keeps working wherever the process's root and /proc end up.
-  static const int proc_self_fd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (proc_self_fd < 0) return Errno(ENOSYS);
-  char name[16];
-  std::snprintf(name, sizeof(name), "%d", fd);
-  FileDescriptor out(openat(proc_self_fd, name, flags | O_CLOEXEC));
+  // Through the process's kept /proc rather than a path, so that it keeps working wherever the
+  // process's root ends up.
+  if (hostproc::Dir() < 0) return Errno(ENOSYS);
+  char name[32];
+  std::snprintf(name, sizeof(name), "self/fd/%d", fd);
+  FileDescriptor out(openat(hostproc::Dir(), name, flags | O_CLOEXEC));
   if (!out.valid()) return LastErrno();
   return out;
 }

@@ -17,48 +17,12 @@
 #include <fmt/format.h>
 
 #include "base/status_macros.h"
+#include "platform/filter_builder.h"
 #include "platform/platform.h"
 #include "platform/stub/stub_layout.h"
 
 namespace moat::platform {
 namespace {
-
-class FilterBuilder {
- public:
-  explicit FilterBuilder(uint32_t default_action) : ctx_(seccomp_init(default_action)) {}
-  ~FilterBuilder() {
-    if (ctx_) seccomp_release(ctx_);
-  }
-  scmp_filter_ctx ctx() const { return ctx_; }
-
-  // Adds `action` for syscall `nr` under `args` (all must hold); records the first failure.
-  template <typename... Args>
-  void Rule(uint32_t action, int nr, Args... args) {
-    if (!status_.ok()) return;
-    const scmp_arg_cmp cmps[] = {args..., {}};
-    int r = seccomp_rule_add_array(ctx_, action, nr, sizeof...(args), cmps);
-    if (r < 0) status_ = ErrnoStatus(fmt::format("seccomp_rule_add(syscall {})", nr), -r);
-  }
-  absl::Status status() const { return status_; }
-
-  // The program as classic BPF. libseccomp 2.5 exports only to an fd: go through a memfd.
-  absl::StatusOr<std::vector<struct sock_filter>> Export() {
-    FileDescriptor mem(memfd_create("moat-filter", MFD_CLOEXEC));
-    if (!mem) return ErrnoStatus("memfd_create(moat-filter)");
-    if (int r = seccomp_export_bpf(ctx_, mem.get()); r < 0)
-      return ErrnoStatus("seccomp_export_bpf", -r);
-    off_t size = lseek(mem.get(), 0, SEEK_END);
-    if (size <= 0 || size % sizeof(sock_filter) != 0)
-      return absl::InternalError(fmt::format("seccomp_export_bpf wrote {} bytes", size));
-    std::vector<sock_filter> prog(size / sizeof(sock_filter));
-    if (pread(mem.get(), prog.data(), size, 0) != size) return ErrnoStatus("pread(moat-filter)");
-    return prog;
-  }
-
- private:
-  scmp_filter_ctx ctx_;
-  absl::Status status_;
-};
 
 // The clock reads the host answers: all but a process's CPU-time clock named by pid (a negative
 // clock id without the thread bit, glibc's MAKE_PROCESS_CPUCLOCK), or a clock fd. Those trap: a

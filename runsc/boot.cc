@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 #include "base/log.h"
@@ -20,6 +21,7 @@
 #include "platform/platform.h"
 #include "runsc/cgroup.h"
 #include "runsc/commands.h"
+#include "runsc/confine.h"
 #include "runsc/console.h"
 #include "runsc/container.h"
 #include "runsc/control_server.h"
@@ -28,6 +30,7 @@
 #include "runsc/oci.h"
 #include "runsc/sandbox.h"
 #include "runsc/seccomp_profile.h"
+#include "runsc/sentry_filter.h"
 #include "runsc/spec/spec.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/vfs/fd_table.h"
@@ -50,6 +53,12 @@ Console* g_console = nullptr;
 // Signals sent to the sandbox process itself that it passes on to the container's init, as
 // runc's init would receive them.
 constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT};
+// What the supervisor passes on to the sentry: those, and SIGWINCH.
+constexpr int kSupervisorForwarded[] = {SIGINT,  SIGTERM, SIGHUP,  SIGQUIT,
+                                        SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH};
+
+// The platform the sentry runs its applications on (--platform).
+std::string g_platform;
 
 void WriteAll(int fd, const std::string& s) {
   size_t done = 0;
@@ -71,21 +80,34 @@ absl::Status ReleaseCallerStdio(bool keep_stderr) {
   return absl::OkStatus();
 }
 
-// Everything up to the created state. Returns the kernel, whose init exists but has not run.
-absl::StatusOr<kernel::Kernel*> Setup(const BootOptions& opts, const GlobalOptions& global,
+// What the sandbox takes from the host before the sentry is forked (runsc/confine.h): the
+// bundle's configuration, the gofer's sockets, the network's interfaces, the terminal, the
+// control socket. Nothing here may start a thread.
+struct HostSide {
+  spec::Spec spec;
+  std::vector<std::pair<int, rlimit>> limits;
+  SandboxConfig cfg;
+  std::vector<FileDescriptor> gofer;
+  NetworkPlan network;
+  bool new_netns = false;  // the process is still in the host's network namespace
+  std::optional<HostTerminal> terminal;
+  std::unique_ptr<control::Server> server;  // listening; started by the sentry
+};
+
+absl::StatusOr<HostSide> TakeFromHost(const BootOptions& opts, const GlobalOptions& global,
                                       const ContainerDir& dir) {
+  HostSide h;
   // First of all, so that the gofer and every application process start in it.
   if (!opts.cgroup.empty()) {
     ASSIGN_OR_RETURN(cgroup::Host host, cgroup::Host::Detect());
     ASSIGN_OR_RETURN(std::unique_ptr<cgroup::Cgroup> group, cgroup::Cgroup::Load(host, opts.cgroup));
     RETURN_IF_ERROR(group->Join());
   }
-  ASSIGN_OR_RETURN(spec::Spec spec, spec::LoadBundle(opts.bundle));
+  ASSIGN_OR_RETURN(h.spec, spec::LoadBundle(opts.bundle));
   // While the process has one thread: every thread it starts later (the gofer's, the
   // netstack's, the tasks') is then in the container's network namespace too.
-  ASSIGN_OR_RETURN(NetnsKind netns, EnterNetworkNamespace(spec, global.network));
-  (void)netns;
-  const spec::Process& process = *spec.process;
+  ASSIGN_OR_RETURN(NetnsKind netns, EnterNetworkNamespace(h.spec, global.network));
+  const spec::Process& process = *h.spec.process;
   if (process.terminal && opts.console_socket.empty())
     return absl::InvalidArgumentError(
         "process.terminal is true but no --console-socket was given to receive the terminal");
@@ -96,26 +118,43 @@ absl::StatusOr<kernel::Kernel*> Setup(const BootOptions& opts, const GlobalOptio
 
   // The container's limits are the caller's, except those the config sets; taken before the
   // sentry raises its own.
-  std::vector<std::pair<int, rlimit>> limits;
   for (int r = 0; r < RLIM_NLIMITS; r++) {
     rlimit l;
-    if (getrlimit(r, &l) == 0) limits.emplace_back(r, l);
+    if (getrlimit(r, &l) == 0) h.limits.emplace_back(r, l);
   }
   RaiseFdLimit();
   ASSIGN_OR_RETURN(NetworkMode net_mode, ParseNetworkMode(global.network));
+  h.new_netns = netns == NetnsKind::kHost && net_mode != NetworkMode::kHost;
+  ASSIGN_OR_RETURN(h.cfg, SandboxConfigFor(h.spec, opts.bundle, global.overlay));
+  ASSIGN_OR_RETURN(h.gofer, StartGoferFor(h.cfg));
+  // The network, while this process may still take over the namespace's interfaces.
+  ASSIGN_OR_RETURN(h.network, PrepareNetwork(net_mode, /*for_boot=*/true));
+  // The container's terminal: a host pair whose master goes to the engine now.
+  if (process.terminal) {
+    ASSIGN_OR_RETURN(HostTerminal t, OpenHostTerminal());
+    RETURN_IF_ERROR(SendMasterToSocket(t.master, opts.console_socket));
+    h.terminal = std::move(t);
+  }
+  ASSIGN_OR_RETURN(h.server, control::Server::Listen(dir.control_path()));
+  return h;
+}
 
-  ASSIGN_OR_RETURN(SandboxConfig cfg, SandboxConfigFor(spec, opts.bundle, global.overlay));
-  ASSIGN_OR_RETURN(RefPtr<vfs::MountNamespace> mounts, BuildMounts(cfg));
+// In the sentry: everything up to the created state. Returns the kernel, whose init exists but
+// has not run.
+absl::StatusOr<kernel::Kernel*> BuildSandbox(HostSide h) {
+  const spec::Spec& spec = h.spec;
+  const spec::Process& process = *spec.process;
+  const std::vector<std::pair<int, rlimit>> limits = h.limits;
+  ASSIGN_OR_RETURN(RefPtr<vfs::MountNamespace> mounts, BuildMounts(h.cfg, std::move(h.gofer)));
   // The init's working directory is made if missing, as runc makes it (an exec's must exist).
   RETURN_IF_ERROR(MakeDirs(*mounts, process.cwd));
   ASSIGN_OR_RETURN(std::unique_ptr<platform::Platform> platform,
-                   platform::NewPlatform(global.platform));
+                   platform::NewPlatform(g_platform));
   auto* kernel = new kernel::Kernel(std::move(platform), mounts);
   kernel->set_syscall_table(&syscalls::Table());
-  kernel->set_id_maps(cfg.uids, cfg.gids);
-  // The network, before any task runs (and, for sandbox, while this process may still take
-  // over the namespace's interfaces).
-  ASSIGN_OR_RETURN(std::unique_ptr<sockets::Stack> network, NetworkForBoot(net_mode));
+  kernel->set_id_maps(h.cfg.uids, h.cfg.gids);
+  // The network, before any task runs.
+  ASSIGN_OR_RETURN(std::unique_ptr<sockets::Stack> network, StartNetwork(std::move(h.network)));
   kernel->set_network(std::move(network));
   if (spec.linux.resources && spec.linux.resources->pids_limit)
     kernel->set_pids_limit(*spec.linux.resources->pids_limit);
@@ -130,13 +169,13 @@ absl::StatusOr<kernel::Kernel*> Setup(const BootOptions& opts, const GlobalOptio
   RETURN_IF_ERROR(ApplySysctls(spec.linux.sysctl, *kernel));
 
   // The container's stdio: runsc's own (an engine's pipes or files), or a terminal whose
-  // master goes to the console socket.
+  // master went to the console socket.
   std::unique_ptr<Console> console;
   RefPtr<vfs::FdTable> stdio;
-  if (process.terminal) {
+  if (h.terminal) {
     ASSIGN_OR_RETURN(console, Console::Create({.size = process.console_size, .mounts = mounts.get(),
-                                               .uid = process.user.uid}));
-    RETURN_IF_ERROR(console->SendToSocket(opts.console_socket));
+                                               .uid = process.user.uid},
+                                              std::move(*h.terminal)));
     ASSIGN_OR_RETURN(stdio, console->TakeStdio());
   } else {
     ASSIGN_OR_RETURN(stdio, HostStdioTable({fcntl(0, F_DUPFD_CLOEXEC, 3),
@@ -164,20 +203,22 @@ absl::StatusOr<kernel::Kernel*> Setup(const BootOptions& opts, const GlobalOptio
     g_console = console.release();  // lives as long as the sandbox
   }
 
+  // An exec's terminal is opened by `runsc exec`, which sends its master to the engine and
+  // passes the replica with the request.
   control::Server::ProcessMaker make = [mounts, limits, profile](const control::ExecRequest& req,
                                                         std::vector<FileDescriptor> fds)
       -> absl::StatusOr<kernel::InitProcess> {
     std::unique_ptr<Console> exec_console;
     RefPtr<vfs::FdTable> table;
     if (req.terminal) {
-      if (req.console_socket.empty())
-        return absl::InvalidArgumentError("a terminal was asked for without a console socket");
+      if (fds.size() != 1)
+        return absl::InvalidArgumentError("a terminal was asked for without its host replica");
       std::optional<spec::ConsoleSize> size;
       if (req.console_height || req.console_width)
         size = spec::ConsoleSize{req.console_height, req.console_width};
       ASSIGN_OR_RETURN(exec_console,
-                       Console::Create({.size = size, .mounts = mounts.get(), .uid = req.uid}));
-      RETURN_IF_ERROR(exec_console->SendToSocket(req.console_socket));
+                       Console::Create({.size = size, .mounts = mounts.get(), .uid = req.uid},
+                                       HostTerminal{FileDescriptor(), std::move(fds[0])}));
       ASSIGN_OR_RETURN(table, exec_console->TakeStdio());
     } else {
       std::vector<int> raw;
@@ -197,10 +238,8 @@ absl::StatusOr<kernel::Kernel*> Setup(const BootOptions& opts, const GlobalOptio
     }
     return p;
   };
-  ASSIGN_OR_RETURN(std::unique_ptr<control::Server> server,
-                   control::Server::Listen(dir.control_path(), kernel, std::move(make), getuid()));
-  server->Start();
-  server.release();  // serves until the process exits
+  h.server->Serve(kernel, std::move(make), HostRootAsSeen());
+  h.server.release();  // serves until the process exits
   return kernel;
 }
 
@@ -216,10 +255,35 @@ int RunBoot(const BootOptions& opts, const GlobalOptions& global) {
   pthread_sigmask(SIG_BLOCK, &forward, nullptr);
 
   ContainerDir dir(global.root, opts.id);
-  absl::StatusOr<kernel::Kernel*> kernel = Setup(opts, global, dir);
+  absl::StatusOr<HostSide> host = TakeFromHost(opts, global, dir);
+  absl::StatusOr<std::optional<SentryProcess>> sentry =
+      host.ok() ? ForkSentry({.user_namespace = global.network != "host",
+                              .network_namespace = host->new_netns,
+                              .forwarded = kSupervisorForwarded})
+                : absl::StatusOr<std::optional<SentryProcess>>(host.status());
+  if (!sentry.ok()) {
+    WriteAll(opts.ready_fd, std::string(sentry.status().message()));
+    return 1;
+  }
+  if (*sentry) {
+    // The supervisor. The sentry reports the end of setup on the ready fd.
+    host->server.release();  // its socket is closed below; the sentry's copy serves
+    CloseAllFdsBut((*sentry)->status.get());
+    int status = Supervise(**sentry, kSupervisorForwarded);
+    // Recorded before this process ends, so that whoever sees it gone also sees how init ended.
+    absl::Status written = WriteFileAtomic(dir.exit_path(), fmt::format("{}", status), 0600);
+    if (!written.ok()) LOG_ERROR("recording the exit status: {}", std::string(written.message()));
+    ExitLike(status);
+  }
+
+  // The sentry.
+  g_platform = global.platform;
+  absl::Status filtered = InstallSentryFilter();
+  absl::StatusOr<kernel::Kernel*> kernel =
+      filtered.ok() ? BuildSandbox(std::move(*host)) : absl::StatusOr<kernel::Kernel*>(filtered);
   if (!kernel.ok()) {
     WriteAll(opts.ready_fd, std::string(kernel.status().message()));
-    return 1;
+    ExitSentry(1 << 8);
   }
   WriteAll(opts.ready_fd, "ok");
   close(opts.ready_fd);
@@ -239,11 +303,7 @@ int RunBoot(const BootOptions& opts, const GlobalOptions& global) {
     }
   }).detach();
 
-  int status = (*kernel)->Wait();
-  // Recorded before this process ends, so that whoever sees it gone also sees how init ended.
-  absl::Status written = WriteFileAtomic(dir.exit_path(), fmt::format("{}", status), 0600);
-  if (!written.ok()) LOG_ERROR("recording the exit status: {}", std::string(written.message()));
-  ExitLike(status);
+  ExitSentry((*kernel)->Wait());
 }
 
 }  // namespace

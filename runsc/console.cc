@@ -61,27 +61,6 @@ absl::StatusOr<FileDescriptor> NewEventfd() {
   return fd;
 }
 
-// A host pseudo-terminal pair: the master, and its replica opened without becoming anyone's
-// controlling terminal.
-absl::Status OpenHostPair(FileDescriptor* master, FileDescriptor* replica) {
-  FileDescriptor m(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!m) return ErrnoStatus("posix_openpt");
-  if (grantpt(m.get()) != 0) return ErrnoStatus("grantpt");
-  if (unlockpt(m.get()) != 0) return ErrnoStatus("unlockpt");
-  // TIOCGPTPEER opens the replica without a path lookup (no /dev/pts needed); older kernels go
-  // through the name.
-  FileDescriptor r(ioctl(m.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!r) {
-    char name[64];
-    if (ptsname_r(m.get(), name, sizeof(name)) != 0) return ErrnoStatus("ptsname");
-    r.Reset(open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (!r) return ErrnoStatus(fmt::format("open({})", name));
-  }
-  *master = std::move(m);
-  *replica = std::move(r);
-  return absl::OkStatus();
-}
-
 // The sentry pair's paths: through the container's devpts mount when there is one.
 RefPtr<vfs::Mount> DevptsMount(vfs::MountNamespace* mounts) {
   if (!mounts) return nullptr;
@@ -125,12 +104,63 @@ class ScopedNoSigpipe {
 
 }  // namespace
 
+absl::StatusOr<HostTerminal> OpenHostTerminal() {
+  FileDescriptor m(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!m) return ErrnoStatus("posix_openpt");
+  if (grantpt(m.get()) != 0) return ErrnoStatus("grantpt");
+  if (unlockpt(m.get()) != 0) return ErrnoStatus("unlockpt");
+  // TIOCGPTPEER opens the replica without a path lookup (no /dev/pts needed); older kernels go
+  // through the name.
+  FileDescriptor r(ioctl(m.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!r) {
+    char name[64];
+    if (ptsname_r(m.get(), name, sizeof(name)) != 0) return ErrnoStatus("ptsname");
+    r.Reset(open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!r) return ErrnoStatus(fmt::format("open({})", name));
+  }
+  return HostTerminal{std::move(m), std::move(r)};
+}
+
+absl::Status SendMasterToSocket(FileDescriptor& master, const std::string& path) {
+  if (!master) return absl::FailedPreconditionError("console: the master was handed over");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
+    return absl::InvalidArgumentError(fmt::format("console socket {}: bad path length", path));
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  FileDescriptor sock(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!sock) return ErrnoStatus("socket(AF_UNIX)");
+  int r;
+  do {
+    r = connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  } while (r != 0 && Retry(errno));
+  if (r != 0) return ErrnoStatus(fmt::format("connect({})", path));
+
+  const int fd = master.get();
+  Result<void> sent = wire::SendMessage(
+      sock.get(),
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(kMasterName), sizeof(kMasterName) - 1),
+      std::span<const int>(&fd, 1));
+  if (!sent.ok()) return ErrnoStatus(fmt::format("sendmsg({})", path), sent.error());
+  master.Reset();
+  return absl::OkStatus();
+}
+
 // ---- Console ----
 
 absl::StatusOr<std::unique_ptr<Console>> Console::Create(const ConsoleOptions& opts) {
+  ASSIGN_OR_RETURN(HostTerminal host, OpenHostTerminal());
+  return Create(opts, std::move(host));
+}
+
+absl::StatusOr<std::unique_ptr<Console>> Console::Create(const ConsoleOptions& opts,
+                                                         HostTerminal host) {
+  if (!host.replica) return absl::InvalidArgumentError("console: no host terminal");
   std::unique_ptr<Console> c(new Console());
   c->size_check_ = opts.size_check;
-  RETURN_IF_ERROR(OpenHostPair(&c->host_master_, &c->host_replica_));
+  c->host_master_ = std::move(host.master);
+  c->host_replica_ = std::move(host.replica);
 
   // The host replica only carries bytes: the sentry's line discipline does the terminal's work.
   termios tio;
@@ -174,7 +204,7 @@ absl::StatusOr<std::unique_ptr<Console>> Console::Create(const ConsoleOptions& o
   if (opts.size) {
     c->size_.ws_row = static_cast<unsigned short>(opts.size->height);
     c->size_.ws_col = static_cast<unsigned short>(opts.size->width);
-    if (ioctl(c->host_master_.get(), TIOCSWINSZ, &c->size_) != 0) {
+    if (ioctl(c->host_replica_.get(), TIOCSWINSZ, &c->size_) != 0) {
       return ErrnoStatus("ioctl(host pty, TIOCSWINSZ)");
     }
     c->pty_->SetWindowSize(c->size_);
@@ -192,30 +222,7 @@ Console::~Console() {
 }
 
 absl::Status Console::SendToSocket(const std::string& path) {
-  if (!host_master_) return absl::FailedPreconditionError("console: the master was handed over");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
-    return absl::InvalidArgumentError(fmt::format("console socket {}: bad path length", path));
-  }
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  FileDescriptor sock(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!sock) return ErrnoStatus("socket(AF_UNIX)");
-  int r;
-  do {
-    r = connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  } while (r != 0 && Retry(errno));
-  if (r != 0) return ErrnoStatus(fmt::format("connect({})", path));
-
-  const int fd = host_master_.get();
-  Result<void> sent = wire::SendMessage(
-      sock.get(),
-      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(kMasterName), sizeof(kMasterName) - 1),
-      std::span<const int>(&fd, 1));
-  if (!sent.ok()) return ErrnoStatus(fmt::format("sendmsg({})", path), sent.error());
-  // The engine holds the only master now: its close is the hang-up.
-  host_master_.Reset();
-  return absl::OkStatus();
+  return SendMasterToSocket(host_master_, path);
 }
 
 absl::StatusOr<RefPtr<vfs::FdTable>> Console::TakeStdio() {

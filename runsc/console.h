@@ -91,18 +91,35 @@ struct ConsoleOptions {
   absl::Duration size_check = absl::Milliseconds(250);
 };
 
+// A Console's host pair. The sentry opens no host path (runsc/confine.h), so the pair is opened
+// and its master sent to the engine before the sentry is forked (runsc boot, runsc do), or by
+// the command that asks for a terminal (`runsc exec -t`, which passes the replica on).
+struct HostTerminal {
+  FileDescriptor master;  // none once sent
+  FileDescriptor replica;
+};
+
+// Opens a host pair: the master, and its replica, which becomes no one's controlling terminal.
+absl::StatusOr<HostTerminal> OpenHostTerminal();
+
+// Connects to the unix socket `path` and sends `master` as runc does (utils.SendFd): one message
+// whose data is the master's name, "/dev/ptmx", with the fd in SCM_RIGHTS. Closes `master`: from
+// then on the engine's close is the hang-up.
+absl::Status SendMasterToSocket(FileDescriptor& master, const std::string& path);
+
 class Console {
  public:
   // Opens both pairs, makes the host replica raw and non-blocking, sets the initial size.
   static absl::StatusOr<std::unique_ptr<Console>> Create(const ConsoleOptions& opts = {});
+  // The same on a host pair opened before (its master may have been sent already).
+  static absl::StatusOr<std::unique_ptr<Console>> Create(const ConsoleOptions& opts,
+                                                         HostTerminal host);
   // Stops the relay; closing the sentry master hangs the container's terminal up.
   ~Console();
   Console(const Console&) = delete;
   Console& operator=(const Console&) = delete;
 
-  // Connects to the unix socket `path` and sends the host master as runc does (utils.SendFd):
-  // one message whose data is the master's name, "/dev/ptmx", with the fd in SCM_RIGHTS. Closes
-  // runsc's copy: from then on the engine's close is the hang-up.
+  // SendMasterToSocket of the host master.
   absl::Status SendToSocket(const std::string& path);
   // The host master, for a caller that relays it itself (RelayTerminal) or a test.
   FileDescriptor TakeHostMaster() { return std::move(host_master_); }

@@ -82,11 +82,11 @@ struct ExecRequest {
            cap_ambient = 0;
   uint8_t no_new_privs = 0;
   std::vector<Rlimit> rlimits;
-  // The fds that come with the request: stdin, stdout, stderr; none with `terminal` (the
-  // sandbox makes the terminal and sends its master to `console_socket`).
+  // The fds that come with the request: stdin, stdout, stderr; with `terminal`, the host
+  // replica of a terminal whose master went to `console_socket` (runsc/console.h HostTerminal).
   uint8_t terminal = 0;
   uint16_t console_height = 0, console_width = 0;
-  // With `terminal`: the unix socket the sandbox sends the terminal's master to.
+  // With `terminal`: the unix socket the terminal's master went to.
   std::string console_socket;
   // Nobody will ask for its wait status (exec --detach with no waiter): reap it at exit.
   uint8_t detached = 0;

@@ -65,9 +65,7 @@ class HangupWatch {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Server>> Server::Listen(const std::string& path,
-                                                       kernel::Kernel* kernel,
-                                                       ProcessMaker make_process, uid_t owner) {
+absl::StatusOr<std::unique_ptr<Server>> Server::Listen(const std::string& path) {
   FileDescriptor dir;
   ASSIGN_OR_RETURN(sockaddr_un addr, SocketAddress(path, &dir));
   FileDescriptor sock(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
@@ -78,10 +76,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Listen(const std::string& path,
   umask(old);
   if (r < 0) return ErrnoStatus(fmt::format("bind({})", path));
   if (listen(sock.get(), 64) < 0) return ErrnoStatus(fmt::format("listen({})", path));
-  return std::unique_ptr<Server>(new Server(std::move(sock), kernel, std::move(make_process), owner));
+  return std::unique_ptr<Server>(new Server(std::move(sock)));
 }
 
-void Server::Start() {
+void Server::Serve(kernel::Kernel* kernel, ProcessMaker make_process, uid_t peer_uid) {
+  kernel_ = kernel;
+  make_process_ = std::move(make_process);
+  owner_ = peer_uid;
   std::thread([this] {
     for (;;) {
       int fd = accept4(sock_.get(), nullptr, nullptr, SOCK_CLOEXEC);
@@ -93,12 +94,13 @@ void Server::Start() {
         LOG_ERROR("accept on the control socket: {}", Errno(errno).Name());
         return;
       }
-      std::thread([this, conn = FileDescriptor(fd)]() mutable { Serve(std::move(conn)); }).detach();
+      std::thread([this, conn = FileDescriptor(fd)]() mutable { ServeConnection(std::move(conn)); })
+          .detach();
     }
   }).detach();
 }
 
-void Server::Serve(FileDescriptor conn) {
+void Server::ServeConnection(FileDescriptor conn) {
   ucred cred{};
   socklen_t len = sizeof(cred);
   if (getsockopt(conn.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||

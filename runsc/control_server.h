@@ -24,25 +24,24 @@ class Server {
   using ProcessMaker = std::function<absl::StatusOr<kernel::InitProcess>(
       const ExecRequest&, std::vector<FileDescriptor> fds)>;
 
-  // Listens on `path` (mode 0600). Requests are served for peers that are root or `owner`.
-  static absl::StatusOr<std::unique_ptr<Server>> Listen(const std::string& path,
-                                                        kernel::Kernel* kernel,
-                                                        ProcessMaker make_process, uid_t owner);
-  // Serves connections on threads of its own until the process exits.
-  void Start();
+  // Listens on `path` (mode 0600, so that only its owner, root, can connect). Nothing is
+  // accepted before Serve.
+  static absl::StatusOr<std::unique_ptr<Server>> Listen(const std::string& path);
+  // Serves connections on threads of its own until the process exits, for peers whose uid (as
+  // the calling process sees it) is 0 or `peer_uid`: the host's root shows as the overflow uid
+  // in a sentry with its own user namespace (runsc/confine.h HostRootAsSeen).
+  void Serve(kernel::Kernel* kernel, ProcessMaker make_process, uid_t peer_uid);
 
  private:
-  Server(FileDescriptor sock, kernel::Kernel* kernel, ProcessMaker make_process, uid_t owner)
-      : sock_(std::move(sock)), kernel_(kernel), make_process_(std::move(make_process)),
-        owner_(owner) {}
-  void Serve(FileDescriptor conn);
+  explicit Server(FileDescriptor sock) : sock_(std::move(sock)) {}
+  void ServeConnection(FileDescriptor conn);
   // Answers one request that came on connection `conn`: the reply message to send.
   std::vector<uint8_t> Handle(wire::Message& m, int conn);
 
   FileDescriptor sock_;
-  kernel::Kernel* kernel_;  // not owned
+  kernel::Kernel* kernel_ = nullptr;  // not owned
   ProcessMaker make_process_;
-  uid_t owner_;
+  uid_t owner_ = 0;
 };
 
 }  // namespace moat::runsc::control

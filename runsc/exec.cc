@@ -108,8 +108,18 @@ absl::StatusOr<int32_t> StartProcess(const ContainerDir& dir, const spec::Proces
                                      const std::string& console_socket) {
   control::ExecRequest req = ExecRequestFor(p);
   req.console_socket = console_socket;
-  absl::StatusOr<control::ExecRequest::Reply> r = control::Call(
-      dir.control_path(), req, p.terminal ? std::vector<int>{} : std::vector<int>{0, 1, 2});
+  if (!p.terminal) {
+    absl::StatusOr<control::ExecRequest::Reply> r =
+        control::Call(dir.control_path(), req, std::vector<int>{0, 1, 2});
+    if (!r.ok()) return r.status();
+    return r->pid;
+  }
+  // The sentry opens no host path (runsc/confine.h): the host side of the terminal is opened
+  // here, its master sent to the engine, and its replica passed on with the request.
+  ASSIGN_OR_RETURN(HostTerminal t, OpenHostTerminal());
+  RETURN_IF_ERROR(SendMasterToSocket(t.master, console_socket));
+  absl::StatusOr<control::ExecRequest::Reply> r =
+      control::Call(dir.control_path(), req, std::vector<int>{t.replica.get()});
   if (!r.ok()) return r.status();
   return r->pid;
 }

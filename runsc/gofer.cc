@@ -2,6 +2,8 @@
 // SOCK_SEQPACKET socket per mount; each `--serve FD:PATH[:ro]` serves the host directory (or
 // file) PATH on the socket FD, on a thread of its own, until the sentry hangs up.
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -13,8 +15,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "base/log.h"
+#include "base/status_macros.h"
 #include "gofer/server.h"
 #include "runsc/commands.h"
+#include "runsc/confine.h"
+#include "runsc/gofer_filter.h"
 
 namespace moat::runsc {
 namespace {
@@ -39,7 +44,26 @@ absl::StatusOr<Export> ParseServe(const std::string& arg) {
   return e;
 }
 
+// The gofer's confinement (DESIGN.md section 8, layer 3), once it holds its exports' roots and
+// its /proc/self/fd: namespaces of its own (mount, with an empty root; ipc, uts; net: the host
+// unix sockets of bind mounts are reached by path, which needs none), the capabilities of file
+// work only (no CAP_MKNOD: it makes no device node), and its seccomp filter.
+absl::Status Confine() {
+  if (unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET) < 0)
+    return ErrnoStatus("unshare of the gofer's namespaces");
+  RETURN_IF_ERROR(PivotToEmptyRoot(/*with_proc=*/false));
+  pid_t parent = getppid();
+  RETURN_IF_ERROR(DropCapabilities({CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER,
+                                    CAP_FSETID}));
+  // The capability change cleared the death signal: set again, and check that the parent did
+  // not go meanwhile.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(1);
+  return InstallGoferFilter();
+}
+
 int RunGofer(const std::vector<std::string>& serve) {
+  prctl(PR_SET_NAME, "runsc-gofer");
   // The gofer goes when its sandbox goes, even if a socket were still open somewhere.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   // One host fd per file the sentry holds: allow as many as the host does.
@@ -70,6 +94,11 @@ int RunGofer(const std::vector<std::string>& serve) {
       return 1;
     }
     exports.emplace_back(*e, std::move(root));
+  }
+  // From here on the gofer works only through the fds it holds.
+  if (absl::Status s = Confine(); !s.ok()) {
+    std::fprintf(stderr, "runsc gofer: %s\n", std::string(s.message()).c_str());
+    return 1;
   }
   std::vector<std::thread> threads;
   for (auto& [e, root] : exports) {

@@ -51,44 +51,22 @@ absl::StatusOr<NetworkMode> ParseNetworkMode(std::string_view name) {
                                     ": want none, sandbox or host");
 }
 
-namespace {
-
-absl::StatusOr<std::unique_ptr<sockets::Stack>> Netstack(bool take_over) {
-  sockets::netstack::NetstackOptions opts;
+absl::StatusOr<NetworkPlan> PrepareNetwork(NetworkMode mode, bool for_boot) {
+  NetworkPlan plan{mode, {}};
+  bool take_over = mode == NetworkMode::kSandboxTakeover || (for_boot && mode == NetworkMode::kSandbox);
   if (take_over) {
     absl::StatusOr<std::vector<sockets::netstack::LinkConfig>> links = TakeOverInterfaces();
     if (!links.ok()) return links.status();
-    opts.links = std::move(*links);
+    plan.links = std::move(*links);
   }
+  return plan;
+}
+
+absl::StatusOr<std::unique_ptr<sockets::Stack>> StartNetwork(NetworkPlan plan) {
+  if (plan.mode == NetworkMode::kHost) return sockets::hostinet::NewHostStack();
+  sockets::netstack::NetstackOptions opts;
+  opts.links = std::move(plan.links);
   return sockets::netstack::NewNetstack(std::move(opts));
-}
-
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<sockets::Stack>> NetworkForDo(NetworkMode mode) {
-  switch (mode) {
-    case NetworkMode::kNone:
-    case NetworkMode::kSandbox:
-      return Netstack(false);
-    case NetworkMode::kSandboxTakeover:
-      return Netstack(true);
-    case NetworkMode::kHost:
-      return sockets::hostinet::NewHostStack();
-  }
-  return std::unique_ptr<sockets::Stack>();
-}
-
-absl::StatusOr<std::unique_ptr<sockets::Stack>> NetworkForBoot(NetworkMode mode) {
-  switch (mode) {
-    case NetworkMode::kNone:
-      return Netstack(false);
-    case NetworkMode::kSandbox:
-    case NetworkMode::kSandboxTakeover:
-      return Netstack(true);
-    case NetworkMode::kHost:
-      return sockets::hostinet::NewHostStack();
-  }
-  return std::unique_ptr<sockets::Stack>();
 }
 
 }  // namespace moat::runsc

@@ -16,9 +16,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "runsc/spec/spec.h"
+#include "sentry/socket/netstack/netstack.h"
 #include "sentry/socket/stack.h"
 
 namespace moat::runsc {
@@ -42,10 +44,20 @@ enum class NetworkMode { kNone, kSandbox, kSandboxTakeover, kHost };
 
 absl::StatusOr<NetworkMode> ParseNetworkMode(std::string_view name);
 
-// For `runsc do`: kSandbox is loopback only.
-absl::StatusOr<std::unique_ptr<sockets::Stack>> NetworkForDo(NetworkMode mode);
-// For `runsc boot`, in the container's network namespace: kSandbox takes it over.
-absl::StatusOr<std::unique_ptr<sockets::Stack>> NetworkForBoot(NetworkMode mode);
+// What the network takes from the host before the sentry is forked (runsc/confine.h), while
+// the process still has the privileges over the network namespace that taking its interfaces
+// over needs.
+struct NetworkPlan {
+  NetworkMode mode = NetworkMode::kNone;
+  std::vector<sockets::netstack::LinkConfig> links;  // the interfaces taken over
+};
+
+// For `runsc boot` (`for_boot`), in the container's network namespace, kSandbox takes it over;
+// for `runsc do` it is loopback only.
+absl::StatusOr<NetworkPlan> PrepareNetwork(NetworkMode mode, bool for_boot);
+
+// The sockets::Stack of `plan`, in the sentry.
+absl::StatusOr<std::unique_ptr<sockets::Stack>> StartNetwork(NetworkPlan plan);
 
 }  // namespace moat::runsc
 

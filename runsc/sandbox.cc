@@ -19,8 +19,10 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "platform/platform.h"
+#include "runsc/confine.h"
 #include "runsc/console.h"
 #include "runsc/network.h"
+#include "runsc/sentry_filter.h"
 #include "sentry/fsimpl/devpts.h"
 #include "sentry/fsimpl/host_fd.h"
 #include "sentry/fsimpl/gofer.h"
@@ -273,8 +275,7 @@ std::vector<SandboxMount> StandardMounts() {
   };
 }
 
-absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const SandboxConfig& cfg) {
-  auto creds = kernel::Credentials::New(0, 0);
+absl::StatusOr<std::vector<FileDescriptor>> StartGoferFor(const SandboxConfig& cfg) {
   // The gofer serves the root and every bind mount's source.
   std::vector<std::string> paths{cfg.rootfs};
   std::vector<bool> readonly{cfg.overlay};
@@ -286,8 +287,16 @@ absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const SandboxConfig& cfg
     paths.push_back(m.source);
     readonly.push_back(m.flags.readonly);
   }
-  ASSIGN_OR_RETURN(std::vector<FileDescriptor> socks, StartGofer(paths, readonly));
+  return StartGofer(paths, readonly);
+}
 
+absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const SandboxConfig& cfg,
+                                                        std::vector<FileDescriptor> socks) {
+  auto creds = kernel::Credentials::New(0, 0);
+  size_t binds = 0;
+  for (const SandboxMount& m : cfg.mounts) binds += m.type == "bind";
+  if (socks.size() != 1 + binds)
+    return absl::InternalError(fmt::format("{} gofer sockets for {} mounts", socks.size(), 1 + binds));
   Result<RefPtr<vfs::Dentry>> lower =
       fsimpl::NewGoferFilesystem(std::move(socks[0]), cfg.uids, cfg.gids);
   if (!lower.ok()) return ErrnoStatus(fmt::format("root {}", cfg.rootfs), lower.error());
@@ -405,7 +414,7 @@ absl::StatusOr<int> RunDo(const DoOptions& opts) {
   ASSIGN_OR_RETURN(NetworkMode net_mode, ParseNetworkMode(opts.network));
 
   // Forwarded signals are taken by one thread with sigwaitinfo; every thread created from here
-  // on inherits the mask.
+  // on inherits the mask. (In the supervisor, Supervise takes them and passes them on.)
   sigset_t forward;
   sigemptyset(&forward);
   for (int sig : kForwarded) sigaddset(&forward, sig);
@@ -424,72 +433,99 @@ absl::StatusOr<int> RunDo(const DoOptions& opts) {
     }
     cfg.mounts.push_back({parts[1], "bind", parts[0], {.readonly = ro}, ""});
   }
-  ASSIGN_OR_RETURN(RefPtr<vfs::MountNamespace> mounts, BuildMounts(cfg));
-  ASSIGN_OR_RETURN(std::unique_ptr<platform::Platform> platform,
-                   platform::NewPlatform(opts.platform));
-  ASSIGN_OR_RETURN(RefPtr<vfs::FdTable> stdio,
-                   HostStdioTable({fcntl(0, F_DUPFD_CLOEXEC, 3), fcntl(1, F_DUPFD_CLOEXEC, 3),
-                                   fcntl(2, F_DUPFD_CLOEXEC, 3)}));
-  // A terminal of the sandbox instead, with its master at the engine's end of the socket. It
-  // lives as long as runsc (like the kernel below, whose session it hangs up when it goes).
-  Console* console = nullptr;
+  // What the sandbox takes from the host before the sentry is forked (runsc/confine.h).
+  ASSIGN_OR_RETURN(std::vector<FileDescriptor> gofer, StartGoferFor(cfg));
+  ASSIGN_OR_RETURN(NetworkPlan network, PrepareNetwork(net_mode, /*for_boot=*/false));
+  std::optional<HostTerminal> terminal;
   if (!opts.console_socket.empty()) {
-    ConsoleOptions copts;
-    copts.mounts = mounts.get();
-    copts.uid = getuid();
-    ASSIGN_OR_RETURN(std::unique_ptr<Console> c, Console::Create(copts));
-    RETURN_IF_ERROR(c->SendToSocket(opts.console_socket));
-    ASSIGN_OR_RETURN(stdio, c->TakeStdio());
-    console = c.release();
+    ASSIGN_OR_RETURN(HostTerminal t, OpenHostTerminal());
+    RETURN_IF_ERROR(SendMasterToSocket(t.master, opts.console_socket));
+    terminal = std::move(t);
   }
-
-  // The kernel lives until runsc exits: the signal-forwarding thread below keeps using it.
-  auto* kernel = new kernel::Kernel(std::move(platform), mounts);
-  kernel->set_syscall_table(&syscalls::Table());
-  ASSIGN_OR_RETURN(std::unique_ptr<sockets::Stack> network, NetworkForDo(net_mode));
-  kernel->set_network(std::move(network));
-
-  kernel::InitProcess init;
-  init.argv = opts.argv;
+  char cwd_buf[PATH_MAX];
+  std::string host_cwd = getcwd(cwd_buf, sizeof(cwd_buf)) ? cwd_buf : "/";
   const char* path_env = getenv("PATH");
-  absl::StatusOr<std::string> program =
-      FindProgram(*mounts, opts.argv[0], path_env ? path_env : "/usr/local/bin:/usr/bin:/bin",
-                  *kernel::Credentials::New(getuid(), getgid()));
-  init.path = program.ok() ? *program : opts.argv[0];
-  for (char** e = environ; *e; e++) init.envp.push_back(*e);
-  init.cwd = opts.cwd;
-  if (init.cwd.empty()) {
-    char buf[PATH_MAX];
-    init.cwd = (opts.root_dir == "/" && getcwd(buf, sizeof(buf))) ? buf : "/";
+  // The caller's ids are the application's: the sentry's own are its namespace's.
+  const uid_t uid = getuid();
+  const gid_t gid = getgid();
+  ASSIGN_OR_RETURN(std::optional<SentryProcess> sentry,
+                   ForkSentry({.user_namespace = net_mode != NetworkMode::kHost,
+                               .network_namespace = net_mode != NetworkMode::kHost,
+                               .forwarded = kForwarded}));
+  if (sentry) {
+    CloseAllFdsBut(sentry->status.get());
+    int status = Supervise(*sentry, kForwarded);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return WEXITSTATUS(status);
   }
-  init.uid = getuid();
-  init.gid = getgid();
-  init.rlimits = limits;
-  // Moved, not copied: a console's relay ends when the last file of its terminal closes.
-  init.fds = std::move(stdio);
-  if (console) init.controlling_tty = console->terminal();
-  mode_t um = umask(022);
-  umask(um);
-  init.umask = um;
-  RETURN_IF_ERROR(kernel->Start(std::move(init)));
-  if (console) console->StartRelay();
 
-  std::thread([kernel, forward, console] {
-    for (;;) {
-      siginfo_t info;
-      int sig = sigwaitinfo(&forward, &info);
-      // With a console, resizes come from the engine through it (polled: runsc do keeps the
-      // caller's session, so its terminal is no controlling terminal of runsc's).
-      if (console && sig == SIGWINCH) continue;
-      if (sig > 0) kernel->SignalInit(sig);
+  // The sentry. Its failures from here on are the sandbox's status: 125, as setup's are.
+  absl::Status built = [&]() -> absl::Status {
+    RETURN_IF_ERROR(InstallSentryFilter());
+    ASSIGN_OR_RETURN(RefPtr<vfs::MountNamespace> mounts, BuildMounts(cfg, std::move(gofer)));
+    ASSIGN_OR_RETURN(std::unique_ptr<platform::Platform> platform,
+                     platform::NewPlatform(opts.platform));
+    ASSIGN_OR_RETURN(RefPtr<vfs::FdTable> stdio,
+                     HostStdioTable({fcntl(0, F_DUPFD_CLOEXEC, 3), fcntl(1, F_DUPFD_CLOEXEC, 3),
+                                     fcntl(2, F_DUPFD_CLOEXEC, 3)}));
+    // A terminal of the sandbox instead, with its master at the engine's end of the socket. It
+    // lives as long as the sentry (like the kernel below, whose session it hangs up when it
+    // goes).
+    Console* console = nullptr;
+    if (terminal) {
+      ConsoleOptions copts;
+      copts.mounts = mounts.get();
+      copts.uid = uid;
+      ASSIGN_OR_RETURN(std::unique_ptr<Console> c, Console::Create(copts, std::move(*terminal)));
+      ASSIGN_OR_RETURN(stdio, c->TakeStdio());
+      console = c.release();
     }
-  }).detach();
 
-  int status = kernel->Wait();
-  // The container's last output is still on its way to the engine.
-  if (console) console->WaitRelay(absl::Seconds(2));
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return WEXITSTATUS(status);
+    // The kernel lives until the sentry exits: the signal-forwarding thread below keeps using it.
+    auto* kernel = new kernel::Kernel(std::move(platform), mounts);
+    kernel->set_syscall_table(&syscalls::Table());
+    ASSIGN_OR_RETURN(std::unique_ptr<sockets::Stack> stack, StartNetwork(std::move(network)));
+    kernel->set_network(std::move(stack));
+
+    kernel::InitProcess init;
+    init.argv = opts.argv;
+    absl::StatusOr<std::string> program =
+        FindProgram(*mounts, opts.argv[0], path_env ? path_env : "/usr/local/bin:/usr/bin:/bin",
+                    *kernel::Credentials::New(uid, gid));
+    init.path = program.ok() ? *program : opts.argv[0];
+    for (char** e = environ; *e; e++) init.envp.push_back(*e);
+    init.cwd = opts.cwd;
+    if (init.cwd.empty()) init.cwd = opts.root_dir == "/" ? host_cwd : "/";
+    init.uid = uid;
+    init.gid = gid;
+    init.rlimits = limits;
+    // Moved, not copied: a console's relay ends when the last file of its terminal closes.
+    init.fds = std::move(stdio);
+    if (console) init.controlling_tty = console->terminal();
+    mode_t um = umask(022);
+    umask(um);
+    init.umask = um;
+    RETURN_IF_ERROR(kernel->Start(std::move(init)));
+    if (console) console->StartRelay();
+
+    std::thread([kernel, forward, console] {
+      for (;;) {
+        siginfo_t info;
+        int sig = sigwaitinfo(&forward, &info);
+        // With a console, resizes come from the engine through it (polled: runsc do keeps the
+        // caller's session, so its terminal is no controlling terminal of runsc's).
+        if (console && sig == SIGWINCH) continue;
+        if (sig > 0) kernel->SignalInit(sig);
+      }
+    }).detach();
+
+    int status = kernel->Wait();
+    // The container's last output is still on its way to the engine.
+    if (console) console->WaitRelay(absl::Seconds(2));
+    ExitSentry(status);
+  }();
+  LOG_ERROR("runsc do: {}", std::string(built.message()));
+  ExitSentry(125 << 8);
 }
 
 }  // namespace moat::runsc

@@ -52,8 +52,14 @@ struct SandboxConfig {
 // The mounts every `runsc do` sandbox has: /dev, /dev/pts, /dev/shm, /proc, /sys.
 std::vector<SandboxMount> StandardMounts();
 
-// Starts the gofer for `cfg`'s root and bind mounts and builds the sandbox's mount namespace.
-absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const SandboxConfig& cfg);
+// Starts the gofer for `cfg`'s root and bind mounts (`runsc gofer`, a child of the caller that
+// dies with it): the sockets it serves them on, the root's first. Before the sentry is forked
+// (runsc/confine.h): the gofer stays in the host's namespaces.
+absl::StatusOr<std::vector<FileDescriptor>> StartGoferFor(const SandboxConfig& cfg);
+
+// Builds the sandbox's mount namespace on the gofer's sockets (StartGoferFor's).
+absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const SandboxConfig& cfg,
+                                                        std::vector<FileDescriptor> gofer);
 
 // Makes directory `path` (absolute) in the sandbox and those on the way, as root and whatever
 // the mounts' read-only flags say (runc makes a missing process.cwd so, before it makes the root

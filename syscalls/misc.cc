@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "base/host_proc.h"
 #include "sentry/kernel/thread_group.h"
 #include "sentry/kernel/timers.h"
 #include "syscalls/syscalls.h"
@@ -178,17 +179,7 @@ Result<long> Prlimit64(Task& t, const SyscallArgs& a) {
 namespace {
 
 // The peak resident set of a host process in KiB (VmHWM), what ru_maxrss reports.
-long HostMaxRss(pid_t host_pid) {
-  FILE* f = fopen(fmt::format("/proc/{}/status", host_pid).c_str(), "re");
-  if (!f) return 0;
-  char line[256];
-  long kb = 0;
-  while (fgets(line, sizeof(line), f)) {
-    if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
-  }
-  fclose(f);
-  return kb;
-}
+long HostMaxRss(pid_t host_pid) { return static_cast<long>(hostproc::StatusKb(host_pid, "VmHWM")); }
 
 timeval NanosToTimeval(int64_t ns) {
   return timeval{static_cast<time_t>(ns / 1'000'000'000), static_cast<suseconds_t>((ns / 1000) % 1'000'000)};
@@ -250,7 +241,7 @@ Result<long> SchedGetaffinity(Task& t, const SyscallArgs& a) {
   if (sched_getaffinity(0, sizeof(set), &set) < 0) return LastErrno();
   size_t n = std::min(len, sizeof(uint64_t) * ((CPU_SETSIZE + 63) / 64));
   // The kernel copies out its cpumask size: enough longs for the possible CPUs.
-  size_t cpus = std::max<size_t>(1, sysconf(_SC_NPROCESSORS_CONF));
+  size_t cpus = static_cast<size_t>(hostproc::ConfiguredCpus());
   n = std::min(n, sizeof(uint64_t) * ((cpus + 63) / 64));
   TRY(t.CopyOut(a.Addr(2), &set, n));
   return n;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 
+#include "base/host_proc.h"
 #include "base/log.h"
 #include "gofer/protocol.h"
 #include "sentry/fsimpl/dev.h"
@@ -208,6 +209,13 @@ class GoferInode : public Inode {
     struct stat st;
     if (fd && fstat(fd->get(), &st) == 0) {
       a = gofer::AttrFromStat(st);
+      // The sentry's user namespace maps no host id but its own (runsc/confine.h): an owner it
+      // cannot see is the one the gofer last reported. (Owners change through the gofer.)
+      if (st.st_uid == hostproc::OverflowUid() || st.st_gid == hostproc::OverflowGid()) {
+        absl::MutexLock l(&mu_);
+        a.uid = host_uid_;
+        a.gid = host_gid_;
+      }
     } else {
       a = TRY(fs_->client().Call(gofer::StatRequest{node_})).attr;
     }
@@ -433,6 +441,8 @@ class GoferInode : public Inode {
     // The type never changes; a reply that says otherwise is not believed.
     attr_.mode = type_ | (a.mode & 07777);
     attr_.nlink = a.nlink;
+    host_uid_ = a.uid;
+    host_gid_ = a.gid;
     attr_.uid = fs_->uids().ToInsideOrOverflow(a.uid);
     attr_.gid = fs_->gids().ToInsideOrOverflow(a.gid);
     attr_.rdev = a.rdev;
@@ -532,6 +542,8 @@ class GoferInode : public Inode {
 
   absl::Mutex mu_;
   Stat attr_ ABSL_GUARDED_BY(mu_);
+  uint32_t host_uid_ ABSL_GUARDED_BY(mu_) = 0;  // the owner as the host has it (attr_ has it mapped)
+  uint32_t host_gid_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t attr_gen_ ABSL_GUARDED_BY(mu_) = 0;
   bool stale_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;  // bumped by writes and attribute changes

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/file_descriptor.h"
+#include "base/host_proc.h"
 #include "sentry/fsimpl/proc_internal.h"
 
 namespace moat::fsimpl {
@@ -24,13 +25,7 @@ using synthetic::InodeNumber;
 // The host's /proc/cpuinfo, read once at sandbox start. If it cannot be read, a minimal one
 // with a "processor" stanza per CPU.
 std::string ReadHostCpuinfo(int cpus) {
-  std::string out;
-  FileDescriptor fd(open("/proc/cpuinfo", O_RDONLY | O_CLOEXEC));
-  if (fd) {
-    char buf[8192];
-    ssize_t n;
-    while ((n = read(fd.get(), buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
-  }
+  std::string out = hostproc::ReadFile("cpuinfo").value_or("");
   if (out.empty()) {
     for (int i = 0; i < cpus; i++) {
       absl::StrAppend(&out, "processor\t: ", i, "\nvendor_id\t: unknown\nflags\t\t: fpu\n\n");
@@ -112,7 +107,7 @@ const HostInfo& Host() {
   static const HostInfo* info = [] {
     auto* h = new HostInfo;
     h->dev = vfs::NewAnonDev();
-    h->cpus = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_CONF)));
+    h->cpus = hostproc::ConfiguredCpus();
     h->cpuinfo = ReadHostCpuinfo(h->cpus);
     h->boot_id = NewUuid() + "\n";
     return h;

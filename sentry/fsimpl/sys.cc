@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "base/host_proc.h"
 #include "sentry/fsimpl/synthetic.h"
 
 namespace moat::fsimpl {
@@ -41,7 +42,7 @@ class SysBuilder {
 }  // namespace
 
 RefPtr<vfs::Dentry> NewSysfs(int cpus) {
-  if (cpus <= 0) cpus = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_CONF)));
+  if (cpus <= 0) cpus = hostproc::ConfiguredCpus();
   const uint64_t dev = vfs::NewAnonDev();
   auto root = MakeRef<StaticDir>(dev, InodeNumber(kFs, ""), 0755);
   SysBuilder b(dev);

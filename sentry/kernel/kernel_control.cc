@@ -11,13 +11,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <future>
 #include <string>
 #include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "base/host_proc.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "sentry/kernel/kernel.h"
@@ -78,17 +78,7 @@ char StateOf(const ThreadGroup& tg, Task& shown) ABSL_NO_THREAD_SAFETY_ANALYSIS 
 }
 
 // VmRSS of a host process in bytes, 0 if it cannot be read.
-uint64_t HostRss(pid_t host_pid) {
-  std::ifstream in(fmt::format("/proc/{}/status", host_pid));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.starts_with("VmRSS:")) continue;
-    std::vector<std::string> parts = absl::StrSplit(line.substr(6), absl::ByAnyChar(" \t"), absl::SkipEmpty());
-    uint64_t kb = 0;
-    if (!parts.empty() && absl::SimpleAtoi(parts[0], &kb)) return kb * 1024;
-  }
-  return 0;
-}
+uint64_t HostRss(pid_t host_pid) { return hostproc::StatusKb(host_pid, "VmRSS") * 1024; }
 
 uint64_t TimevalNs(const timeval& tv) {
   return static_cast<uint64_t>(tv.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(tv.tv_usec) * 1000;

@@ -3,13 +3,13 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
 #include <sstream>
 #include <string>
 
 #include <fmt/format.h>
 
 #include "absl/time/time.h"
+#include "base/host_proc.h"
 
 namespace moat::kernel {
 
@@ -20,14 +20,14 @@ namespace {
 // it ran from schedstat, its user and system ticks from stat. Zero for a thread that is gone.
 int64_t ForeignThreadCpuNow(const CpuClockId& id) {
   if (id.measure == static_cast<int>(CpuMeasure::kSched)) {
-    std::ifstream in(fmt::format("/proc/{0}/task/{0}/schedstat", id.pid));
+    Result<std::string> schedstat = hostproc::ReadFile(fmt::format("{0}/task/{0}/schedstat", id.pid));
     int64_t ns = 0;
-    return in >> ns ? ns : 0;
+    return schedstat.ok() && std::istringstream(*schedstat) >> ns ? ns : 0;
   }
   // /proc/<tid>/stat of a leader would be its whole process.
-  std::ifstream in(fmt::format("/proc/{0}/task/{0}/stat", id.pid));
-  std::string line;
-  std::getline(in, line);
+  Result<std::string> stat = hostproc::ReadFile(fmt::format("{0}/task/{0}/stat", id.pid));
+  if (!stat.ok()) return 0;
+  const std::string& line = *stat;
   size_t comm_end = line.rfind(')');  // the name may hold anything, ')' too
   if (comm_end == std::string::npos) return 0;
   // After the name: state, then fields 4 to 13, then utime and stime (proc_pid_stat(5)).
