@@ -269,11 +269,12 @@ int RunBoot(const BootOptions& opts, const GlobalOptions& global) {
     // The supervisor. The sentry reports the end of setup on the ready fd.
     host->server.release();  // its socket is closed below; the sentry's copy serves
     CloseAllFdsBut((*sentry)->status.get());
-    int status = Supervise(**sentry, kSupervisorForwarded);
-    // Recorded before this process ends, so that whoever sees it gone also sees how init ended.
-    absl::Status written = WriteFileAtomic(dir.exit_path(), fmt::format("{}", status), 0600);
-    if (!written.ok()) LOG_ERROR("recording the exit status: {}", std::string(written.message()));
-    ExitLike(status);
+    ExitLike(Supervise(**sentry, kSupervisorForwarded, [&dir](int status) {
+      // Recorded before the sandbox ends, so that whoever sees it gone (its process, or its
+      // control socket) also sees how init ended.
+      absl::Status written = WriteFileAtomic(dir.exit_path(), fmt::format("{}", status), 0600);
+      if (!written.ok()) LOG_ERROR("recording the exit status: {}", std::string(written.message()));
+    }));
   }
 
   // The sentry.

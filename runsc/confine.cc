@@ -10,6 +10,8 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -141,10 +143,10 @@ absl::Status ConfineSelf(const ConfineOptions& o) {
   }
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return ErrnoStatus("prctl(PR_SET_NO_NEW_PRIVS)");
   // The id and capability changes cleared the death signal: set again, then check that the
-  // supervisor did not go meanwhile (its end of the status pipe would be closed).
+  // supervisor did not go meanwhile (its end of the status socket would be closed).
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) return ErrnoStatus("prctl(PR_SET_PDEATHSIG)");
-  pollfd p{g_status_fd, POLLOUT, 0};
-  if (poll(&p, 1, 0) < 0 || (p.revents & POLLERR)) _exit(125);
+  pollfd p{g_status_fd, POLLIN, 0};
+  if (poll(&p, 1, 0) < 0 || (p.revents & (POLLHUP | POLLERR))) _exit(125);
   return absl::OkStatus();
 }
 
@@ -160,7 +162,9 @@ absl::StatusOr<std::optional<SentryProcess>> ForkSentry(const ConfineOptions& o)
   g_host_root_as_seen = o.user_namespace ? hostproc::OverflowUid() : 0;
 
   int status[2], go[2];
-  if (pipe2(status, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0) return ErrnoStatus("pipe2");
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, status) < 0)
+    return ErrnoStatus("socketpair(the sentry's status)");
+  if (pipe2(go, O_CLOEXEC) < 0) return ErrnoStatus("pipe2");
   FileDescriptor status_r(status[0]), status_w(status[1]), go_r(go[0]), go_w(go[1]);
   // The supervisor takes SIGCHLD with sigwaitinfo; blocked before the sentry can exit.
   sigset_t chld;
@@ -211,25 +215,43 @@ absl::StatusOr<std::optional<SentryProcess>> ForkSentry(const ConfineOptions& o)
   return std::nullopt;
 }
 
-int Supervise(const SentryProcess& sentry, std::span<const int> forwarded) {
+int Supervise(const SentryProcess& sentry, std::span<const int> forwarded,
+              const std::function<void(int wait_status)>& on_status) {
   sigset_t set;
   sigemptyset(&set);
   for (int sig : forwarded) sigaddset(&set, sig);
   sigaddset(&set, SIGCHLD);
   sigprocmask(SIG_BLOCK, &set, nullptr);
+  FileDescriptor signals(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!signals) LOG_ERROR("signalfd: {}", LastErrno().Name());
+  std::optional<int> reported;
   int own = 0;
   for (;;) {
-    // Before the wait too: the sentry may have gone before SIGCHLD was blocked.
     pid_t r = waitpid(sentry.pid, &own, WNOHANG);
     if (r == sentry.pid || (r < 0 && errno != EINTR)) break;
-    siginfo_t info;
-    int sig = sigwaitinfo(&set, &info);
-    if (sig > 0 && sig != SIGCHLD) kill(sentry.pid, sig);
+    pollfd p[2] = {{signals.get(), POLLIN, 0}, {reported ? -1 : sentry.status.get(), POLLIN, 0}};
+    if (poll(p, 2, -1) < 0) continue;
+    signalfd_siginfo info;
+    while (read(signals.get(), &info, sizeof(info)) == sizeof(info)) {
+      if (static_cast<int>(info.ssi_signo) != SIGCHLD) kill(sentry.pid, static_cast<int>(info.ssi_signo));
+    }
+    if (p[1].revents) {
+      // The sandbox's status, reported before the sentry ends: recorded before the sentry's
+      // end (and the control socket's) can be seen, then the sentry may go.
+      int status = 0;
+      if (read(sentry.status.get(), &status, sizeof(status)) == sizeof(status)) {
+        reported = status;
+        on_status(status);
+      } else {
+        reported = -1;  // hung up without a report: take its own status below
+      }
+      char ack = 'a';
+      (void)!write(sentry.status.get(), &ack, 1);
+    }
   }
-  int reported = 0;
-  ssize_t n = read(sentry.status.get(), &reported, sizeof(reported));
-  if (n == sizeof(reported)) return reported;
+  if (reported && *reported != -1) return *reported;
   LOG_WARNING("the sentry ended without reporting the sandbox's status (its own: {:#x})", own);
+  on_status(own);
   return own;
 }
 
@@ -247,9 +269,11 @@ void CloseAllFdsBut(int keep) {
 }
 
 void ExitSentry(int wait_status) {
-  if (g_status_fd >= 0) {
-    ssize_t n = write(g_status_fd, &wait_status, sizeof(wait_status));
-    (void)n;
+  if (g_status_fd >= 0 && write(g_status_fd, &wait_status, sizeof(wait_status)) > 0) {
+    // Until the supervisor has recorded it (or is gone).
+    char ack;
+    while (read(g_status_fd, &ack, 1) < 0 && errno == EINTR) {
+    }
   }
   _exit(0);
 }

@@ -28,6 +28,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <span>
@@ -50,7 +51,7 @@ struct ConfineOptions {
 // What the supervisor knows of the sentry.
 struct SentryProcess {
   pid_t pid = -1;
-  FileDescriptor status;  // the sentry writes the sandbox's wait status here before it exits
+  FileDescriptor status;  // the sentry reports the sandbox's wait status here before it exits
 };
 
 // Forks the sentry. Call with one thread (a process's namespaces are per thread, and the
@@ -60,15 +61,18 @@ struct SentryProcess {
 // and Supervise.
 absl::StatusOr<std::optional<SentryProcess>> ForkSentry(const ConfineOptions& options);
 
-// The supervisor's loop: forwards `forwarded` signals to the sentry until it exits. Returns the
-// sandbox's wait status, or if the sentry died without reporting one, the sentry's own.
-int Supervise(const SentryProcess& sentry, std::span<const int> forwarded);
+// The supervisor's loop: forwards `forwarded` signals to the sentry until it exits. Calls
+// `on_status` with the sandbox's wait status once the sentry reports it, and before the sentry
+// may end (or, if it died without reporting one, with the sentry's own), and returns it.
+int Supervise(const SentryProcess& sentry, std::span<const int> forwarded,
+              const std::function<void(int wait_status)>& on_status);
 
 // Closes every fd but stdio, the log's and `keep`: a supervisor holds nothing of the sandbox
 // (a client of the control socket, or the gofer, must see the sentry's end go with it).
 void CloseAllFdsBut(int keep);
 
-// In the sentry: reports the sandbox's wait status to the supervisor and exits.
+// In the sentry: reports the sandbox's wait status to the supervisor and, once it has recorded
+// it, exits.
 [[noreturn]] void ExitSentry(int wait_status);
 
 // Pivots the calling process (alone in a mount namespace of its own, with one thread) into an

@@ -454,7 +454,7 @@ absl::StatusOr<int> RunDo(const DoOptions& opts) {
                                .forwarded = kForwarded}));
   if (sentry) {
     CloseAllFdsBut(sentry->status.get());
-    int status = Supervise(*sentry, kForwarded);
+    int status = Supervise(*sentry, kForwarded, [](int) {});
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
     return WEXITSTATUS(status);
   }

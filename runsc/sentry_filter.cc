@@ -113,6 +113,8 @@ constexpr Allowed kAllowed[] = {
     {SCMP_SYS(getpid), "itself"},
     {SCMP_SYS(gettid), "itself"},
     {SCMP_SYS(getppid), "itself"},
+    {SCMP_SYS(getsid), "itself (a terminal's session)"},
+    {SCMP_SYS(getpgid), "itself (a terminal's foreground)"},
     {SCMP_SYS(getuid), "itself"},
     {SCMP_SYS(geteuid), "itself"},
     {SCMP_SYS(getgid), "itself"},
