@@ -105,10 +105,8 @@ std::vector<struct sock_filter> BuildPassthroughTrapFilter(uint32_t trap_action,
 
 absl::StatusOr<std::vector<struct sock_filter>> BuildAppFilter(uint32_t trap_action) {
   FilterBuilder f(trap_action);
-  if (!f.ctx()) return absl::InternalError("seccomp_init failed");
   // A syscall of another ABI (int 0x80, x32) has no meaning here: kill the process.
-  if (int r = seccomp_attr_set(f.ctx(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS); r < 0)
-    return ErrnoStatus("seccomp_attr_set(ACT_BADARCH)", -r);
+  f.KillOtherArchitectures();
 
   const uint32_t allow = SCMP_ACT_ALLOW;
   // Anonymous memory is the process's own business. File mappings trap: the sentry installs the
@@ -143,9 +141,7 @@ absl::StatusOr<std::vector<struct sock_filter>> BuildTrapAppFilter() {
   // its choosing, so each rule allows no more than the sentry needs; anything else from the stub
   // kills the process.
   FilterBuilder f(SCMP_ACT_KILL_PROCESS);
-  if (!f.ctx()) return absl::InternalError("seccomp_init failed");
-  if (int r = seccomp_attr_set(f.ctx(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS); r < 0)
-    return ErrnoStatus("seccomp_attr_set(ACT_BADARCH)", -r);
+  f.KillOtherArchitectures();
   const uint32_t allow = SCMP_ACT_ALLOW;
   // The handler's own work: waiting for the sentry, returning to the application, starting.
   for (int nr : {SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction),

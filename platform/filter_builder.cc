@@ -23,6 +23,16 @@ void FilterBuilder::AddRule(uint32_t action, int nr, unsigned count, const scmp_
   if (r < 0) status_ = ErrnoStatus(fmt::format("seccomp_rule_add(syscall {})", nr), -r);
 }
 
+void FilterBuilder::Allow(std::span<const AllowedSyscall> list) {
+  for (const AllowedSyscall& a : list) AddRule(SCMP_ACT_ALLOW, a.nr, 0, nullptr);
+}
+
+void FilterBuilder::KillOtherArchitectures() {
+  if (!status_.ok() || !ctx_) return;
+  if (int r = seccomp_attr_set(ctx_, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS); r < 0)
+    status_ = ErrnoStatus("seccomp_attr_set(ACT_BADARCH)", -r);
+}
+
 absl::StatusOr<std::vector<struct sock_filter>> FilterBuilder::Export() {
   RETURN_IF_ERROR(status_);
   FileDescriptor mem(memfd_create("moat-filter", MFD_CLOEXEC));

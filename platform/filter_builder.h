@@ -9,12 +9,19 @@
 #include <seccomp.h>
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace moat::platform {
+
+// A syscall an allowlist lets through whatever its arguments, and why.
+struct AllowedSyscall {
+  int nr;
+  const char* why;
+};
 
 class FilterBuilder {
  public:
@@ -34,6 +41,10 @@ class FilterBuilder {
     AddRule(action, nr, sizeof...(args), cmps);
   }
   void AddRule(uint32_t action, int nr, unsigned count, const scmp_arg_cmp* cmps);
+  // ALLOW for each of `list`.
+  void Allow(std::span<const AllowedSyscall> list);
+  // A syscall of another ABI (int 0x80, x32) kills the process.
+  void KillOtherArchitectures();
   absl::Status status() const { return status_; }
 
   // The program as classic BPF. libseccomp 2.5 exports only to an fd: go through a memfd.

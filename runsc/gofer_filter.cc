@@ -14,12 +14,7 @@
 namespace moat::runsc {
 namespace {
 
-struct Allowed {
-  int nr;
-  const char* why;
-};
-
-constexpr Allowed kAllowed[] = {
+constexpr platform::AllowedSyscall kAllowed[] = {
     // The file operations of gofer/server.cc, all relative to an fd it holds.
     {SCMP_SYS(openat), "Open and Walk: a component under a directory fd, O_NOFOLLOW, or a node "
                        "reopened through its /proc/self/fd link"},
@@ -84,10 +79,8 @@ constexpr Allowed kAllowed[] = {
 
 absl::StatusOr<std::vector<sock_filter>> BuildGoferFilter() {
   platform::FilterBuilder f(SCMP_ACT_ERRNO(EPERM));
-  if (!f.ctx()) return absl::InternalError("seccomp_init failed");
-  if (int r = seccomp_attr_set(f.ctx(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS); r < 0)
-    return ErrnoStatus("seccomp_attr_set(ACT_BADARCH)", -r);
-  for (const Allowed& a : kAllowed) f.Rule(SCMP_ACT_ALLOW, a.nr);
+  f.KillOtherArchitectures();
+  f.Allow(kAllowed);
   // glibc starts threads with clone3 and falls back to clone only on ENOSYS; clone3's flags are
   // out of a filter's reach.
   f.Rule(SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3));

@@ -18,14 +18,9 @@
 namespace moat::runsc {
 namespace {
 
-struct Allowed {
-  int nr;
-  const char* why;
-};
-
 // Allowed whatever their arguments. Most act on an fd the sentry holds, on its own memory, or on
 // its own processes; none names a host path.
-constexpr Allowed kAllowed[] = {
+constexpr platform::AllowedSyscall kAllowed[] = {
     // Memory: its own, and the application's through the memfds it shares with it.
     {SCMP_SYS(mmap), "memory, and mappings of the memfds behind the application's memory"},
     {SCMP_SYS(munmap), "memory"},
@@ -173,11 +168,9 @@ constexpr Allowed kAllowed[] = {
 
 absl::StatusOr<std::vector<sock_filter>> BuildSentryFilter() {
   platform::FilterBuilder f(SCMP_ACT_TRACE(0));
-  if (!f.ctx()) return absl::InternalError("seccomp_init failed");
-  if (int r = seccomp_attr_set(f.ctx(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS); r < 0)
-    return ErrnoStatus("seccomp_attr_set(ACT_BADARCH)", -r);
+  f.KillOtherArchitectures();
   const uint32_t allow = SCMP_ACT_ALLOW;
-  for (const Allowed& a : kAllowed) f.Rule(allow, a.nr);
+  f.Allow(kAllowed);
   // Every syscall the application's filter lets through must pass this one too (see the header).
   for (int nr : platform::PassthroughSyscalls()) f.Rule(allow, nr);
 
