@@ -11,6 +11,8 @@ packages=(
   libpython3.11-testsuite  # CPython's own tests: tests/e2e/python_suite.sh
   podman conmon containerd runc  # the engines of tests/e2e/engines_test.sh
   iproute2 curl iperf3 redis-server redis-tools  # the network tests and bench/compare
+  clang libclang-rt-14-dev  # the libFuzzer targets of tests/fuzz (tools/fuzz.sh): clang and its sanitizer runtimes
+  golang-github-containers-common  # podman's default seccomp profile (e2e.oci_config.seccomp_default_profile)
 )
 
 missing=()
