@@ -73,27 +73,34 @@ int ConfiguredCpus() {
 
 namespace {
 
-uint32_t ReadId(std::string_view rel) {
+// The number at the start of the file at `rel`, or `fallback` if it cannot be read.
+uint64_t ReadNumber(std::string_view rel, uint64_t fallback) {
   Result<std::string> text = ReadFile(rel);
-  uint32_t id = 0;
-  if (!text.ok()) return 65534;
+  if (!text.ok() || text->empty() || (*text)[0] < '0' || (*text)[0] > '9') return fallback;
+  uint64_t n = 0;
   for (char c : *text) {
     if (c < '0' || c > '9') break;
-    id = id * 10 + static_cast<uint32_t>(c - '0');
+    n = n * 10 + static_cast<uint64_t>(c - '0');
   }
-  return id;
+  return n;
 }
 
 }  // namespace
 
 uint32_t OverflowUid() {
-  static const uint32_t id = ReadId("sys/kernel/overflowuid");
+  static const uint32_t id = static_cast<uint32_t>(ReadNumber("sys/kernel/overflowuid", 65534));
   return id;
 }
 
 uint32_t OverflowGid() {
-  static const uint32_t id = ReadId("sys/kernel/overflowgid");
+  static const uint32_t id = static_cast<uint32_t>(ReadNumber("sys/kernel/overflowgid", 65534));
   return id;
+}
+
+uint64_t HostTasksMax() {
+  static const uint64_t max = std::min(ReadNumber("sys/kernel/pid_max", 32768),
+                                       ReadNumber("sys/kernel/threads-max", 32768));
+  return max;
 }
 
 }  // namespace moat::hostproc

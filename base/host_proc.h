@@ -41,6 +41,11 @@ int ConfiguredCpus();
 uint32_t OverflowUid();
 uint32_t OverflowGid();
 
+// How many tasks the host can have: the smaller of kernel.pid_max and kernel.threads-max, taken
+// on the first call, which must come before the process enters a PID namespace of its own
+// (since Linux 6.14 pid_max is a namespace's, and a new one's may be larger than the host's).
+uint64_t HostTasksMax();
+
 }  // namespace moat::hostproc
 
 #endif  // MOAT_BASE_HOST_PROC_H_

@@ -1,8 +1,11 @@
 #include "base/wire.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <memory>
 
 namespace moat::wire {
 
@@ -35,8 +38,10 @@ Result<void> SendMessage(int sock, std::span<const uint8_t> msg, std::span<const
 
 Result<Message> ReceiveMessage(int sock, size_t max_size, size_t max_fds) {
   Message m;
-  std::vector<uint8_t> buf(max_size);
-  iovec iov{buf.data(), buf.size()};
+  // Not zeroed: only the bytes received are read, and zeroing 64 KiB for each gofer message
+  // was a cost of its own.
+  std::unique_ptr<uint8_t[]> buf = std::make_unique_for_overwrite<uint8_t[]>(max_size);
+  iovec iov{buf.get(), max_size};
   msghdr mh{};
   mh.msg_iov = &iov;
   mh.msg_iovlen = 1;
@@ -64,14 +69,22 @@ Result<Message> ReceiveMessage(int sock, size_t max_size, size_t max_fds) {
     }
   }
   if (n == 0) return Errno(ECONNRESET);
+  if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == MSG_CTRUNC &&
+      static_cast<size_t>(n) >= sizeof(Header)) {
+    // The control buffer has room for more fds than anyone sends: a truncation is the kernel
+    // failing to install them, which it does when this process has no fd left.
+    int probe = fcntl(sock, F_DUPFD_CLOEXEC, 0);
+    if (probe < 0 && (errno == EMFILE || errno == ENFILE)) return Errno(EMFILE);
+    if (probe >= 0) close(probe);
+  }
   if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || static_cast<size_t>(n) < sizeof(Header)) {
     return Errno(EPROTO);
   }
   Header h;
-  std::memcpy(&h, buf.data(), sizeof(h));
+  std::memcpy(&h, buf.get(), sizeof(h));
   if (h.length != static_cast<size_t>(n)) return Errno(EPROTO);
   m.type = h.type;
-  m.body.assign(buf.begin() + sizeof(Header), buf.begin() + n);
+  m.body.assign(buf.get() + sizeof(Header), buf.get() + n);
   return m;
 }
 

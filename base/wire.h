@@ -144,7 +144,9 @@ Result<void> SendMessage(int sock, std::span<const uint8_t> msg, std::span<const
                          int flags = 0);
 // Receives one message of at most `max_size` bytes. ECONNRESET when the peer is gone (end of
 // file); EPROTO for a message that is truncated, shorter than its header, or whose length
-// disagrees with its header. Fds beyond the first `max_fds` are closed.
+// disagrees with its header; EMFILE for a whole message whose fds the kernel could not install
+// because the caller's fd table is full (the message is consumed, so the stream stays in step).
+// Fds beyond the first `max_fds` are closed.
 Result<Message> ReceiveMessage(int sock, size_t max_size, size_t max_fds);
 
 }  // namespace moat::wire

@@ -40,6 +40,20 @@ void AllowClockReads(FilterBuilder& f) {
   }
 }
 
+// Appends a test of the syscall's address: execution falls through if it was made from the stub's
+// code, and jumps `not_stub` instructions past the test otherwise.
+void AppendFromStubTest(std::vector<sock_filter>& prog, uint8_t not_stub) {
+  constexpr uint32_t kIp = offsetof(struct seccomp_data, instruction_pointer);
+  prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kIp + 4));
+  prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(stub::kBase >> 32), 0,
+                          static_cast<uint8_t>(not_stub + 3)));
+  prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kIp));
+  prog.push_back(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, static_cast<uint32_t>(stub::kBase), 0,
+                          static_cast<uint8_t>(not_stub + 1)));
+  prog.push_back(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K,
+                          static_cast<uint32_t>(stub::kBase + stub::kCodeSize), not_stub, 0));
+}
+
 }  // namespace
 
 std::span<const int> PassthroughSyscalls() {
@@ -83,13 +97,7 @@ std::vector<struct sock_filter> BuildPassthroughTrapFilter(uint32_t trap_action,
     // The stub's own syscalls, and the passthrough syscalls it runs for the sentry once the
     // application's filters allowed them, come from its code: the application filter's stub
     // rules decide about those (BuildTrapAppFilter).
-    prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kIp + 4));
-    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(stub::kBase >> 32),
-                            0, 4));
-    prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kIp));
-    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, static_cast<uint32_t>(stub::kBase), 0, 2));
-    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K,
-                            static_cast<uint32_t>(stub::kBase + stub::kCodeSize), 1, 0));
+    AppendFromStubTest(prog, 1);
     prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
   }
   prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)));
@@ -162,6 +170,8 @@ absl::StatusOr<std::vector<struct sock_filter>> BuildTrapAppFilter() {
          SCMP_A4(SCMP_CMP_EQ, AT_EMPTY_PATH));
   constexpr uint64_t kNamespaceFlags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID |
                                        CLONE_NEWNET | CLONE_NEWUSER | CLONE_NEWCGROUP;
+  // A clone the application makes from here becomes a process the sentry does not know: the
+  // clone gate under this filter (BuildCloneGateFilter) lets through only the sentry's.
   f.Rule(allow, SCMP_SYS(clone), SCMP_A0(SCMP_CMP_MASKED_EQ, kNamespaceFlags, 0));
   f.Rule(allow, SCMP_SYS(seccomp), SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER));
   // Run for the application as it trapped them (the sentry's kEHOSTSYSCALL): the passthrough set
@@ -196,6 +206,19 @@ absl::StatusOr<std::vector<struct sock_filter>> BuildTrapAppFilter() {
   prog.insert(prog.end(), app.begin(), app.end());
   if (prog.size() > BPF_MAXINSNS)
     return absl::InternalError(fmt::format("the application filter has {} instructions", prog.size()));
+  return prog;
+}
+
+std::vector<struct sock_filter> BuildCloneGateFilter() {
+  std::vector<sock_filter> prog = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 8),  // to the ALLOW at the end
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(SCMP_SYS(clone)), 0, 6),
+  };
+  AppendFromStubTest(prog, 1);
+  prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
+  prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
   return prog;
 }
 

@@ -154,6 +154,12 @@ std::span<const int> PassthroughSyscalls();
 // sentry injects or runs for the application) an allowlist that kills on anything else.
 absl::StatusOr<std::vector<struct sock_filter>> BuildTrapAppFilter();
 
+// The seccomp_trap platform's clone gate, a filter installed with a listener
+// (SECCOMP_FILTER_FLAG_NEW_LISTENER) under the application's: a clone made from the stub's code
+// becomes a user notification, which the sentry lets go on only for a clone it asked that thread
+// for (seccomp_trap.cc, CloneGate). Everything else it allows, leaving it to the other filters.
+std::vector<struct sock_filter> BuildCloneGateFilter();
+
 // Which syscalls a passthrough trap filter lets by: the futex of the ptrace stub's park loop,
 // made by a thread that has no tracer yet, or everything made from the stub's code (whose rules
 // in BuildTrapAppFilter decide).

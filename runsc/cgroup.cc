@@ -547,6 +547,19 @@ absl::Status Cgroup::AddProcess(pid_t pid) {
   return absl::OkStatus();
 }
 
+std::vector<pid_t> Cgroup::Processes() const {
+  std::set<pid_t> pids;
+  for (const Dir& d : dirs_) {
+    absl::StatusOr<std::string> procs = internal::ReadFile(JoinPath(d.dir, "cgroup.procs"));
+    if (!procs.ok()) continue;
+    for (const std::string& w : internal::Words(*procs)) {
+      uint64_t pid;
+      if (internal::ParseU64(w, &pid) && pid > 0) pids.insert(static_cast<pid_t>(pid));
+    }
+  }
+  return {pids.begin(), pids.end()};
+}
+
 namespace {
 
 // rmdir with a short retry on EBUSY: a cgroup stays busy for a moment after its last process

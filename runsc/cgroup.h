@@ -177,6 +177,9 @@ class Cgroup {
   // Its directory in the hierarchy of `controller` (on v2, the unified one), if any.
   std::optional<std::string> Directory(std::string_view controller) const;
 
+  // The processes in the cgroup (in any of its hierarchies), by pid; none once it is gone.
+  std::vector<pid_t> Processes() const;
+
   // Moves process `pid` (all its threads) into the cgroup in every hierarchy.
   absl::Status AddProcess(pid_t pid);
   absl::Status Join() { return AddProcess(getpid()); }

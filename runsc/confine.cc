@@ -158,6 +158,7 @@ absl::StatusOr<std::optional<SentryProcess>> ForkSentry(const ConfineOptions& o)
   hostproc::ConfiguredCpus();
   hostproc::OverflowUid();
   hostproc::OverflowGid();
+  hostproc::HostTasksMax();
   tzset();
   g_host_root_as_seen = o.user_namespace ? hostproc::OverflowUid() : 0;
 

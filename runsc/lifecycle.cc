@@ -80,6 +80,8 @@ absl::StatusOr<pid_t> SpawnBoot(const GlobalOptions& global, const CreateOptions
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, ready_w, 3);
+  // The caller's other fds are not the sandbox's (runc passes only stdio and --preserve-fds).
+  posix_spawn_file_actions_addclosefrom_np(&actions, 4);
   pid_t pid;
   int err = posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
@@ -141,10 +143,35 @@ absl::StatusOr<spec::Spec> ReadSpec(const std::string& path) {
   return spec;
 }
 
-// Removes the cgroup saved as `saved` (cgroup::Cgroup::path()).
-absl::Status DestroyCgroup(const std::string& saved) {
+// Removes the cgroup saved as `saved` (cgroup::Cgroup::path()), once the sandbox process is
+// gone. Whatever still runs in it was the sandbox's (runsc boot joined it before it started
+// anything) and is killed first, as runc kills what is left in a container's cgroup: a process
+// that outlived its sandbox would keep the cgroup busy and run on with no one to end it.
+absl::Status DestroyCgroup(const std::string& id, const std::string& saved) {
   ASSIGN_OR_RETURN(cgroup::Host host, cgroup::Host::Detect());
   ASSIGN_OR_RETURN(std::unique_ptr<cgroup::Cgroup> group, cgroup::Cgroup::Load(host, saved));
+  // Processes the sandbox's end killed may take a moment to exit; what is left after that was
+  // missed.
+  for (int round = 0; round < 200; round++) {
+    std::vector<pid_t> left = group->Processes();
+    if (left.empty()) break;
+    if (round < 50) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    if (round == 50) {
+      std::string names;
+      for (pid_t pid : left) {
+        std::ifstream comm(fmt::format("/proc/{}/comm", pid));
+        std::string name;
+        std::getline(comm, name);
+        names += fmt::format(" {} ({})", pid, name);
+      }
+      LOG_WARNING("container {}: processes outlived the sandbox; killing them:{}", id, names);
+    }
+    for (pid_t pid : left) kill(pid, SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   return group->Destroy();
 }
 
@@ -193,6 +220,14 @@ absl::StatusOr<pid_t> CreateContainer(const GlobalOptions& global, const CreateO
       *host, {.cgroups_path = spec.linux.cgroups_path, .id = opts.id,
               .systemd = global.systemd_cgroup});
   if (!made.ok()) return fail(made.status());
+  // A cgroup that has processes is another container's (the same id under another --root, or
+  // the same cgroupsPath): refused, as runc refuses it. Delete kills what is left in the
+  // container's cgroup, so it must hold nothing but the sandbox.
+  if (std::vector<pid_t> others = (*made)->Processes(); !others.empty()) {
+    return fail(absl::FailedPreconditionError(
+        fmt::format("the container's cgroup {} is not empty: {} processes (another container's?)",
+                    (*made)->directories().front(), others.size())));
+  }
   group = std::move(*made);
   if (spec.linux.resources) {
     if (absl::Status s = group->Apply(HostResources(*spec.linux.resources)); !s.ok())
@@ -293,7 +328,7 @@ absl::Status DeleteContainer(const GlobalOptions& global, const std::string& id,
     LOG_WARNING("container {}: poststop hooks not run: {}", id, std::string(spec.status().message()));
   }
   if (auto it = r->extra.find("cgroup"); it != r->extra.end() && !it->second.empty()) {
-    absl::Status destroyed = DestroyCgroup(it->second);
+    absl::Status destroyed = DestroyCgroup(id, it->second);
     if (!destroyed.ok()) LOG_WARNING("container {}: {}", id, std::string(destroyed.message()));
   }
   return dir.Remove();

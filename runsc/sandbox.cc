@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <thread>
 
 #include "absl/strings/str_split.h"
@@ -113,6 +114,9 @@ absl::StatusOr<std::vector<FileDescriptor>> StartGofer(const std::vector<std::st
     args.push_back("--serve");
     args.push_back(fmt::format("{}:{}{}", child_fd, paths[i], readonly[i] ? ":ro" : ""));
   }
+  // Nothing else of this process's: its exports' sockets only (and stderr, the log). After the
+  // dup2s, whose sources are above them.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3 + static_cast<int>(paths.size()));
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -400,10 +404,24 @@ void RaiseFdLimit() {
     r.rlim_cur = r.rlim_max;
     setrlimit(RLIMIT_NOFILE, &r);
   }
+  // Files of the gofer each hold a host fd of the sentry's, so an application process at its own
+  // hard limit (the caller's) would take the sentry's last fd: go as high as the host allows
+  // (nr_open; root may), so that it is the application's RLIMIT_NOFILE that stops it.
+  // (tests/e2e/security exhaust_fds.)
+  if (FILE* f = std::fopen("/proc/sys/fs/nr_open", "re")) {
+    unsigned long nr_open = 0;
+    if (std::fscanf(f, "%lu", &nr_open) == 1 && nr_open > r.rlim_max) {
+      rlimit high{nr_open, nr_open};
+      setrlimit(RLIMIT_NOFILE, &high);
+    }
+    std::fclose(f);
+  }
 }
 
 absl::StatusOr<int> RunDo(const DoOptions& opts) {
   if (opts.argv.empty()) return absl::InvalidArgumentError("runsc do: no command given");
+  // The caller's fds but stdio are not the sandbox's: neither the sentry nor the gofer keeps one.
+  CloseAllFdsBut(-1);
   // The application's rlimits are the caller's, taken before the sentry raises its own.
   std::vector<std::pair<int, rlimit>> limits;
   for (int r = 0; r < RLIM_NLIMITS; r++) {

@@ -56,6 +56,36 @@ bool IsSyncFault(const siginfo_t& si) {
 
 int StopEvent(int status) { return static_cast<unsigned>(status) >> 16; }
 
+// Vets the seccomp stops of one injected syscall. The stub's page is the application's memory (it
+// may rewrite the gadget, or map its own code over it), so while the sentry runs the gadget the
+// thread may execute code of the application's that makes syscalls of its own: each is a seccomp
+// stop, and continuing it would run it on the host. The only stop let through is the injected
+// syscall itself: its number and all six arguments in registers, at the address after the
+// gadget's syscall instruction. Whoever's code led there, the host then runs what the sentry
+// asked for. It runs once, or again only if a signal stop came in between (the host restarts a
+// syscall a dropped signal interrupted).
+class InjectionGuard {
+ public:
+  explicit InjectionGuard(const Registers& want) : want_(want) {}
+
+  // Whether the thread stopped with `now` at a seccomp stop may go on.
+  bool Allow(const Registers& now) {
+    bool same = now.orig_rax == want_.r12 && now.rip == stub::kSyscallGadgetTrap &&
+                now.rdi == want_.rdi && now.rsi == want_.rsi && now.rdx == want_.rdx &&
+                now.r10 == want_.r10 && now.r8 == want_.r8 && now.r9 == want_.r9;
+    if (!same || (entered_ && !may_restart_)) return false;
+    entered_ = true;
+    may_restart_ = false;
+    return true;
+  }
+  void SignalDropped() { may_restart_ = true; }
+
+ private:
+  Registers want_;
+  bool entered_ = false;
+  bool may_restart_ = false;
+};
+
 }  // namespace
 
 long PtraceOptions() {
@@ -101,24 +131,46 @@ Result<void> PtraceContext::Adopt() {
 }
 
 Result<int> PtraceContext::Wait() {
-  // __WNOTHREAD: only this thread's tracee. Without it waitpid also collects the tracees of the
-  // sentry's other threads, and after an exec by a non-leader the tid names another thread.
+  // __WNOTHREAD: only this thread's tracees: its own, and clone children not yet handed on (see
+  // ptrace.h). Without it waitpid also collects the tracees of the sentry's other threads.
   for (;;) {
     int status;
     struct rusage ru;
-    pid_t r = wait4(tid_, &status, __WALL | __WNOTHREAD, &ru);
+    pid_t r = wait4(-1, &status, __WALL | __WNOTHREAD, &ru);
     if (r == tid_) {
       if (WIFEXITED(status) || WIFSIGNALED(status)) {
         exited_ = true;
+        exit_status_ = status;
         exit_usage_ = ru;
       }
       return status;
+    }
+    if (r > 0) {
+      // A clone child's report, kept for WaitForChild: a stop (the child then stays stopped
+      // until it is handled) or its exit (which reaped it), which supersedes a stop.
+      child_reports_[r] = status;
+      continue;
     }
     if (r < 0 && errno == EINTR) {
       if (abandoned_.load()) return Errno(ESRCH);
       continue;
     }
     if (r < 0) return LastErrno();
+  }
+}
+
+Result<int> PtraceContext::WaitForChild(pid_t child) {
+  if (auto it = child_reports_.find(child); it != child_reports_.end()) {
+    int status = it->second;
+    child_reports_.erase(it);
+    return status;
+  }
+  for (;;) {
+    int status;
+    pid_t w = waitpid(child, &status, __WALL | __WNOTHREAD);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return LastErrno();
+    return status;
   }
 }
 
@@ -141,13 +193,20 @@ Result<void> PtraceContext::Resume() {
 
 Event PtraceContext::Switch() {
   if (abandoned_.load()) return Event{.type = EventType::kExit, .wait_status = 0};
-  if (!exited_ && !Resume().ok()) {
+  // An injection (RunGadget, the exec of the stub) may have collected the exit already.
+  if (exited_)
+    return Event{.type = EventType::kExit, .wait_status = exit_status_, .usage = exit_usage_};
+  if (!Resume().ok()) {
     // The thread was killed while stopped; its exit is waiting to be collected.
     LOG_DEBUG("resume of tid {} failed: {}", tid_, LastErrno().Name());
   }
   for (;;) {
     Result<int> st = Wait();
-    if (!st.ok()) return Event{.type = EventType::kExit, .wait_status = 0};
+    if (!st.ok()) {
+      // Gone without a status this thread could collect: it did not exit by itself.
+      LOG_WARNING("tid {}: wait failed: {}; taking it as killed", tid_, st.error().Name());
+      return Event{.type = EventType::kExit, .wait_status = SIGKILL};
+    }
     int status = *st;
     if (WIFEXITED(status) || WIFSIGNALED(status))
       return Event{.type = EventType::kExit, .wait_status = status, .usage = exit_usage_};
@@ -200,13 +259,29 @@ Result<long> PtraceContext::RunGadget(const Registers& regs, pid_t* clone_child)
   r.orig_rax = static_cast<uint64_t>(-1);
   if (ptrace(PTRACE_SETREGS, tid_, 0, &r) < 0) return LastErrno();
   if (ptrace(PTRACE_CONT, tid_, 0, 0) < 0) return LastErrno();
+  InjectionGuard guard(r);
+  bool cloned = false;
   for (;;) {
     int status = TRY(Wait());
     if (WIFEXITED(status) || WIFSIGNALED(status)) return Errno(ESRCH);
     int event = StopEvent(status);
-    if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK) {
+    if (event == PTRACE_EVENT_SECCOMP) {
+      Registers now;
+      if (ptrace(PTRACE_GETREGS, tid_, 0, &now) < 0) return LastErrno();
+      if (!guard.Allow(now)) {
+        LOG_WARNING("tid {}: syscall {} at {:#x} while the sentry injected syscall {}: the "
+                    "application rewrote the stub; killing it",
+                    tid_, static_cast<long>(now.orig_rax), now.rip, static_cast<long>(r.r12));
+        KillProcess();
+        return Errno(ESRCH);
+      }
+    } else if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_FORK ||
+               event == PTRACE_EVENT_VFORK) {
       unsigned long msg = 0;
       ptrace(PTRACE_GETEVENTMSG, tid_, 0, &msg);
+      // One injected clone makes one child; the guard lets no second clone run.
+      if (cloned) LOG_WARNING("tid {}: a second clone event in one injection", tid_);
+      cloned = true;
       if (clone_child) *clone_child = static_cast<pid_t>(msg);
     } else if (event == 0) {
       siginfo_t si;
@@ -220,6 +295,7 @@ Result<long> PtraceContext::RunGadget(const Registers& regs, pid_t* clone_child)
                     now.rip);
         return Errno(EFAULT);
       }
+      guard.SignalDropped();
     }
     // A seccomp stop of the injected syscall itself (let it run), a clone event, or a host signal
     // (dropped).
@@ -250,7 +326,23 @@ Result<CloneResult> PtraceContext::Clone(uint64_t flags, uint64_t newsp, uint64_
   r.r10 = child_tid;
   r.r8 = tls;
   pid_t child = 0;
-  long ret = TRY(RunGadget(r, &child));
+  Result<long> done = RunGadget(r, &child);
+  if (!done.ok()) {
+    // The parent was killed during the clone. A child it made is attached to this thread, which
+    // alone can reap it: it goes too.
+    constexpr int kStopped = 0x7f;  // a wait status for which WIFSTOPPED holds
+    if (child > 0 && !child_reports_.contains(child)) child_reports_[child] = kStopped;
+    for (auto [pid, status] : child_reports_) {
+      if (WIFEXITED(status) || WIFSIGNALED(status)) continue;  // reaped already
+      kill(pid, SIGKILL);
+      int st;
+      while (waitpid(pid, &st, __WALL | __WNOTHREAD) == pid && !WIFEXITED(st) && !WIFSIGNALED(st)) {
+      }
+    }
+    child_reports_.clear();
+    return done.error();
+  }
+  long ret = *done;
   if (ret < 0) return Errno(static_cast<int>(-ret));
   if (child <= 0) {
     LOG_ERROR("clone returned {} but no ptrace clone event arrived", ret);
@@ -259,10 +351,7 @@ Result<CloneResult> PtraceContext::Clone(uint64_t flags, uint64_t newsp, uint64_
   // The child is attached to this thread and starts in a PTRACE_EVENT_STOP. Park it in the stub
   // and let go, so that its own task thread can attach.
   for (;;) {
-    int status;
-    pid_t w = waitpid(child, &status, __WALL | __WNOTHREAD);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) return LastErrno();
+    int status = TRY(WaitForChild(child));
     if (WIFEXITED(status) || WIFSIGNALED(status)) return Errno(EAGAIN);
     if (StopEvent(status) == PTRACE_EVENT_STOP) break;
     ptrace(PTRACE_CONT, child, 0, 0);
@@ -291,6 +380,7 @@ Result<void> PtraceContext::ExecStub() {
   r.orig_rax = static_cast<uint64_t>(-1);
   if (ptrace(PTRACE_SETREGS, tid_, 0, &r) < 0) return LastErrno();
   if (ptrace(PTRACE_CONT, tid_, 0, 0) < 0) return LastErrno();
+  InjectionGuard guard(r);
   for (;;) {
     // A non-leader that execs comes back with the leader's tid: wait for whichever tracee of this
     // thread (it has only this one) reports, not for the old tid.
@@ -300,9 +390,22 @@ Result<void> PtraceContext::ExecStub() {
     if (w < 0) return LastErrno();
     if (WIFEXITED(status) || WIFSIGNALED(status)) {
       exited_ = true;
+      exit_status_ = status;
       return Errno(ESRCH);
     }
     int event = StopEvent(status);
+    if (event == PTRACE_EVENT_SECCOMP) {
+      // As in RunGadget: only the exec of the stub, exactly as set up above, may run.
+      Registers now;
+      if (ptrace(PTRACE_GETREGS, w, 0, &now) < 0) return LastErrno();
+      if (!guard.Allow(now)) {
+        LOG_WARNING("tid {}: syscall {} at {:#x} instead of the exec of the stub: the "
+                    "application rewrote the stub; killing it",
+                    w, static_cast<long>(now.orig_rax), now.rip);
+        KillProcess();
+        return Errno(ESRCH);
+      }
+    }
     if (event == PTRACE_EVENT_EXEC) {
       // A non-leader thread that execs takes over the leader's tid.
       tid_ = pid_;
@@ -344,10 +447,11 @@ namespace {
 
 // Starts a root application process as a child of the calling thread, traced by it, with a
 // channel of its own, stopped at the exec of the stub. `clone_flags` is CLONE_NEWPID for the
-// first process, 0 for one that enters the PID namespace the calling thread has joined.
-absl::StatusOr<std::unique_ptr<PtraceContext>> SpawnRoot(int clone_flags) {
+// first process, 0 for one that enters the PID namespace of `pidns_fd` (a pidfd).
+absl::StatusOr<std::unique_ptr<PtraceContext>> SpawnRoot(int clone_flags, int pidns_fd = -1) {
   ASSIGN_OR_RETURN(std::vector<sock_filter> prog, BuildAppFilter(SCMP_ACT_TRACE(0)));
-  ASSIGN_OR_RETURN(RootProcess root, CloneRoot({.clone_flags = clone_flags, .filter = prog}));
+  ASSIGN_OR_RETURN(RootProcess root, CloneRoot({.clone_flags = clone_flags,
+                                                .pidns_fd = pidns_fd, .filter = prog}));
   pid_t pid = root.pid;
   auto fail = [&](absl::Status s) {
     root.Discard();
@@ -403,8 +507,8 @@ absl::StatusOr<std::unique_ptr<Context>> PtracePlatform::SpawnInit() {
 }
 
 absl::StatusOr<CloneResult> PtracePlatform::SpawnProcess() {
-  return pid_ns_.Spawn([]() -> absl::StatusOr<CloneResult> {
-    ASSIGN_OR_RETURN(std::unique_ptr<PtraceContext> ctx, SpawnRoot(0));
+  return pid_ns_.Spawn([](int pidns_fd) -> absl::StatusOr<CloneResult> {
+    ASSIGN_OR_RETURN(std::unique_ptr<PtraceContext> ctx, SpawnRoot(0, pidns_fd));
     absl::StatusOr<pid_t> pid = SandboxPid(*ctx);
     if (!pid.ok()) {
       Discard(*ctx);

@@ -11,6 +11,7 @@
 #define MOAT_PLATFORM_PTRACE_PTRACE_H_
 
 #include <atomic>
+#include <map>
 #include <memory>
 
 #include "absl/synchronization/mutex.h"
@@ -50,8 +51,13 @@ class PtraceContext final : public Context {
  private:
   // Resumes the thread with the current registers (PTRACE_CONT, no signal).
   Result<void> Resume();
-  // Waits for the next stop or exit of the thread.
+  // Waits for the next stop or exit of the thread. Meanwhile it collects the reports of the
+  // thread's new clone children, which are attached to this thread until Clone() hands them on
+  // (WaitForChild() returns them): a child killed before its parent's clone event came (a dying
+  // pid 1 of the namespace waits for it to be reaped) must not wait for a wait on the parent.
   Result<int> Wait();
+  // The next report of clone child `child`, attached to this thread.
+  Result<int> WaitForChild(pid_t child);
   Result<void> LoadRegs();
   // Runs the gadget with `regs` until its int3, letting trapped syscalls through and recording
   // clone events. Returns the raw syscall result.
@@ -67,6 +73,9 @@ class PtraceContext final : public Context {
   std::atomic<pid_t> tracer_tid_{0};
   std::atomic<bool> abandoned_{false};
   struct rusage exit_usage_ {};  // from wait4, when the thread exited
+  int exit_status_ = 0;          // its wait status, once exited_
+  // Reports of clone children that Wait() collected, by host tid, for WaitForChild().
+  std::map<pid_t, int> child_reports_;
 };
 
 // The ptrace options every tracee gets.

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -214,6 +215,111 @@ class Watcher {
   absl::Mutex mu_;
   std::map<int, std::pair<FileDescriptor, std::shared_ptr<HostProcess>>> watched_
       ABSL_GUARDED_BY(mu_);
+};
+
+// Answers the clone gates' notifications (BuildCloneGateFilter): a clone made from the stub's
+// code goes on only if the sentry asked that host thread for a clone with those flags
+// (SeccompTrapContext::Clone); any other fails with EPERM. The application can jump into the
+// stub's code with registers of its choosing, and its clones would be processes the sentry does
+// not know (tests/e2e/security, stub_clone). One thread answers every process tree's gate.
+class CloneGate {
+ public:
+  static CloneGate& Get() {
+    static CloneGate* g = new CloneGate();  // lives as long as the sentry
+    return *g;
+  }
+
+  // Answers `listener` from now on, until every process under its filter is gone. Returns the
+  // id the tree's Channel keeps.
+  Result<uint64_t> Add(FileDescriptor listener) {
+    absl::MutexLock l(&mu_);
+    uint64_t id = next_id_++;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = id;
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listener.get(), &ev) < 0) return LastErrno();
+    gates_[id].listener = std::move(listener);
+    return id;
+  }
+
+  // Lets the next clone of host thread `tid` under gate `id` go on if its flags are `flags`.
+  void Expect(uint64_t id, pid_t tid, uint64_t flags) {
+    absl::MutexLock l(&mu_);
+    auto it = gates_.find(id);
+    if (it != gates_.end()) it->second.expected[tid] = flags;
+  }
+
+  void Forget(uint64_t id, pid_t tid) {
+    absl::MutexLock l(&mu_);
+    auto it = gates_.find(id);
+    if (it != gates_.end()) it->second.expected.erase(tid);
+  }
+
+ private:
+  struct Gate {
+    FileDescriptor listener;
+    std::map<pid_t, uint64_t> expected;  // host tid -> clone flags
+  };
+
+  CloneGate() : epoll_(epoll_create1(EPOLL_CLOEXEC)) {
+    std::thread([this] { Run(); }).detach();
+  }
+
+  void Run() {
+    for (;;) {
+      epoll_event evs[16];
+      int n = epoll_wait(epoll_.get(), evs, 16, -1);
+      for (int i = 0; i < n; i++) {
+        uint64_t id = evs[i].data.u64;
+        int fd;
+        {
+          absl::MutexLock l(&mu_);
+          auto it = gates_.find(id);
+          if (it == gates_.end()) continue;
+          if (!(evs[i].events & EPOLLIN)) {  // EPOLLHUP: no process uses the filter any more
+            epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second.listener.get(), nullptr);
+            gates_.erase(it);
+            continue;
+          }
+          fd = it->second.listener.get();  // closed by this thread only
+        }
+        Answer(id, fd);
+      }
+    }
+  }
+
+  void Answer(uint64_t id, int listener) {
+    seccomp_notif notif;
+    std::memset(&notif, 0, sizeof(notif));
+    // ENOENT: the thread left the syscall (a signal) after the listener showed readable.
+    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &notif) < 0) return;
+    seccomp_notif_resp resp{};
+    resp.id = notif.id;
+    resp.error = -EPERM;
+    {
+      absl::MutexLock l(&mu_);
+      auto it = gates_.find(id);
+      if (it != gates_.end()) {
+        auto want = it->second.expected.find(static_cast<pid_t>(notif.pid));
+        if (want != it->second.expected.end() && notif.data.nr == SYS_clone &&
+            notif.data.args[0] == want->second) {
+          it->second.expected.erase(want);
+          resp.error = 0;
+          resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        }
+      }
+    }
+    if (resp.error)
+      LOG_DEBUG("refused a clone from the stub's code that the sentry did not ask for (host tid {})",
+                  notif.pid);
+    // ENOENT again if the thread left meanwhile.
+    ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+  }
+
+  FileDescriptor epoll_;
+  absl::Mutex mu_;
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<uint64_t, Gate> gates_ ABSL_GUARDED_BY(mu_);
 };
 
 // Waits until `ready()` holds, sleeping on the state words of `msgs` in between; false if
@@ -604,7 +710,10 @@ Result<CloneResult> SeccompTrapContext::Clone(uint64_t flags, uint64_t newsp, ui
   msg_->args[3] = child_tid;
   msg_->args[4] = tls;
   msg_->args[5] = static_cast<uint64_t>(static_cast<int64_t>(app_fd));
+  const uint64_t gate = process_->channel()->clone_gate;
+  if (gate) CloneGate::Get().Expect(gate, tid_.load(), flags);
   bool done = Request(MOAT_STATE_CLONE);
+  if (gate) CloneGate::Get().Forget(gate, tid_.load());
   long ret = static_cast<long>(msg_->result);
   if (app_fd >= 0 && done) (void)Inject(SYS_close, {static_cast<uint64_t>(app_fd), 0, 0, 0, 0, 0});
   if (!done || msg_->event != MOAT_EVENT_SYSCALL_DONE) {
@@ -710,9 +819,9 @@ void SeccompTrapContext::Abandon() { End(0, {}); }
 
 namespace {
 
-// Starts a root process on this platform, in the sandbox's PID namespace or (CLONE_NEWPID) a new
-// one, and waits until its stub is ready.
-absl::StatusOr<CloneResult> SpawnTrapRoot(int clone_flags) {
+// Starts a root process on this platform, in the PID namespace of `pidns_fd` (a pidfd) or
+// (CLONE_NEWPID) a new one, and waits until its stub is ready.
+absl::StatusOr<CloneResult> SpawnTrapRoot(int clone_flags, int pidns_fd = -1) {
   ASSIGN_OR_RETURN(std::vector<sock_filter> prog, BuildTrapAppFilter());
   Result<std::shared_ptr<SysmsgRegion>> region = SysmsgRegion::Create();
   if (!region.ok()) return ErrnoStatus("the shared region of a new process", region.error().value());
@@ -724,16 +833,24 @@ absl::StatusOr<CloneResult> SpawnTrapRoot(int clone_flags) {
   if (!filter) return absl::InternalError("the application filter does not fit its slot");
   std::memcpy(filter, prog.data(), prog.size() * sizeof(sock_filter));
   first->filter_len = prog.size();
+  static const std::vector<sock_filter> gate_filter = BuildCloneGateFilter();
   ASSIGN_OR_RETURN(RootProcess root,
-                   CloneRoot({.clone_flags = clone_flags, .sysmsg_fd = (*region)->fd(),
-                              .ignore_signals = true}));
+                   CloneRoot({.clone_flags = clone_flags, .pidns_fd = pidns_fd,
+                              .sysmsg_fd = (*region)->fd(), .ignore_signals = true,
+                              .gate_filter = gate_filter}));
   auto process = std::make_shared<HostProcess>(root.pid, root.channel, true);
   Watcher::Get().Watch(process);
-  if (write(root.sync.get(), "x", 1) != 1) {
-    absl::Status s = ErrnoStatus("write(root sync)");
+  absl::StatusOr<FileDescriptor> listener = ReleaseWithGate(root);
+  if (!listener.ok()) {
     kill(root.pid, SIGKILL);
-    return s;
+    return listener.status();
   }
+  Result<uint64_t> gate = CloneGate::Get().Add(std::move(*listener));
+  if (!gate.ok()) {
+    kill(root.pid, SIGKILL);
+    return ErrnoStatus("epoll_ctl(ADD, a clone gate's listener)", gate.error());
+  }
+  root.channel->clone_gate = *gate;
   Result<std::unique_ptr<SeccompTrapContext>> ctx =
       SeccompTrapContext::AwaitReady(process, *region, 0);
   if (!ctx.ok()) {
@@ -765,7 +882,7 @@ absl::StatusOr<std::unique_ptr<Context>> SeccompTrapPlatform::SpawnInit() {
 }
 
 absl::StatusOr<CloneResult> SeccompTrapPlatform::SpawnProcess() {
-  return pid_ns_.Spawn([] { return SpawnTrapRoot(0); });
+  return pid_ns_.Spawn([](int pidns_fd) { return SpawnTrapRoot(0, pidns_fd); });
 }
 
 }  // namespace moat::platform

@@ -70,6 +70,9 @@ class GoferClient : public RefCounted<GoferClient> {
     Result<void> sent = gofer::SendMessage(sock_.get(), msg);
     if (!sent.ok()) return Broken("send", sent.error());
     Result<gofer::Message> m = gofer::ReceiveMessage(sock_.get());
+    // The sentry's own fd table is full (the application holds that many files): this request
+    // fails as when the system's file table is, and the connection is as good as before.
+    if (!m.ok() && m.error().value() == EMFILE) return Errno(ENFILE);
     if (!m.ok()) return Broken("receive", m.error());
     return m;
   }

@@ -2,7 +2,9 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 
+#include "base/host_proc.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "sentry/mm/mm.h"
@@ -39,6 +41,17 @@ void AddUsage(struct rusage& a, const struct rusage& b) {
   a.ru_majflt += b.ru_majflt;
   a.ru_nvcsw += b.ru_nvcsw;
   a.ru_nivcsw += b.ru_nivcsw;
+}
+
+// The pids limit of a sandbox whose configuration sets none (tests/e2e/security/README.md).
+// Every task of the sandbox is a host thread, and the sentry gives each a thread of its own:
+// without a limit a fork bomb takes every pid of the host, as it does a Linux host from a
+// container without a pids cgroup (root ignores RLIMIT_NPROC). A quarter of the host's pid_max
+// (or of threads-max, if smaller) leaves half the host's pids to the host whatever the sandbox
+// does; at most 65536 tasks, which is where gVisor stops too. (runsc/confine.cc reads the
+// host's numbers before the sentry's own PID namespace hides them.)
+int64_t DefaultPidsLimit() {
+  return std::clamp<int64_t>(static_cast<int64_t>(hostproc::HostTasksMax() / 4), 64, 65536);
 }
 
 }  // namespace
@@ -88,8 +101,9 @@ void Kernel::WatchHostProcess(ThreadGroup* tg, Task* leader) {
 
 bool Kernel::ChargePid() {
   int64_t limit = pids_limit_.load();
+  if (limit <= 0) limit = DefaultPidsLimit();
   absl::MutexLock l(&mu_);
-  if (limit > 0) {
+  {
     int64_t count = static_cast<int64_t>(tasks_.size()) + pids_in_flight_;
     for (const auto& [pid, tg] : groups_) {
       if (tg->tasks.empty()) count++;  // a zombie keeps its pid until it is reaped

@@ -248,7 +248,7 @@ class Kernel {
 
   // linux.resources.pids.limit: at most `limit` tasks (threads, zombies included, as the pids
   // cgroup counts them) in the sandbox; a clone past it fails with EAGAIN, and so does an exec.
-  // 0 or less: no limit. Set before Create. The sentry counts them itself because its own
+  // 0 or less: the default limit (kernel.cc's DefaultPidsLimit). Set before Create. The sentry counts them itself because its own
   // threads share the host cgroup's count.
   void set_pids_limit(int64_t limit) { pids_limit_.store(limit); }
   int64_t pids_limit() const { return pids_limit_.load(); }

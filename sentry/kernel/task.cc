@@ -3,6 +3,7 @@
 
 #include <climits>
 #include <cstring>
+#include <system_error>
 #include <thread>
 
 #include "absl/cleanup/cleanup.h"
@@ -248,15 +249,24 @@ void Task::Kill() {
 
 void Task::Start() {
   RefPtr<Task> self(this);
-  std::thread([self] {
-    Result<void> r = self->ctx_->Adopt();
-    if (!r.ok()) {
-      LOG_WARNING("task {}: attaching its thread failed: {}", self->tid_, r.error().Name());
-      self->Exited(SIGKILL, {});
-      return;
-    }
-    self->Run();
-  }).detach();
+  try {
+    std::thread([self] {
+      Result<void> r = self->ctx_->Adopt();
+      if (!r.ok()) {
+        LOG_WARNING("task {}: attaching its thread failed: {}", self->tid_, r.error().Name());
+        self->Exited(SIGKILL, {});
+        return;
+      }
+      self->Run();
+    }).detach();
+  } catch (const std::system_error& e) {
+    // The host has no thread for the task (its pids or memory maps are exhausted): the clone
+    // happened already, so the process it belongs to dies, as under a host OOM, and the sentry
+    // goes on.
+    LOG_ERROR("task {}: no host thread for it ({}); killing its process", tid_, e.what());
+    ctx_->KillProcess();
+    Exited(SIGKILL, {});
+  }
 }
 
 void Task::Run() {

@@ -64,8 +64,13 @@ Result<long> Task::Clone(uint64_t flags, UserAddr stack, UserAddr parent_tid, Us
 
   platform::CloneResult child;
   for (int attempt = 0;; attempt++) {
-    child = TRY(ctx_->Clone(host_flags, stack.value(), parent_tid.value(), child_tid.value(), tls,
-                            child_regs));
+    Result<platform::CloneResult> made = ctx_->Clone(host_flags, stack.value(), parent_tid.value(),
+                                                     child_tid.value(), tls, child_regs);
+    // The sentry's own fds (each process has a few) ran out first: to the application that is
+    // a resource shortage, which clone reports as EAGAIN, never as EMFILE.
+    if (!made.ok() && (made.error().value() == EMFILE || made.error().value() == ENFILE))
+      return Errno(EAGAIN);
+    child = TRY(std::move(made));
     absl::MutexLock l(&kernel_->mu_);
     if (!kernel_->TaskByTid(child.tid) && !kernel_->GroupByPid(child.tid)) break;
     // The host reused the pid of a zombie the sandbox still holds (host zombies are reaped at

@@ -14,6 +14,11 @@ namespace moat::kernel {
 void Task::RecordExit(int code) {
   absl::MutexLock l(&kernel_->mu_);
   exit_code_ = code & 0xff;
+  // Without a group exit, the process's status is the exit(2) code of its last thread to call it,
+  // whichever thread that is (Linux's synchronize_group_exit(); observed natively). Taken here,
+  // in the order of the calls: the host may report the threads' ends in another order (a ptrace
+  // tracer learns of a group leader's end only after the other threads').
+  tg_->last_exit_code = *exit_code_;
   // The last thread of the init leaving ends the PID namespace, as a group exit of it would.
   if (tg_.get() == kernel_->init() && tg_->tasks.size() == 1) kernel_->KillNamespace();
 }
@@ -37,10 +42,7 @@ void Task::Exited(int wait_status, const struct rusage& usage) {
           usage.ru_stime.tv_sec || usage.ru_stime.tv_usec)
         tg->exit_usage = usage;
       std::erase(tg->tasks, this);
-      if (tg->leader == this) {
-        tg->leader = nullptr;
-        tg->leader_exit_code = exit_code_.value_or(WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 0);
-      }
+      if (tg->leader == this) tg->leader = nullptr;
       if (!tg->exiting && !exit_code_) {
         // The host thread died without an exit(2) we saw: killed from outside the sandbox, or by
         // the host kernel (the OOM killer, a seccomp kill). The whole group goes.
@@ -89,7 +91,7 @@ void Kernel::GroupExited(ThreadGroup* tg) {
   AccountExit(*tg);
   if (!tg->exiting) {
     tg->exiting = true;
-    tg->exit_status = (tg->leader_exit_code & 0xff) << 8;
+    tg->exit_status = (tg->last_exit_code & 0xff) << 8;
   }
   tg->stop_signal = 0;
   tg->stopped = false;

@@ -107,8 +107,8 @@ SeccompVerdict KillThread(Task& t, int sig) {
     }
   }
   // The host thread exits in place of the syscall; its exit is an ordinary thread exit to the
-  // sentry. TODO(#7): a leader killed this way should make its process's status show `sig` if
-  // the other threads then leave with exit(2).
+  // sentry. As in Linux, the code it leaves does not matter: the process's status will be that
+  // of its last thread to leave.
   t.RecordExit(0);
   platform::Registers& r = t.context().Regs();
   r.orig_rax = SYS_exit;
@@ -210,14 +210,18 @@ SeccompVerdict SeccompCheckSyscall(Task& t, const SyscallArgs& args) {
   const uint32_t action = ret & SECCOMP_RET_ACTION_FULL;
   const uint32_t value = ret & SECCOMP_RET_DATA;
   // Logged as Linux audits them by default: kills (and unknown actions, which kill), LOG, and
-  // every action but ALLOW of a filter installed with SECCOMP_FILTER_FLAG_LOG.
+  // every action but ALLOW of a filter installed with SECCOMP_FILTER_FLAG_LOG. The sandbox has
+  // no audit log: the record goes to the sentry's log (runsc --log) at level info, with the
+  // fields of Linux's type=SECCOMP audit record, so that the same tools find it.
   const bool kills = action != SECCOMP_RET_ERRNO && action != SECCOMP_RET_TRAP &&
                      action != SECCOMP_RET_TRACE && action != SECCOMP_RET_USER_NOTIF &&
                      action != SECCOMP_RET_LOG && action != SECCOMP_RET_ALLOW;
   if (action != SECCOMP_RET_ALLOW &&
       (kills || action == SECCOMP_RET_LOG || (match && match->log()))) {
-    LOG_INFO("seccomp: [{}:{}] {} ({}) at {:#x}: action {:#x}", t.pid(), t.tid(),
-             SyscallNameOf(t, args.nr), args.nr, r.rip, ret);
+    LOG_INFO("seccomp: pid={} tid={} uid={} comm=\"{}\" sig={} arch={:x} syscall={} ({}) compat=0 "
+             "ip={:#x} code={:#x}",
+             t.pid(), t.tid(), t.creds()->ruid, t.name(), kills ? SIGSYS : 0, AUDIT_ARCH_X86_64,
+             args.nr, SyscallNameOf(t, args.nr), r.rip, ret);
   }
   switch (action) {
     case SECCOMP_RET_ALLOW:

@@ -76,7 +76,7 @@ class ThreadGroup : public RefCounted<ThreadGroup> {
   bool stopped = false;       // every task has stopped
   ChildEvent pending_event = ChildEvent::kNone;  // not yet reported to wait(WUNTRACED|WCONTINUED)
   int reported_stop_signal = 0;  // the signal wait(WUNTRACED) reports
-  int leader_exit_code = 0;      // exit(2) code of the leader, when no group exit happened
+  int last_exit_code = 0;        // the last exit(2) code of its tasks (Task::RecordExit)
   uid_t uid_at_exit = 0;         // the real uid its parent's waitid reports
   absl::CondVar stop_cv;      // signalled on SIGCONT and SIGKILL
 

@@ -421,6 +421,28 @@ TEST(ThreadTest, ProcessOutlivesItsMainThread) {
       ExitedWith(21));
 }
 
+void* ExitAfterMain(void* arg) {
+  // The main thread's tid word is cleared when it exits (glibc gave it to set_tid_address), so
+  // it can be joined.
+  pthread_join(*static_cast<pthread_t*>(arg), nullptr);
+  // exit(2), not exit_group: the last thread leaves alone.
+  syscall(SYS_exit, 5);
+  return nullptr;
+}
+
+// Without exit_group, the process's status is the code of its last thread to exit(2), not the
+// main thread's (Linux's synchronize_group_exit()).
+TEST(ThreadTest, StatusIsTheLastThreadsExitCode) {
+  EXPECT_THAT(
+      ForkAndWait([] {
+        static pthread_t main_thread = pthread_self();
+        pthread_t thread;
+        CHILD_CHECK(pthread_create(&thread, nullptr, ExitAfterMain, &main_thread) == 0);
+        syscall(SYS_exit, 3);
+      }),
+      ExitedWith(5));
+}
+
 TEST(ReparentTest, OrphanGoesToSubreaper) {
   EXPECT_CHILD_SUCCEEDS([] {
     CHILD_CHECK_SUCCESS(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));

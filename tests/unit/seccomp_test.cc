@@ -294,6 +294,28 @@ TEST(TrapAppFilter, TrapsOutsideTheStubAndAllowsOnlyTheStubsOwnInside) {
   EXPECT_EQ(RunSeccompProgram(*prog, Data(3, {}, kI386, app_ip)), SECCOMP_RET_KILL_PROCESS);
 }
 
+// seccomp_trap's clone gate: a clone from the stub's code is the sentry's to answer; everything
+// else is left to the application's filter.
+TEST(CloneGateFilter, NotifiesOnlyForACloneFromTheStub) {
+  std::vector<sock_filter> prog = platform::BuildCloneGateFilter();
+  ASSERT_TRUE(ValidateSeccompProgram(prog).ok());
+  const uint64_t app_ip = 0x401000;
+  const uint64_t stub_ip = stub::kBase + 0x200;
+  auto run = [&](int nr, uint64_t ip, uint32_t arch = kX86_64) {
+    return RunSeccompProgram(prog, Data(nr, {SIGCHLD}, arch, ip)) & SECCOMP_RET_ACTION_FULL;
+  };
+  EXPECT_EQ(run(__NR_clone, stub_ip), SECCOMP_RET_USER_NOTIF);
+  EXPECT_EQ(run(__NR_clone, stub::kBase), SECCOMP_RET_USER_NOTIF);
+  EXPECT_EQ(run(__NR_clone, stub::kBase + stub::kCodeSize - 1), SECCOMP_RET_USER_NOTIF);
+  EXPECT_EQ(run(__NR_clone, app_ip), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(run(__NR_clone, stub::kBase - 1), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(run(__NR_clone, stub::kBase + stub::kCodeSize), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(run(__NR_clone, stub_ip + (uint64_t{1} << 32)), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(run(__NR_getpid, stub_ip), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(run(__NR_clone3, stub_ip), SECCOMP_RET_ALLOW);  // the application's filter kills it
+  EXPECT_EQ(run(__NR_clone, stub_ip, kI386), SECCOMP_RET_ALLOW);  // and another architecture
+}
+
 // seccomp_trap's passthrough trap filter lets the stub's code by: its futexes and the
 // passthrough syscalls it runs for the application once the application's filters allowed them.
 TEST(PassthroughTrapFilter, ExemptsTheStubsCodeOnSeccompTrap) {
