@@ -24,9 +24,12 @@ check() { [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"; }
 differs() { [ "$(readlink "/proc/$2/ns/$3")" != "$(readlink "/proc/self/ns/$3")" ] || fail "$1 is in the host's $3 namespace"; }
 
 b=$(bundle cf '{"process":{"args":["sleep","30"]},"linux":{"namespaces":[{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"}]}}')
-rs --platform="$platform" --network=none create --bundle "$b" cf || fail "create"
-rs start cf || fail "start"
-supervisor=$(rs state cf | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+# An fd of the caller's (9, a file of its own) that the sandbox must not inherit.
+: > "$work/caller-secret"
+id=$(cid cf)
+rs --platform="$platform" --network=none create --bundle "$b" "$id" 9>>"$work/caller-secret" || fail "create"
+rs start "$id" || fail "start"
+supervisor=$(rs state "$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
 sentry=$(by_comm "$supervisor" runsc-sentry | head -1)
 gofer=$(by_comm "$supervisor" runsc-gofer | head -1)
 [ -n "$sentry" ] || fail "no sentry (runsc-sentry) under the sandbox process $supervisor"
@@ -65,11 +68,18 @@ check "gofer Seccomp" "$(field "$gofer" Seccomp)" 2
 for ns in mnt ipc uts net; do differs gofer "$gofer" "$ns"; done
 check "gofer's root" "$(ls -A "/proc/$gofer/root/" | tr '\n' ' ')" ""
 
+# Neither holds an fd of the caller's.
+for p in "$supervisor" "$sentry" "$gofer"; do
+  for fd in /proc/$p/fd/*; do
+    [ "$(readlink "$fd")" != "$work/caller-secret" ] || fail "process $p holds the caller's fd ($fd)"
+  done
+done
+
 # Killing the sentry ends the whole sandbox: its PID namespace goes with it.
 kill -9 "$sentry"
 for _ in $(seq 100); do kill -0 "$app" 2>/dev/null || kill -0 "$gofer" 2>/dev/null || break; sleep 0.05; done
 kill -0 "$app" 2>/dev/null && fail "the application process $app outlived the sentry"
 kill -0 "$gofer" 2>/dev/null && fail "the gofer $gofer outlived the sentry"
-rs delete --force cf || fail "delete"
-no_leftovers cf
+rs delete --force "$id" || fail "delete"
+no_leftovers "$id"
 echo ok

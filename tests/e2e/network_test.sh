@@ -174,7 +174,7 @@ PY
 start_container() {
   local name=$1
   shift
-  rs "$@" run --detach --bundle "$work/$name" "$name" > "$work/$name.log" 2>&1 < /dev/null ||
+  rs "$@" run --detach --bundle "$work/$name" "$(cid "$name")" > "$work/$name.log" 2>&1 < /dev/null ||
     fail "starting container $name: $(tail -n 5 "$work/$name.log")"
 }
 
@@ -183,7 +183,7 @@ start_container() {
 run_container() {
   local name=$1 status
   shift
-  timeout 180 "${rt[@]}" --root "$state" "${rflags[@]}" "$@" run --bundle "$work/$name" "$name" \
+  timeout 180 "${rt[@]}" --root "$state" "${rflags[@]}" "$@" run --bundle "$work/$name" "$(cid "$name")" \
     > "$work/$name.out" 2> "$work/$name.log" < /dev/null
   status=$?
   echo "--- container $name (exit $status):"
@@ -197,7 +197,7 @@ wait_server() {
   local name=$1 secs=$2 what=$3 deadline=$((SECONDS + $2))
   shift 3
   until "$@" > "$work/wait.out" 2>&1; do
-    rs state "$name" 2>/dev/null | grep -q '"status": *"running"' ||
+    rs state "$(cid "$name")" 2>/dev/null | grep -q '"status": *"running"' ||
       fail "container $name stopped before $what answered: $(tail -n 5 "$work/$name.log")"
     [ "$SECONDS" -lt "$deadline" ] ||
       fail "$what did not answer within $secs s; the last try said: $(tail -n 3 "$work/wait.out")"
@@ -285,7 +285,7 @@ case_http_server() {
     fail "sending malformed frames: $(tail -n 3 "$work/garbage.log")"
   want "sha256 of 1 MiB fetched after $(cut -d" " -f2 "$work/garbage.log") malformed frames" \
     "$(hx curl -sS --max-time 60 "http://$ctr_ip:8080/blob" | sha256sum | cut -c1-64)" "$blob_sha"
-  rs delete --force http > /dev/null 2>&1
+  rs delete --force "$(cid http)" > /dev/null 2>&1
 }
 
 case_redis_server() {
@@ -308,7 +308,7 @@ case_redis_server() {
   [ "$status" -eq 0 ] || fail "redis-benchmark exited with status $status: $(tr '\r' '\n' < "$work/bench.txt" | tail -n 3)"
   want "redis-benchmark results (PING_INLINE, PING_MBULK, SET, GET)" \
     "$(grep -c "requests per second" "$work/bench.lines")" 4
-  rs delete --force redis > /dev/null 2>&1
+  rs delete --force "$(cid redis)" > /dev/null 2>&1
 }
 
 case_client() {

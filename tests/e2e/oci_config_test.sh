@@ -5,11 +5,16 @@
 # runc. The expectations are runc's: run a case with runc as RUNTIME to check them against
 # Linux (`oci_config_test.sh /usr/sbin/runc mounts`). Where the sandbox legitimately differs,
 # the case says why and checks the sandbox's form (`is_runc`).
-# Usage: oci_config_test.sh RUNTIME CASE
+# Usage: oci_config_test.sh RUNTIME CASE [BUILD_DIR]
+# $PLATFORM picks our runtime's platform (oci_lib.sh); the seccomp cases run a probe program
+# from BUILD_DIR (default: build/ of this checkout).
 set -uo pipefail
 runtime=$1
 case_name=$2
 here=$(cd "$(dirname "$0")" && pwd)
+build=${3:-$here/../../build}
+# Extra global flags of the runtime for `run` (a case sets them).
+run_flags=()
 is_runc=false
 [ "$(basename "$runtime")" = runc ] && is_runc=true
 
@@ -27,7 +32,7 @@ c = json.load(open(sys.argv[1]))
 c["process"]["args"] = ["sh", "-c", sys.argv[2]]
 json.dump(c, open(sys.argv[1], "w"), indent=2)
 PY
-  timeout 60 "$runtime" --root "$state" run --bundle "$work/$name" "$name" > "$work/$name.out" 2> "$work/$name.err" < /dev/null
+  timeout 60 "$runtime" --root "$state" "${rflags[@]}" "${run_flags[@]}" run --bundle "$work/$name" "$(cid "$name")" > "$work/$name.out" 2> "$work/$name.err" < /dev/null
   local status=$?
   echo "--- $name (exit $status):"; cat "$work/$name.out"
   [ -s "$work/$name.err" ] && { echo "--- $name stderr:"; cat "$work/$name.err"; }
@@ -59,6 +64,19 @@ mnt() {
 # mnt_id FILE DEST / mnt_parent FILE DEST: the mount's id and its parent's id.
 mnt_id() { awk -v d="$2" '$5 == d { r = $1 } END { print r }' "$1"; }
 mnt_parent() { awk -v d="$2" '$5 == d { r = $2 } END { print r }' "$1"; }
+
+# seccomp_bundle NAME PROFILE [PATCH]: a bundle NAME whose linux.seccomp is the JSON PROFILE
+# (merged with PATCH), with the probe of tests/e2e/seccomp_probe.c as /bin/probe.
+seccomp_bundle() {
+  local patch
+  patch=$(python3 -c 'import json, sys
+p = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+p.setdefault("linux", {})["seccomp"] = json.loads(sys.argv[1])
+print(json.dumps(p))' "$2" "${3:-{\}}") || fail "the profile of $1 is not JSON"
+  bundle "$1" "$patch" >/dev/null
+  [ -x "$build/tests/e2e/seccomp_probe" ] || fail "no $build/tests/e2e/seccomp_probe: build it first"
+  cp "$build/tests/e2e/seccomp_probe" "$work/$1/rootfs/bin/probe" || fail "copying the probe"
+}
 
 # The sandbox's capability names as /proc/self/status masks.
 cap() {
@@ -472,13 +490,150 @@ PY
     ;;
   seccomp)
     # linux.seccomp: mkdir fails with EPERM (SCMP_ACT_ERRNO's default errno), chmod with the
-    # errnoRet given; the rest is allowed.
-    run sc 'mkdir /tmp/d 2>&1 | grep -o "Operation not permitted"; touch /tmp/f; chmod 600 /tmp/f 2>&1 | grep -o "No such device"; echo done' \
-      '{"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64"],
+    # errnoRet given; SCMP_ACT_TRACE with no tracer is ENOSYS, as in Linux; the rest is allowed.
+    seccomp_bundle sc '{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64"],
         "syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"},
-                    {"names":["chmod","fchmodat"],"action":"SCMP_ACT_ERRNO","errnoRet":19}]}}}' ||
+                    {"names":["chmod","fchmodat"],"action":"SCMP_ACT_ERRNO","errnoRet":19},
+                    {"names":["getpriority"],"action":"SCMP_ACT_TRACE","errnoRet":5}]}'
+    run sc 'mkdir /tmp/d 2>&1 | grep -o "Operation not permitted"; touch /tmp/f; chmod 600 /tmp/f 2>&1 | grep -o "No such device"; probe getpriority getpid; echo done' ||
       fail "the container failed"
-    check "seccomp" "$(out sc | tr '\n' '|')" "Operation not permitted|No such device|done|"
+    check "seccomp" "$(out sc | tr '\n' '|')" "Operation not permitted|No such device|getpriority=ENOSYS|getpid=ok|done|"
+    echo ok
+    ;;
+  seccomp_kill)
+    # SCMP_ACT_KILL (runc's name for SCMP_ACT_KILL_THREAD) and SCMP_ACT_KILL_THREAD end the
+    # calling thread, SCMP_ACT_KILL_PROCESS its whole process, with SIGSYS: a process whose only
+    # thread is killed dies of SIGSYS (a shell sees 128 + 31), one with another thread goes on.
+    # The profile names syscalls that busybox's sh never makes.
+    seccomp_bundle sk '{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+        {"names":["add_key"],"action":"SCMP_ACT_KILL"},
+        {"names":["request_key"],"action":"SCMP_ACT_KILL_THREAD"},
+        {"names":["keyctl"],"action":"SCMP_ACT_KILL_PROCESS"}]}'
+    run sk 'for c in add_key request_key keyctl; do probe getpid $c getpid; echo "$c: $?"; done
+            for c in add_key request_key keyctl; do probe thread $c getpid; echo "thread $c: $?"; done' ||
+      fail "the container failed"
+    check "kills" "$(out sk | tr '\n' '|')" \
+      "getpid=ok|add_key: 159|getpid=ok|request_key: 159|getpid=ok|keyctl: 159|getpid=ok|alive|thread add_key: 0|getpid=ok|alive|thread request_key: 0|thread keyctl: 159|"
+    # A process whose first thread was killed, and whose other thread then leaves with exit(2),
+    # ends with that thread's status (Linux 6.x), not the killed one's.
+    run sk 'probe leader request_key; echo "leader: $?"' || fail "the container failed"
+    check "leader killed" "$(out sk | tr '\n' '|')" "thread exits|leader: 5|"
+    # The container's own process killed: runtime run exits as a shell would show it.
+    run sk 'probe keyctl'
+    check "the container's status" "$?" 159
+    echo ok
+    ;;
+  seccomp_trap)
+    # SCMP_ACT_TRAP: the syscall does not run and the thread gets SIGSYS with si_code SYS_SECCOMP
+    # (1), si_syscall, si_arch (AUDIT_ARCH_X86_64) and si_errno (the action's data, 0 from runc),
+    # and si_call_addr the address after the syscall instruction; rax holds the syscall number
+    # when the handler returns. Without a handler, SIGSYS kills the process.
+    seccomp_bundle st '{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+        {"names":["getpriority"],"action":"SCMP_ACT_TRAP"}]}'
+    # A blocked or ignored SIGSYS does not save the process: the kernel forces the signal.
+    run st 'probe trap getpriority getpid; echo "handled: $?"; probe getpriority; echo "unhandled: $?"
+            probe blocked getpriority; echo "blocked: $?"; probe ignored getpriority; echo "ignored: $?"' ||
+      fail "the container failed"
+    check "trap" "$(out st | tr '\n' '|')" \
+      "getpriority=SIGSYS code=1 syscall=140 arch=c000003e errno=0 addr=ok ret=nr|getpid=ok|handled: 0|unhandled: 159|blocked: 159|ignored: 159|"
+    echo ok
+    ;;
+  seccomp_log)
+    # SCMP_ACT_LOG runs the syscall. Linux writes an audit record; the sandbox, which has no audit
+    # log of its own, writes the record to the runtime's log (--log, which engines always give):
+    # docs/oci-config.md.
+    seccomp_bundle sl '{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+        {"names":["getpriority"],"action":"SCMP_ACT_LOG"}]}'
+    run_flags=(--log "$work/runtime.log")
+    run sl 'probe getpriority:0:0; echo "status $?"' || fail "the container failed"
+    check "log" "$(out sl | tr '\n' '|')" "getpriority=ok|status 0|"
+    if ! $is_runc; then
+      grep -E 'seccomp: pid=.* syscall=140 \(getpriority\) .*code=0x7ffc0000' "$work/runtime.log" ||
+        fail "no record of the logged syscall in the runtime's log: $(grep seccomp "$work/runtime.log")"
+    fi
+    echo ok
+    ;;
+  seccomp_args)
+    # Argument conditions: 64-bit comparisons (SCMP_CMP_GE with a value past 32 bits),
+    # SCMP_CMP_MASKED_EQ, conditions on two arguments (both must hold) and, as runc makes them,
+    # several on the same argument (any may hold).
+    seccomp_bundle sa '{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+        {"names":["getpriority"],"action":"SCMP_ACT_ERRNO","errnoRet":33,
+         "args":[{"index":1,"value":1000,"op":"SCMP_CMP_GE"}]},
+        {"names":["umask"],"action":"SCMP_ACT_ERRNO","errnoRet":33,
+         "args":[{"index":0,"value":448,"valueTwo":448,"op":"SCMP_CMP_MASKED_EQ"}]},
+        {"names":["socket"],"action":"SCMP_ACT_ERRNO","errnoRet":33,
+         "args":[{"index":0,"value":16,"op":"SCMP_CMP_EQ"},{"index":0,"value":17,"op":"SCMP_CMP_EQ"}]},
+        {"names":["setpriority"],"action":"SCMP_ACT_ERRNO","errnoRet":33,
+         "args":[{"index":0,"value":1,"op":"SCMP_CMP_EQ"},{"index":2,"value":5,"op":"SCMP_CMP_EQ"}]},
+        {"names":["personality"],"action":"SCMP_ACT_ERRNO","errnoRet":33,
+         "args":[{"index":0,"value":4294967295,"op":"SCMP_CMP_NE"}]}]}'
+    run sa 'probe getpriority:0:0 getpriority:0:999 getpriority:0:1000 getpriority:0:0x100000000 \
+              umask:0700 umask:022 umask:0600 socket:16:3:0 socket:17:3:0 socket:1:1:0 \
+              setpriority:1:0:5 setpriority:0:0:5 setpriority:1:0:6 personality:0xffffffff personality:0' ||
+      fail "the container failed"
+    check "conditions" "$(out sa | tr '\n' ' ')" \
+      "getpriority=ok getpriority=ESRCH getpriority=EDOM getpriority=EDOM umask=EDOM umask=ok umask=ok socket=EDOM socket=EDOM socket=ok setpriority=EDOM setpriority=ok setpriority=ok personality=ok personality=EDOM "
+    echo ok
+    ;;
+  seccomp_exec)
+    # A process started by exec in a running container is under the container's profile too.
+    seccomp_bundle se '{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+        {"names":["getpriority"],"action":"SCMP_ACT_ERRNO","errnoRet":33},
+        {"names":["keyctl"],"action":"SCMP_ACT_KILL_PROCESS"}]}' '{"process":{"args":["sleep","1000"]}}'
+    id=$(cid se)
+    rs run -d --bundle "$work/se" "$id" > /dev/null < /dev/null || fail "run -d"
+    check "exec" "$(rs exec "$id" probe getpriority getpid)" "getpriority=EDOM
+getpid=ok"
+    rs exec "$id" probe keyctl
+    check "exec killed" "$?" 159
+    rs exec "$id" sh -c 'probe keyctl; echo "in sh: $?"; probe getpriority'
+    check "exec'd shell" "$(rs exec "$id" sh -c 'probe keyctl; echo "in sh: $?"; probe getpriority')" "in sh: 159
+getpriority=EDOM"
+    rs kill "$id" 9
+    echo ok
+    ;;
+  seccomp_default_profile)
+    # The default profile podman sends (containers-common's seccomp.json, put in OCI form as
+    # podman does for x86-64 and its default capabilities): busybox works as usual, and what
+    # the profile forbids fails with its errno: ENOSYS (its defaultErrnoRet) for what it does not
+    # list, EPERM for what it refuses, EINVAL for an audit netlink socket without
+    # CAP_AUDIT_WRITE, and personality only with the personas it lists.
+    profile=/usr/share/containers/seccomp.json
+    [ -f "$profile" ] || fail "no $profile (Debian's golang-github-containers-common; tools/install-deps.sh)"
+    caps='["CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FOWNER","CAP_FSETID","CAP_KILL","CAP_NET_BIND_SERVICE","CAP_SETFCAP","CAP_SETGID","CAP_SETPCAP","CAP_SETUID","CAP_SYS_CHROOT"]'
+    oci=$(python3 - "$profile" "$caps" <<'PY'
+import json, sys
+src = json.load(open(sys.argv[1]))
+caps = set(json.loads(sys.argv[2]))
+rules = []
+for r in src["syscalls"]:
+    inc, exc = r.get("includes") or {}, r.get("excludes") or {}
+    if inc.get("arches") and not {"amd64", "x86", "x32"} & set(inc["arches"]): continue
+    if exc.get("arches") and {"amd64"} & set(exc["arches"]): continue
+    if inc.get("caps") and not set(inc["caps"]) <= caps: continue
+    if exc.get("caps") and set(exc["caps"]) & caps: continue
+    if inc.get("minKernel") or exc.get("minKernel"): pass
+    rule = {"names": r["names"], "action": r["action"]}
+    if "errnoRet" in r: rule["errnoRet"] = r["errnoRet"]
+    if r.get("args"): rule["args"] = r["args"]
+    rules.append(rule)
+out = {"defaultAction": src["defaultAction"], "syscalls": rules,
+       "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]}
+if "defaultErrnoRet" in src: out["defaultErrnoRet"] = src["defaultErrnoRet"]
+print(json.dumps(out))
+PY
+) || fail "converting $profile"
+    seccomp_bundle sd "$oci" "{\"process\":{\"capabilities\":{\"bounding\":$caps,\"effective\":$caps,\"permitted\":$caps}}}"
+    run sd 'echo hello | tr a-z A-Z; cd /tmp && echo data > f && cat f && rm f && cd /
+            seq 3 | sort -r | tr "\n" " "; echo; sleep 0.1 && echo slept; id -u; head -c 4 /dev/urandom | wc -c
+            ls /bin/busybox; ps -o comm | grep -c "^ps"; sh -c "exit 7"; echo "sh: $?"
+            probe getpid add_key kexec_load bpf swapon userfaultfd io_uring_setup socket:16:3:9 \
+                  personality:1 personality:0xffffffff' ||
+      fail "the container failed"
+    check "busybox" "$(out sd | head -n 10 | tr '\n' '|')" "HELLO|data|3 2 1 |slept|0|4|/bin/busybox|1|sh: 7|getpid=ok|"
+    check "forbidden" "$(out sd | tail -n +11 | tr '\n' ' ')" \
+      "add_key=ENOSYS kexec_load=EPERM bpf=EPERM swapon=EPERM userfaultfd=EPERM io_uring_setup=ENOSYS socket=EINVAL personality=ENOSYS personality=ok "
     echo ok
     ;;
   *)
