@@ -1,18 +1,23 @@
 // Conformance tests for TCP sockets over loopback (AF_INET and AF_INET6): bind and its errors,
 // listen and accept, blocking and non-blocking connect, data transfer (large, concurrent, with
 // MSG_PEEK / MSG_DONTWAIT / MSG_WAITALL), shutdown and resets, readiness for poll and epoll,
-// ioctls, and the socket options servers set.
+// ioctls, and the socket options servers set; and, with lo the only interface, connect and
+// sendto to an address no route reaches.
 
 #include <fcntl.h>
 #include <linux/sockios.h>
+#include <net/if.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -769,6 +774,80 @@ TEST(TcpSocketTest, PingPong) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
   shutdown(p.client.get(), SHUT_WR);
   echo.join();
+}
+
+// What connect and sendto to addresses without a route give, one line per try, each the
+// call's result or its errno's name.
+std::string NoRouteTries() {
+  std::string out;
+  auto try_one = [&](const char* what, int type, const InetAddr& to, bool send) {
+    int fd = socket(to.family(), type, 0);
+    int r = fd < 0 ? -1 : send ? static_cast<int>(sendto(fd, "x", 1, 0, to.get(), to.len))
+                               : connect(fd, to.get(), to.len);
+    const char* name = strerrorname_np(errno);
+    out += std::string(what) + " " + to.ToString() + ": " +
+           (r < 0 ? (name ? name : "E?") : std::to_string(r)) + "\n";
+    if (fd >= 0) close(fd);
+  };
+  // Documentation ranges (RFC 5737, RFC 3849), and an address next to ::1.
+  for (const InetAddr& a : {V4("192.0.2.77", 80), V6("2001:db8::77", 80), V6("fd00::2", 80),
+                            V6("::2", 80)}) {
+    try_one("tcp connect", SOCK_STREAM, a, false);
+    try_one("udp connect", SOCK_DGRAM, a, false);
+    try_one("udp sendto", SOCK_DGRAM, a, true);
+  }
+  return out;
+}
+
+// Runs `tries` where lo is the only interface and returns what it returned: here when lo is
+// already alone (the sandbox's default stack), else in a child in a network namespace of its
+// own with lo up (natively; needs CAP_SYS_ADMIN). nullopt when neither can be had.
+std::optional<std::string> WithLoopbackOnly(const std::function<std::string()>& tries) {
+  struct if_nameindex* ifs = if_nameindex();
+  bool lo_only = ifs && ifs[0].if_name && std::string(ifs[0].if_name) == "lo" && !ifs[1].if_name;
+  if (ifs) if_freenameindex(ifs);
+  if (lo_only) return tries();
+  int p[2];
+  if (pipe(p) != 0) return std::nullopt;
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(p[0]);
+    if (unshare(CLONE_NEWNET) != 0) _exit(2);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    ifreq ifr{};
+    std::strcpy(ifr.ifr_name, "lo");
+    if (ioctl(fd, SIOCGIFFLAGS, &ifr) != 0) _exit(3);
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(fd, SIOCSIFFLAGS, &ifr) != 0) _exit(3);
+    std::string out = tries();
+    if (write(p[1], out.data(), out.size()) != static_cast<ssize_t>(out.size())) _exit(4);
+    _exit(0);
+  }
+  close(p[1]);
+  std::string out;
+  char buf[512];
+  for (ssize_t n; (n = read(p[0], buf, sizeof(buf))) > 0;) out.append(buf, n);
+  close(p[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return std::nullopt;
+  return out;
+}
+
+// With lo alone, only lo's addresses have a route: the rest is ENETUNREACH, for IPv6 too.
+TEST(InetRouteTest, NoRouteIsEnetunreach) {
+  SKIP_WITHOUT_IPV6_LOOPBACK();
+  std::optional<std::string> got = WithLoopbackOnly(NoRouteTries);
+  if (!got) {
+    GTEST_SKIP() << "this host has interfaces besides lo, and a network namespace of lo alone "
+                    "cannot be made here";
+  }
+  std::string want;
+  for (const char* a : {"192.0.2.77:80", "2001:db8::77:80", "fd00::2:80", "::2:80"}) {
+    for (const char* what : {"tcp connect", "udp connect", "udp sendto"})
+      want += std::string(what) + " " + a + ": ENETUNREACH\n";
+  }
+  EXPECT_EQ(*got, want);
 }
 
 }  // namespace

@@ -290,6 +290,18 @@ void AnyToLoopback(ip_addr_t* addr) {
   ip_addr_set_loopback(IP_IS_V6(addr) ? 1 : 0, addr);
 }
 
+struct netif* RouteTo(const ip_addr_t& dst) {
+  struct netif* out = ip_route(IP_IS_V6(&dst) ? IP6_ADDR_ANY : IP4_ADDR_ANY, &dst);
+  // lwIP's ip6_route sends everything to the only netif when there is one (lo alone, with
+  // --network=none), and to lo whatever shares ::1's /64. Linux routes to lo only ::1 (lo's
+  // IPv4 addresses are a /8, which ip4_route matches as Linux does). Multicast is left to lwIP.
+  if (out && IP_IS_V6(&dst) && IfIndex(out) == 1 && !ip6_addr_isloopback(ip_2_ip6(&dst)) &&
+      !ip_addr_ismulticast(&dst)) {
+    return nullptr;
+  }
+  return out;
+}
+
 namespace {
 
 std::vector<uint8_t> IntBytes(int v, size_t len) {

@@ -110,6 +110,9 @@ bool IsLocalAddress(const ip_addr_t& addr, bool allow_multicast)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(g_core);
 // The loopback address of the address's type (Linux connects to it for an any destination).
 void AnyToLoopback(ip_addr_t* addr);
+// The netif a packet to `dst` leaves on, or null where Linux has no route to it (connect and
+// sendto then fail with ENETUNREACH).
+struct netif* RouteTo(const ip_addr_t& dst) ABSL_EXCLUSIVE_LOCKS_REQUIRED(g_core);
 
 // The per-socket options of the IP layer and SOL_SOCKET options the stack needs itself.
 struct IpOptions {

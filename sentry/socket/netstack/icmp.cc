@@ -133,6 +133,7 @@ Result<void> PingSocket::Connect(Task&, const SockAddr& sa) {
   }
   IpPort ip = TRY(ParseAddr(family(), sa, true, AddrUse::kConnect));
   AnyToLoopback(&ip.addr);
+  if (!RouteTo(ip.addr)) return Errno(ENETUNREACH);
   if (ident_ == 0) TRY(TakeIdent(0));
   err_t e = raw_connect(pcb_, &ip.addr);
   if (e != ERR_OK) return Errno(ErrnoFromErr(e));
@@ -153,6 +154,7 @@ Result<size_t> PingSocket::SendMsg(Task&, SendArgs& args) {
     dst = pcb_->remote_ip;
   }
   AnyToLoopback(&dst);
+  if (!RouteTo(dst)) return Errno(ENETUNREACH);
   std::span<const uint8_t> data = args.data;
   // An echo request with code 0, nothing else (ping_common_sendmsg).
   uint8_t request = family() == AF_INET ? ICMP_ECHO : ICMP6_TYPE_EREQ;

@@ -143,6 +143,7 @@ Result<void> TcpSocket::Connect(Task& task, const SockAddr& sa) {
         if (c.state == State::kListen || c.state == State::kConnected) return Errno(EISCONN);
         if (ip_addr_ismulticast(&ip.addr)) return Errno(ENETUNREACH);
         AnyToLoopback(&ip.addr);
+        if (!RouteTo(ip.addr)) return Errno(ENETUNREACH);
         TRY(c.EnsurePcb());
         c.err = 0;
         c.rx_fin = c.shut_rd = c.shut_wr = false;

@@ -156,9 +156,9 @@ Result<void> UdpSocket::Connect(Task&, const SockAddr& sa) {
   }
   IpPort ip = TRY(ParseAddr(family(), sa, ip_.v6only, AddrUse::kConnect));
   AnyToLoopback(&ip.addr);
+  struct netif* out = RouteTo(ip.addr);
+  if (!out) return Errno(ENETUNREACH);
   if (ip_addr_isany(&pcb_->local_ip)) {
-    struct netif* out = ip_route(IP_IS_V6(&ip.addr) ? IP6_ADDR_ANY : IP4_ADDR_ANY, &ip.addr);
-    if (!out) return Errno(ENETUNREACH);
     const ip_addr_t* src = ip_netif_get_local_ip(out, &ip.addr);
     if (!src) return Errno(ENETUNREACH);
     src_ = *src;
@@ -195,6 +195,8 @@ Result<size_t> UdpSocket::SendMsg(Task&, SendArgs& args) {
     port = pcb_->remote_port;
   }
   AnyToLoopback(&dst);
+  // (A multicast destination's netif is the socket's IP_MULTICAST_IF, which lwIP picks.)
+  if (!ip_addr_ismulticast(&dst) && !RouteTo(dst)) return Errno(ENETUNREACH);
   size_t max = IP_IS_V6(&dst) ? 0xffff - IP6_HLEN - UDP_HLEN : 0xffff - IP_HLEN - UDP_HLEN;
   if (args.data.size() > max) return Errno(EMSGSIZE);
   // Broadcasts need SO_BROADCAST.

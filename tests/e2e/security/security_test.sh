@@ -288,6 +288,9 @@ for platform in $platforms; do
       done
       targets=${targets#,}
       log "host listeners on $targets and @$abstract"
+      # And addresses no host has (documentation ranges): with only lo, connect and sendto must
+      # find no route to any address but lo's, whatever addresses this host happens to have.
+      targets="$targets,192.0.2.77:$port,[2001:db8::77]:$port"
       run_case --network none -- "tcp=$targets" "udp=$targets" "abstract=$abstract"
       common_checks
       # The listener itself must still answer: the checks below mean something.
