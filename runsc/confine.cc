@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -216,6 +217,58 @@ absl::StatusOr<std::optional<SentryProcess>> ForkSentry(const ConfineOptions& o)
   return std::nullopt;
 }
 
+namespace {
+
+// The pids of this process's children, as /proc lists them per thread.
+std::vector<pid_t> Children() {
+  std::vector<pid_t> out;
+  if (DIR* d = opendir("/proc/self/task")) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      if (FILE* f = std::fopen(fmt::format("/proc/self/task/{}/children", e->d_name).c_str(), "re")) {
+        int pid;
+        while (std::fscanf(f, "%d", &pid) == 1) out.push_back(pid);
+        std::fclose(f);
+      }
+    }
+    closedir(d);
+  }
+  return out;
+}
+
+// Once the sentry has ended, the supervisor's other children (the gofer) end too: the sentry's
+// ends of their sockets are closed. They are waited for, so that no process of the sandbox
+// outlives runsc (a gofer that served many files takes a while to close them on a loaded
+// machine); one still there after a grace period is killed. `sigchld` is a signalfd that
+// reports SIGCHLD.
+void ReapOtherChildren(int sigchld) {
+  constexpr auto kGrace = std::chrono::seconds(10);
+  const auto deadline = std::chrono::steady_clock::now() + kGrace;
+  for (;;) {
+    pid_t r = waitpid(-1, nullptr, WNOHANG);
+    if (r > 0 || (r < 0 && errno == EINTR)) continue;
+    if (r < 0) return;  // ECHILD: none left
+    if (std::chrono::steady_clock::now() >= deadline) {
+      for (pid_t pid : Children()) {
+        LOG_WARNING("process {} of the sandbox has not ended {} s after the sentry: killed", pid,
+                    kGrace.count());
+        kill(pid, SIGKILL);
+      }
+      while (waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
+      }
+      return;
+    }
+    // Woken by SIGCHLD, or at least every 100 ms (a SIGCHLD may have come before the signalfd).
+    pollfd p{sigchld, POLLIN, 0};
+    poll(&p, sigchld >= 0 ? 1 : 0, 100);
+    signalfd_siginfo info;
+    while (sigchld >= 0 && read(sigchld, &info, sizeof(info)) == sizeof(info)) {
+    }
+  }
+}
+
+}  // namespace
+
 int Supervise(const SentryProcess& sentry, std::span<const int> forwarded,
               const std::function<void(int wait_status)>& on_status) {
   sigset_t set;
@@ -250,6 +303,7 @@ int Supervise(const SentryProcess& sentry, std::span<const int> forwarded,
       (void)!write(sentry.status.get(), &ack, 1);
     }
   }
+  ReapOtherChildren(signals.get());
   if (reported && *reported != -1) return *reported;
   LOG_WARNING("the sentry ended without reporting the sandbox's status (its own: {:#x})", own);
   on_status(own);
