@@ -303,11 +303,15 @@ int Supervise(const SentryProcess& sentry, std::span<const int> forwarded,
       (void)!write(sentry.status.get(), &ack, 1);
     }
   }
+  // The container has stopped once the sentry is gone (its init with it): that is recorded
+  // first, then the other children are waited for (runsc delete waits for this process).
+  const bool unreported = !reported || *reported == -1;
+  if (unreported) {
+    LOG_WARNING("the sentry ended without reporting the sandbox's status (its own: {:#x})", own);
+    on_status(own);
+  }
   ReapOtherChildren(signals.get());
-  if (reported && *reported != -1) return *reported;
-  LOG_WARNING("the sentry ended without reporting the sandbox's status (its own: {:#x})", own);
-  on_status(own);
-  return own;
+  return unreported ? own : *reported;
 }
 
 void CloseAllFdsBut(int keep) {

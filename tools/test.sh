@@ -15,10 +15,13 @@ tools/fuzz.sh || { [ "$status" != 0 ] || status=$?; }
 log=build/Testing/Temporary/LastTest.log
 if [ -s build/Testing/Temporary/LastTestsFailed.log ] && [ -s "$log" ]; then
   while IFS=: read -r _ name; do
-    echo "=== the end of failed test $name's output (all of it: $log)"
-    awk -v name="$name" '$0 ~ "^[0-9]+/[0-9]+ Testing: " && $3 == name { on = 1; next }
-                         on && /^<end of output>$/ { exit }
-                         on' "$log" | tail -n 60
+    out=$(awk -v name="$name" '$0 ~ "^[0-9]+/[0-9]+ Testing: " && $3 == name { on = 1; next }
+                               on && /^<end of output>$/ { exit }
+                               on' "$log")
+    # What the test said went wrong first (a shell test's FAIL line, a gtest's Failure), then its end.
+    echo "=== failed test $name: $(grep -m3 -E 'FAIL|Failure' <<<"$out" | tr '\n' ' ')"
+    echo "=== the end of its output (all of it: $log)"
+    tail -n 60 <<<"$out"
   done < build/Testing/Temporary/LastTestsFailed.log
 fi
 exit "$status"
