@@ -76,16 +76,10 @@ for p in "$supervisor" "$sentry" "$gofer"; do
 done
 
 # Killing the sentry ends the whole sandbox: its PID namespace goes with it.
-# (A zombie has ended: the host's init, its parent now, reaps it when it gets to it.)
-alive() {
-  local st
-  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
-  [ -n "$st" ] && [ "$st" != Z ]
-}
 kill -9 "$sentry"
-for _ in $(seq 100); do alive "$app" || alive "$gofer" || break; sleep 0.05; done
-alive "$app" && fail "the application process $app outlived the sentry"
-alive "$gofer" && fail "the gofer $gofer outlived the sentry"
+for _ in $(seq 100); do live "$app" || live "$gofer" || break; sleep 0.05; done
+live "$app" && fail "the application process $app outlived the sentry"
+live "$gofer" && fail "the gofer $gofer outlived the sentry"
 rs delete --force "$id" || fail "delete"
 no_leftovers "$id"
 echo ok

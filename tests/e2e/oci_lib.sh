@@ -8,12 +8,19 @@
 #   rs ARGS...             the runtime with --root $state (and --platform=$PLATFORM if set)
 #   bundle NAME [PATCH]    makes a busybox bundle at $work/NAME and prints its path
 #   cid NAME               a container id for NAME that no other run uses
+#   live PID               whether process PID exists and is not a zombie
 #   no_leftovers ID        checks that nothing of container ID is left (runsc only)
 
 fail() { echo "FAIL: $*"; exit 1; }
 
+# stat_field PID N: field N of /proc/PID/stat counted from after the command name (1 is field 3,
+# the state), empty if the process is gone.
+stat_field() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f"$2"; }
 # start_time PID: the process's start time (field 22 of /proc/PID/stat), empty if it is gone.
-start_time() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
+start_time() { stat_field "$1" 20; }
+# live PID: the process exists and has not ended. A zombie has ended: its parent, the host's init
+# for an orphan, reaps it when it gets to it.
+live() { local st; st=$(stat_field "$1" 1); [ -n "$st" ] && [ "$st" != Z ]; }
 
 # Each work directory names its run in $work/owner: "PID START_TIME RUNTIME". A run that ctest
 # killed at its timeout (SIGKILL, so no cleanup) leaves its detached containers running, and

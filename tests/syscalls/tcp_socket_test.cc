@@ -809,8 +809,7 @@ std::optional<std::string> WithLoopbackOnly(const std::function<std::string()>& 
   if (lo_only) return tries();
   int p[2];
   if (pipe(p) != 0) return std::nullopt;
-  pid_t pid = fork();
-  if (pid == 0) {
+  pid_t pid = ForkChild([&] {
     close(p[0]);
     if (unshare(CLONE_NEWNET) != 0) _exit(2);
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -820,17 +819,13 @@ std::optional<std::string> WithLoopbackOnly(const std::function<std::string()>& 
     ifr.ifr_flags |= IFF_UP;
     if (ioctl(fd, SIOCSIFFLAGS, &ifr) != 0) _exit(3);
     std::string out = tries();
-    if (write(p[1], out.data(), out.size()) != static_cast<ssize_t>(out.size())) _exit(4);
-    _exit(0);
-  }
+    if (!WriteAll(p[1], out.data(), out.size())) _exit(4);
+  });
   close(p[1]);
-  std::string out;
-  char buf[512];
-  for (ssize_t n; (n = read(p[0], buf, sizeof(buf))) > 0;) out.append(buf, n);
+  std::string out = ReadAll(p[0]);
   close(p[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return std::nullopt;
+  int status = pid == -1 ? -1 : WaitForChild(pid);
+  if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return std::nullopt;
   return out;
 }
 
