@@ -116,7 +116,7 @@ void Server::ServeConnection(FileDescriptor conn) {
     return;
   }
   std::vector<uint8_t> reply = Handle(*m, conn.get());
-  (void)wire::SendMessage(conn.get(), reply);
+  if (!reply.empty()) (void)wire::SendMessage(conn.get(), reply);
 }
 
 std::vector<uint8_t> Server::Handle(wire::Message& m, int conn) {
@@ -125,8 +125,12 @@ std::vector<uint8_t> Server::Handle(wire::Message& m, int conn) {
     case kStart: {
       StartRequest req;
       if (!decode(req)) break;
+      // Answered before the init runs: an init that exits at once ends the sentry, whose end
+      // could otherwise close this connection before the reply went out (and runsc start would
+      // report a failure for a container that ran).
+      (void)wire::SendMessage(conn, Reply<StartRequest>({}));
       kernel_->StartCreated();
-      return Reply<StartRequest>({});
+      return {};  // answered
     }
     case kSignal: {
       SignalRequest req;
