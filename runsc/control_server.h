@@ -35,7 +35,8 @@ class Server {
  private:
   explicit Server(FileDescriptor sock) : sock_(std::move(sock)) {}
   void ServeConnection(FileDescriptor conn);
-  // Answers one request that came on connection `conn`: the reply message to send.
+  // Answers one request that came on connection `conn`: the reply message to send, or empty if
+  // it has sent its reply itself (start, whose reply must go out before the init runs).
   std::vector<uint8_t> Handle(wire::Message& m, int conn);
 
   FileDescriptor sock_;
