@@ -9,9 +9,6 @@
 
 namespace moat::wire {
 
-// The most fds one message carries.
-constexpr size_t kMaxFds = 16;
-
 Result<void> SendMessage(int sock, std::span<const uint8_t> msg, std::span<const int> fds,
                          int flags) {
   if (fds.size() > kMaxFds) return Errno(EINVAL);
@@ -19,10 +16,11 @@ Result<void> SendMessage(int sock, std::span<const uint8_t> msg, std::span<const
   msghdr mh{};
   mh.msg_iov = &iov;
   mh.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)];
   if (!fds.empty()) {
     mh.msg_control = control;
     mh.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+    std::memset(control, 0, mh.msg_controllen);
     cmsghdr* c = CMSG_FIRSTHDR(&mh);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;

@@ -137,9 +137,13 @@ struct Message {
   std::vector<FileDescriptor> fds;
 };
 
+// The most fds one message carries: the kernel's own limit for one SCM_RIGHTS message
+// (SCM_MAX_FD).
+inline constexpr size_t kMaxFds = 253;
+
 // Sends one encoded message with `fds` attached (also any bytes: a terminal's name beside its
 // fd, a sequence number beside an fd for the stub). EPIPE when the peer is gone; `flags` adds to
-// MSG_NOSIGNAL (MSG_DONTWAIT, say).
+// MSG_NOSIGNAL (MSG_DONTWAIT, say). EINVAL for more than kMaxFds fds.
 Result<void> SendMessage(int sock, std::span<const uint8_t> msg, std::span<const int> fds = {},
                          int flags = 0);
 // Receives one message of at most `max_size` bytes. ECONNRESET when the peer is gone (end of

@@ -45,7 +45,11 @@ struct BootOptions {
   int ready_fd = -1;
   std::string console_socket;
   std::string cgroup;  // the cgroup runsc create made for the sandbox (cgroup::Cgroup::path())
+  int preserve_fds = 0;  // how many fds, from kFirstPreservedFd on, the init gets from fd 3 on
 };
+
+// Where runsc create puts the fds that --preserve-fds passes on (after the ready fd).
+constexpr int kFirstPreservedFd = 4;
 
 // The container's terminal, if it has one (process.terminal).
 Console* g_console = nullptr;
@@ -92,11 +96,19 @@ struct HostSide {
   bool new_netns = false;  // the process is still in the host's network namespace
   std::optional<HostTerminal> terminal;
   std::unique_ptr<control::Server> server;  // listening; started by the sentry
+  std::vector<FileDescriptor> preserved;    // the init's fds 3 and on (--preserve-fds)
 };
 
 absl::StatusOr<HostSide> TakeFromHost(const BootOptions& opts, const GlobalOptions& global,
                                       const ContainerDir& dir) {
   HostSide h;
+  // Kept from every process this one starts; only the init gets them.
+  for (int i = 0; i < opts.preserve_fds; i++) {
+    const int fd = kFirstPreservedFd + i;
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+      return ErrnoStatus(fmt::format("fd {} of the sandbox process (--preserve-fds)", fd));
+    h.preserved.emplace_back(fd);
+  }
   // First of all, so that the gofer and every application process start in it.
   if (!opts.cgroup.empty()) {
     ASSIGN_OR_RETURN(cgroup::Host host, cgroup::Host::Detect());
@@ -182,6 +194,7 @@ absl::StatusOr<kernel::Kernel*> BuildSandbox(HostSide h) {
                                             fcntl(1, F_DUPFD_CLOEXEC, 3),
                                             fcntl(2, F_DUPFD_CLOEXEC, 3)}));
   }
+  RETURN_IF_ERROR(InstallHostFds(*stdio, 3, std::move(h.preserved)));
   // The container's own seccomp profile, enforced by the sentry on the init and on every
   // exec'd process.
   std::vector<std::vector<sock_filter>> profile;
@@ -211,7 +224,7 @@ absl::StatusOr<kernel::Kernel*> BuildSandbox(HostSide h) {
     std::unique_ptr<Console> exec_console;
     RefPtr<vfs::FdTable> table;
     if (req.terminal) {
-      if (fds.size() != 1)
+      if (fds.empty())
         return absl::InvalidArgumentError("a terminal was asked for without its host replica");
       std::optional<spec::ConsoleSize> size;
       if (req.console_height || req.console_width)
@@ -220,6 +233,8 @@ absl::StatusOr<kernel::Kernel*> BuildSandbox(HostSide h) {
                        Console::Create({.size = size, .mounts = mounts.get(), .uid = req.uid},
                                        HostTerminal{FileDescriptor(), std::move(fds[0])}));
       ASSIGN_OR_RETURN(table, exec_console->TakeStdio());
+      fds.erase(fds.begin());
+      RETURN_IF_ERROR(InstallHostFds(*table, 3, std::move(fds)));
     } else {
       std::vector<int> raw;
       for (FileDescriptor& fd : fds) raw.push_back(fd.Release());
@@ -318,6 +333,9 @@ CommandRunner RegisterBoot(CLI::App& app, const GlobalOptions& global) {
   sub->add_option("--ready-fd", opts->ready_fd, "where to report the end of setup")->required();
   sub->add_option("--console-socket", opts->console_socket, "where to send the terminal");
   sub->add_option("--cgroup", opts->cgroup, "the cgroup to join");
+  sub->add_option("--preserve-fds", opts->preserve_fds,
+                  "how many fds, from fd 4 on, the init gets from fd 3 on")
+      ->check(CLI::NonNegativeNumber);
   return [opts, &global]() { return RunBoot(*opts, global); };
 }
 

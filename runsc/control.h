@@ -84,6 +84,7 @@ struct ExecRequest {
   std::vector<Rlimit> rlimits;
   // The fds that come with the request: stdin, stdout, stderr; with `terminal`, the host
   // replica of a terminal whose master went to `console_socket` (runsc/console.h HostTerminal).
+  // Then the process's fds 3 and on (exec --preserve-fds).
   uint8_t terminal = 0;
   uint16_t console_height = 0, console_width = 0;
   // With `terminal`: the unix socket the terminal's master went to.

@@ -109,7 +109,7 @@ void Server::ServeConnection(FileDescriptor conn) {
     (void)wire::SendMessage(conn.get(), Failed("permission denied"));
     return;
   }
-  Result<wire::Message> m = wire::ReceiveMessage(conn.get(), kMaxMessage, 3);
+  Result<wire::Message> m = wire::ReceiveMessage(conn.get(), kMaxMessage, wire::kMaxFds);
   if (!m.ok()) {
     if (m.error().value() != ECONNRESET)
       LOG_WARNING("control socket: bad message: {}", m.error().Name());

@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "base/status_macros.h"
+#include "base/wire.h"
 #include "fmt/format.h"
 #include "runsc/commands.h"
 #include "runsc/console.h"
@@ -42,6 +43,7 @@ struct ExecOptions {
   std::vector<std::string> caps;
   bool no_new_privs = false;
   bool ignore_paused = false;
+  int preserve_fds = 0;  // the caller's fds 3 and on that the process gets as its own
 };
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
@@ -103,14 +105,18 @@ absl::StatusOr<spec::Process> BuildProcess(const ExecOptions& o, const spec::Rec
 }
 
 // Asks the sandbox to start `p` with this process's stdio, or with a terminal whose master goes
-// to `console_socket`; returns its pid in the sandbox.
+// to `console_socket`, and this process's fds 3 to 2 + `preserve_fds`; returns its pid in the
+// sandbox.
 absl::StatusOr<int32_t> StartProcess(const ContainerDir& dir, const spec::Process& p,
-                                     const std::string& console_socket) {
+                                     const std::string& console_socket, int preserve_fds) {
   control::ExecRequest req = ExecRequestFor(p);
   req.console_socket = console_socket;
+  std::vector<int> preserved;
+  for (int fd = 3; fd < 3 + preserve_fds; fd++) preserved.push_back(fd);
   if (!p.terminal) {
-    absl::StatusOr<control::ExecRequest::Reply> r =
-        control::Call(dir.control_path(), req, std::vector<int>{0, 1, 2});
+    std::vector<int> fds{0, 1, 2};
+    fds.insert(fds.end(), preserved.begin(), preserved.end());
+    absl::StatusOr<control::ExecRequest::Reply> r = control::Call(dir.control_path(), req, fds);
     if (!r.ok()) return r.status();
     return r->pid;
   }
@@ -118,8 +124,9 @@ absl::StatusOr<int32_t> StartProcess(const ContainerDir& dir, const spec::Proces
   // here, its master sent to the engine, and its replica passed on with the request.
   ASSIGN_OR_RETURN(HostTerminal t, OpenHostTerminal());
   RETURN_IF_ERROR(SendMasterToSocket(t.master, console_socket));
-  absl::StatusOr<control::ExecRequest::Reply> r =
-      control::Call(dir.control_path(), req, std::vector<int>{t.replica.get()});
+  std::vector<int> fds{t.replica.get()};
+  fds.insert(fds.end(), preserved.begin(), preserved.end());
+  absl::StatusOr<control::ExecRequest::Reply> r = control::Call(dir.control_path(), req, fds);
   if (!r.ok()) return r.status();
   return r->pid;
 }
@@ -152,6 +159,11 @@ absl::StatusOr<int> WaitForwarding(const ContainerDir& dir, int32_t pid, bool st
 
 int RunExec(const ExecOptions& o, const GlobalOptions& global) {
   absl::Status s = ValidateId(o.id);
+  if (s.ok()) s = CheckPreservedFds(o.preserve_fds);
+  // The fds go with the request, with the stdio, in one message.
+  if (s.ok() && o.preserve_fds > static_cast<int>(wire::kMaxFds) - 3)
+    s = absl::InvalidArgumentError(fmt::format("--preserve-fds {}: exec passes at most {} fds",
+                                               o.preserve_fds, wire::kMaxFds - 3));
   if (!s.ok()) return ReportError("exec", s);
   ContainerDir dir(global.root, o.id);
   absl::StatusOr<spec::Record> r = dir.Load();
@@ -175,7 +187,7 @@ int RunExec(const ExecOptions& o, const GlobalOptions& global) {
       own = std::move(*cs);
       console_socket = own->path();
     }
-    absl::StatusOr<int32_t> pid = StartProcess(dir, *p, console_socket);
+    absl::StatusOr<int32_t> pid = StartProcess(dir, *p, console_socket, o.preserve_fds);
     if (!pid.ok()) return ReportError("exec", pid.status());
     std::thread relay;
     if (own) {
@@ -198,7 +210,7 @@ int RunExec(const ExecOptions& o, const GlobalOptions& global) {
   if (waiter == 0) {
     report_r.Reset();
     setsid();
-    absl::StatusOr<int32_t> pid = StartProcess(dir, *p, o.console_socket);
+    absl::StatusOr<int32_t> pid = StartProcess(dir, *p, o.console_socket, o.preserve_fds);
     std::string report = pid.ok() ? "ok" : std::string(pid.status().message());
     (void)!write(report_w.get(), report.data(), report.size());
     report_w.Reset();
@@ -206,6 +218,7 @@ int RunExec(const ExecOptions& o, const GlobalOptions& global) {
     // The process has its own copies of the stdio; ours must not keep an engine's pipes open.
     int null = open("/dev/null", O_RDWR);
     for (int fd = 0; fd < 3; fd++) dup2(null, fd);
+    for (int fd = 3; fd < 3 + o.preserve_fds; fd++) close(fd);
     absl::StatusOr<int> status = WaitForwarding(dir, *pid, /*stands_for_it=*/true);
     // The sandbox ended first (its init exited or it was killed): the process went with it, as
     // a container's processes are killed when its init exits.
@@ -250,7 +263,8 @@ CommandRunner RegisterExec(CLI::App& app, const GlobalOptions& global) {
   sub->add_flag("--ignore-paused", o->ignore_paused, "exec even if the container is paused");
   sub->add_option("--apparmor")->description("(no effect)");
   sub->add_option("--process-label")->description("(no effect)");
-  sub->add_option("--preserve-fds")->description("(no effect)");
+  sub->add_option("--preserve-fds", o->preserve_fds,
+                  "pass the caller's fds 3 to 3+N-1 on to the process, as its own");
   sub->add_option("--cgroup")->description("(no effect: the sandbox has one cgroup)");
   sub->positionals_at_end();
   return [o, &global]() { return RunExec(*o, global); };

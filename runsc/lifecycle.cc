@@ -59,7 +59,8 @@ std::string HookState(const spec::Record& r, const std::string& status) {
   return out;
 }
 
-// Starts `runsc boot` for the container; it reports the end of its setup on `ready_w`.
+// Starts `runsc boot` for the container; it reports the end of its setup on `ready_w` (its
+// fd 3) and gets the fds --preserve-fds passes on as its fds 4 and on.
 absl::StatusOr<pid_t> SpawnBoot(const GlobalOptions& global, const CreateOptions& opts,
                                 const std::string& bundle, const std::string& cgroup,
                                 int ready_w) {
@@ -74,14 +75,29 @@ absl::StatusOr<pid_t> SpawnBoot(const GlobalOptions& global, const CreateOptions
     args.push_back("--console-socket");
     args.push_back(opts.console_socket);
   }
+  if (opts.preserve_fds > 0) {
+    args.push_back("--preserve-fds");
+    args.push_back(fmt::format("{}", opts.preserve_fds));
+  }
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // The child's fds are dup2'ed from copies above the last one it gets, so that no dup2 writes
+  // over an fd a later one reads (ready_w may be fd 5, and caller's fd 4 must become fd 5).
+  const int first_free = 4 + opts.preserve_fds;
+  std::vector<FileDescriptor> sources;  // the child's fds 3, 4 and on
+  sources.emplace_back(fcntl(ready_w, F_DUPFD_CLOEXEC, first_free));
+  for (int i = 0; i < opts.preserve_fds; i++)
+    sources.emplace_back(fcntl(3 + i, F_DUPFD_CLOEXEC, first_free));
+  for (const FileDescriptor& fd : sources) {
+    if (!fd.valid()) return ErrnoStatus("copying the fds runsc boot gets");
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, ready_w, 3);
+  for (size_t i = 0; i < sources.size(); i++)
+    posix_spawn_file_actions_adddup2(&actions, sources[i].get(), 3 + static_cast<int>(i));
   // The caller's other fds are not the sandbox's (runc passes only stdio and --preserve-fds).
-  posix_spawn_file_actions_addclosefrom_np(&actions, 4);
+  posix_spawn_file_actions_addclosefrom_np(&actions, first_free);
   pid_t pid;
   int err = posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
@@ -187,8 +203,21 @@ std::vector<std::string> GlobalArgs(const GlobalOptions& g) {
   return args;
 }
 
+absl::Status CheckPreservedFds(int count) {
+  if (count < 0)
+    return absl::InvalidArgumentError(fmt::format("--preserve-fds {}: not a count of fds", count));
+  for (int fd = 3; fd < 3 + count; fd++) {
+    if (fcntl(fd, F_GETFD) < 0)
+      return absl::InvalidArgumentError(
+          fmt::format("--preserve-fds {}: fd {} is not open (it passes on fds 3 to {})", count,
+                      fd, 2 + count));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<pid_t> CreateContainer(const GlobalOptions& global, const CreateOptions& opts) {
   RETURN_IF_ERROR(ValidateId(opts.id));
+  RETURN_IF_ERROR(CheckPreservedFds(opts.preserve_fds));
   char* real = realpath(opts.bundle.c_str(), nullptr);
   if (!real) return ErrnoStatus(fmt::format("bundle {}", opts.bundle));
   std::string bundle = real;

@@ -21,7 +21,14 @@ struct CreateOptions {
   std::string bundle = ".";
   std::string console_socket;
   std::string pid_file;
+  // --preserve-fds: the caller's fds 3, 4 and on that the container's init gets as its own.
+  int preserve_fds = 0;
 };
+
+inline constexpr char kPreserveFdsHelp[] =
+    "pass the caller's fds 3 to 3+N-1 on to the container's init, as its own";
+// Fails unless the caller's fds 3 to 3 + `count` - 1 (--preserve-fds) are open.
+absl::Status CheckPreservedFds(int count);
 
 // `create`: starts the sandbox process, waits until the container's init exists, runs the
 // prestart, createRuntime and createContainer hooks, and records the container as created.

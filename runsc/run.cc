@@ -29,6 +29,9 @@ bool WantsTerminal(const std::string& bundle) {
 }
 
 int RunRun(const RunOptions& o, const GlobalOptions& global) {
+  // Checked before this process opens fds of its own, which could take a closed one's number.
+  absl::Status fds_ok = CheckPreservedFds(o.create.preserve_fds);
+  if (!fds_ok.ok()) return ReportError("run", fds_ok);
   sigset_t forward;
   sigemptyset(&forward);
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT})
@@ -97,9 +100,10 @@ CommandRunner RegisterRun(CLI::App& app, const GlobalOptions& global) {
   sub->add_option("--pid-file", o->create.pid_file, "file to write the container's pid to");
   sub->add_flag("-d,--detach", o->detach, "return once the container has started");
   sub->add_flag("--keep", o->keep, "do not delete the container after it exits");
+  sub->add_option("--preserve-fds", o->create.preserve_fds,
+                  kPreserveFdsHelp);
   sub->add_flag("--no-pivot")->description("(no effect: the sandbox has its own root)");
   sub->add_flag("--no-new-keyring")->description("(no effect: keyrings are not shared with the host)");
-  sub->add_option("--preserve-fds")->description("(no effect)");
   return [o, &global]() { return RunRun(*o, global); };
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <limits>
 #include <thread>
 
 #include "absl/strings/str_split.h"
@@ -347,19 +348,27 @@ absl::Status MakeDirs(vfs::MountNamespace& ns, const std::string& path) {
   return absl::OkStatus();
 }
 
+absl::Status InstallHostFds(vfs::FdTable& table, int first, std::vector<FileDescriptor> fds) {
+  for (size_t i = 0; i < fds.size(); i++) {
+    if (!fds[i].valid()) continue;  // not open: the sandbox's fd is not open either
+    const int fd = first + static_cast<int>(i);
+    int flags = fcntl(fds[i].get(), F_GETFL);
+    if (flags < 0) return ErrnoStatus(fmt::format("fcntl(F_GETFL) of the host fd for fd {}", fd));
+    Result<RefPtr<fsimpl::HostFile>> f = fsimpl::HostFile::New(std::move(fds[i]), flags & O_ACCMODE);
+    if (!f.ok()) return ErrnoStatus(fmt::format("the host file for fd {}", fd), f.error());
+    // Fds passed on are open whatever RLIMIT_NOFILE says, as they are in a process that
+    // inherits them.
+    Result<void> r = table.Set(fd, *f, false, std::numeric_limits<uint64_t>::max());
+    if (!r.ok()) return ErrnoStatus(fmt::format("installing fd {}", fd), r.error());
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<RefPtr<vfs::FdTable>> HostStdioTable(std::vector<int> fds) {
   auto table = MakeRef<vfs::FdTable>();
   std::vector<FileDescriptor> owned;
   for (int fd : fds) owned.emplace_back(fd);
-  for (size_t i = 0; i < owned.size() && i < 3; i++) {
-    if (!owned[i].valid()) continue;  // not open: the sandbox's fd is not open either
-    int flags = fcntl(owned[i].get(), F_GETFL);
-    if (flags < 0) return ErrnoStatus(fmt::format("fcntl(F_GETFL) of stdio fd {}", i));
-    Result<RefPtr<fsimpl::HostFile>> f = fsimpl::HostFile::New(std::move(owned[i]), flags & O_ACCMODE);
-    if (!f.ok()) return ErrnoStatus(fmt::format("stdio fd {}", i), f.error());
-    Result<void> r = table->Set(static_cast<int>(i), *f, false, 1024);
-    if (!r.ok()) return ErrnoStatus("installing stdio", r.error());
-  }
+  RETURN_IF_ERROR(InstallHostFds(*table, 0, std::move(owned)));
   return table;
 }
 

@@ -66,8 +66,11 @@ absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const SandboxConfig& cfg
 // read-only).
 absl::Status MakeDirs(vfs::MountNamespace& ns, const std::string& path);
 
-// A file table whose fds 0-2 are `fds` (host fds, taken over; -1: not open).
+// A file table whose fds 0, 1, 2 and on are `fds` (host fds, taken over; -1: not open).
 absl::StatusOr<RefPtr<vfs::FdTable>> HostStdioTable(std::vector<int> fds);
+// Puts host fds `fds` (taken over; invalid: left closed) at `first`, `first` + 1 and on in
+// `table`: the stdio of a process, or the fds that --preserve-fds passes on from fd 3.
+absl::Status InstallHostFds(vfs::FdTable& table, int first, std::vector<FileDescriptor> fds);
 
 // The program to run: `name` as a path, or looked up in `path_env` (a $PATH value) within the
 // sandbox's own view of its files (the host's is never consulted). NotFound names what was

@@ -268,6 +268,9 @@ EOF
   status=$?
   [ "$status" = 0 ] || fail "podman run -i exited $status"
   [ "$out" = "$(printf 'piped-in\n65534\nbar\n/tmp\nfrom-the-host')" ] || fail "podman run -i printed '$out'"
+  # podman run --preserve-fds: conmon passes the fd on to runsc create --preserve-fds.
+  out=$(timeout 120 "${P[@]}" run --rm --preserve-fds 1 "$image" sh -c 'cat <&3' 3<"$work/vol/f")
+  [ "$out" = from-the-host ] || fail "podman run --preserve-fds 1 printed '$out'"
 
   # 4. A program that does not exist: podman's 127, with runsc's message.
   check_missing_program "podman run" 127 "${P[@]}" run --rm "$image"

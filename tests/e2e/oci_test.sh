@@ -313,8 +313,64 @@ JSON
     wait
     cat "$work/eout"
     grep -q "^/dev/pts/" "$work/eout" || fail "exec -t has no terminal"
+    # With a terminal, fds 3 and on are still the caller's (--preserve-fds).
+    echo "from a file" > "$work/in"
+    client "$work/p.sock" "$work/pout" 'expect:# ' 'send:cat <&3\n' 'expect:from a file' 'send:exit\n'
+    rs exec -t --console-socket "$work/p.sock" --preserve-fds 1 t3 sh 3<"$work/in" ||
+      fail "exec -t --preserve-fds"
+    wait
+    cat "$work/pout"
+    grep -q "^from a file" "$work/pout" || fail "exec -t --preserve-fds did not pass fd 3"
     rs delete -f t3
     no_leftovers t3
+    echo ok
+    ;;
+  preserve_fds)
+    # --preserve-fds: the caller's fds 3 to 3+N-1 become the container's (run, create) or the
+    # exec'd process's, a pipe as well as a file; no other fd of the caller's goes in.
+    echo "from a file" > "$work/in"
+    b=$(bundle b '{"process":{"args":["sh","-c","read a <&3; read b <&4; echo \"got: $a, $b\"; echo written >&5; { echo leaked >&6; } 2>/dev/null || echo no fd 6"]}}')
+    out=$(rs run --preserve-fds 3 --bundle "$b" p1 3<"$work/in" 4< <(echo "from a pipe") \
+          5>"$work/out" 6>"$work/six")
+    status=$?
+    echo "$out"
+    [ "$status" = 0 ] || fail "run --preserve-fds exited $status"
+    [ "$out" = "$(printf 'got: from a file, from a pipe\nno fd 6')" ] || fail "run printed '$out'"
+    [ "$(cat "$work/out")" = written ] || fail "fd 5 of the container: '$(cat "$work/out")'"
+    [ ! -s "$work/six" ] || fail "fd 6, not passed on, was written"
+    no_leftovers p1
+    b=$(bundle c '{"process":{"args":["sh","-c","cat <&3 >&4"]}}')
+    rs create --preserve-fds 2 --bundle "$b" p2 3<"$work/in" 4>"$work/out2" || fail create
+    rs start p2 || fail start
+    await_status p2 stopped
+    [ "$(cat "$work/out2")" = "from a file" ] || fail "create --preserve-fds: '$(cat "$work/out2")'"
+    rs delete p2
+    no_leftovers p2
+    b=$(bundle e '{"process":{"args":["sleep","1000"]}}')
+    rs run -d --bundle "$b" p3 || fail "run -d"
+    out=$(rs exec --preserve-fds 1 p3 sh -c 'cat <&3; { echo x >&4; } 2>/dev/null || echo no fd 4' \
+          3<"$work/in" 4>"$work/four")
+    [ "$out" = "$(printf 'from a file\nno fd 4')" ] || fail "exec --preserve-fds printed '$out'"
+    rs exec -d --preserve-fds 1 p3 sh -c 'cat <&3 > /tmp/got' 3<"$work/in" || fail "exec -d --preserve-fds"
+    for _ in $(seq 100); do
+      [ "$(rs exec p3 cat /tmp/got 2>/dev/null)" = "from a file" ] && break
+      sleep 0.05
+    done
+    [ "$(rs exec p3 cat /tmp/got)" = "from a file" ] || fail "exec -d --preserve-fds did not pass fd 3"
+    rs delete -f p3
+    no_leftovers p3
+    # An fd that is not open is named (runc would pass on whatever it has at that number).
+    if [ "$(basename "$runtime")" != runc ]; then
+      rs run --preserve-fds 2 --bundle "$b" p4 3<"$work/in" 4>&- 2>"$work/err" &&
+        fail "run --preserve-fds 2 with fd 4 closed succeeded"
+      grep -q "fd 4 is not open" "$work/err" || fail "error: $(cat "$work/err")"
+      no_leftovers p4
+      rs run -d --bundle "$b" p5 || fail "run -d"
+      rs exec --preserve-fds 1 p5 true 3>&- 2>"$work/err" && fail "exec --preserve-fds 1 with fd 3 closed"
+      grep -q "fd 3 is not open" "$work/err" || fail "error: $(cat "$work/err")"
+      rs delete -f p5
+      no_leftovers p5
+    fi
     echo ok
     ;;
   *)
