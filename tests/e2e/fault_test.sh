@@ -278,7 +278,14 @@ for round in $(seq "$rounds"); do
       rs start "$id" || fail start
       await_line "$work/$id.log" '^ready' 30
       gofer=$("$here/proctree.py" gofer "$boot")
-      [ "$(echo "$gofer" | wc -w)" = 1 ] || fail "want one gofer under runsc boot $boot, found '$gofer'"
+      if [ "$(echo "$gofer" | wc -w)" != 1 ]; then
+        "$here/proctree.py" dump "$boot"
+        echo "the container is $(status_of "$id"); what it printed, and runsc logged:"
+        head -c 4000 "$work/$id.log"
+        echo "its host processes seen so far that still exist:"
+        "$here/proctree.py" alive <(sort -u "$procs")
+        fail "want one gofer under runsc boot $boot, found '$gofer'"
+      fi
       d=$(delay 0 1000)
       sleep "$d"
       echo "round $round: kill -9 the gofer $gofer after ${d}s"
