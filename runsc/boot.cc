@@ -190,9 +190,7 @@ absl::StatusOr<kernel::Kernel*> BuildSandbox(HostSide h) {
                                               std::move(*h.terminal)));
     ASSIGN_OR_RETURN(stdio, console->TakeStdio());
   } else {
-    ASSIGN_OR_RETURN(stdio, HostStdioTable({fcntl(0, F_DUPFD_CLOEXEC, 3),
-                                            fcntl(1, F_DUPFD_CLOEXEC, 3),
-                                            fcntl(2, F_DUPFD_CLOEXEC, 3)}));
+    ASSIGN_OR_RETURN(stdio, HostStdioTable(DupOwnStdio()));
   }
   RETURN_IF_ERROR(InstallHostFds(*stdio, 3, std::move(h.preserved)));
   // The container's own seccomp profile, enforced by the sentry on the init and on every
@@ -236,9 +234,7 @@ absl::StatusOr<kernel::Kernel*> BuildSandbox(HostSide h) {
       fds.erase(fds.begin());
       RETURN_IF_ERROR(InstallHostFds(*table, 3, std::move(fds)));
     } else {
-      std::vector<int> raw;
-      for (FileDescriptor& fd : fds) raw.push_back(fd.Release());
-      ASSIGN_OR_RETURN(table, HostStdioTable(raw));
+      ASSIGN_OR_RETURN(table, HostStdioTable(std::move(fds)));
     }
     ASSIGN_OR_RETURN(kernel::InitProcess p, ProcessFor(req, *mounts, table, limits));
     p.detached_reap = req.detached;

@@ -27,7 +27,8 @@ struct CreateOptions {
 
 inline constexpr char kPreserveFdsHelp[] =
     "pass the caller's fds 3 to 3+N-1 on to the container's init, as its own";
-// Fails unless the caller's fds 3 to 3 + `count` - 1 (--preserve-fds) are open.
+// Fails unless the caller's fds 3 to 3 + `count` - 1 (--preserve-fds) are open: checked by
+// create, run and exec before they open fds of their own.
 absl::Status CheckPreservedFds(int count);
 
 // `create`: starts the sandbox process, waits until the container's init exists, runs the

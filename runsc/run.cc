@@ -100,8 +100,7 @@ CommandRunner RegisterRun(CLI::App& app, const GlobalOptions& global) {
   sub->add_option("--pid-file", o->create.pid_file, "file to write the container's pid to");
   sub->add_flag("-d,--detach", o->detach, "return once the container has started");
   sub->add_flag("--keep", o->keep, "do not delete the container after it exits");
-  sub->add_option("--preserve-fds", o->create.preserve_fds,
-                  kPreserveFdsHelp);
+  sub->add_option("--preserve-fds", o->create.preserve_fds, kPreserveFdsHelp);
   sub->add_flag("--no-pivot")->description("(no effect: the sandbox has its own root)");
   sub->add_flag("--no-new-keyring")->description("(no effect: keyrings are not shared with the host)");
   return [o, &global]() { return RunRun(*o, global); };

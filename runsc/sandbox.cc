@@ -364,11 +364,15 @@ absl::Status InstallHostFds(vfs::FdTable& table, int first, std::vector<FileDesc
   return absl::OkStatus();
 }
 
-absl::StatusOr<RefPtr<vfs::FdTable>> HostStdioTable(std::vector<int> fds) {
+std::vector<FileDescriptor> DupOwnStdio() {
+  std::vector<FileDescriptor> fds;
+  for (int fd = 0; fd < 3; fd++) fds.emplace_back(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+  return fds;
+}
+
+absl::StatusOr<RefPtr<vfs::FdTable>> HostStdioTable(std::vector<FileDescriptor> fds) {
   auto table = MakeRef<vfs::FdTable>();
-  std::vector<FileDescriptor> owned;
-  for (int fd : fds) owned.emplace_back(fd);
-  RETURN_IF_ERROR(InstallHostFds(*table, 0, std::move(owned)));
+  RETURN_IF_ERROR(InstallHostFds(*table, 0, std::move(fds)));
   return table;
 }
 
@@ -493,8 +497,7 @@ absl::StatusOr<int> RunDo(const DoOptions& opts) {
     ASSIGN_OR_RETURN(std::unique_ptr<platform::Platform> platform,
                      platform::NewPlatform(opts.platform));
     ASSIGN_OR_RETURN(RefPtr<vfs::FdTable> stdio,
-                     HostStdioTable({fcntl(0, F_DUPFD_CLOEXEC, 3), fcntl(1, F_DUPFD_CLOEXEC, 3),
-                                     fcntl(2, F_DUPFD_CLOEXEC, 3)}));
+                     HostStdioTable(DupOwnStdio()));
     // A terminal of the sandbox instead, with its master at the engine's end of the socket. It
     // lives as long as the sentry (like the kernel below, whose session it hangs up when it
     // goes).

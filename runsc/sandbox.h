@@ -66,8 +66,10 @@ absl::StatusOr<RefPtr<vfs::MountNamespace>> BuildMounts(const SandboxConfig& cfg
 // read-only).
 absl::Status MakeDirs(vfs::MountNamespace& ns, const std::string& path);
 
-// A file table whose fds 0, 1, 2 and on are `fds` (host fds, taken over; -1: not open).
-absl::StatusOr<RefPtr<vfs::FdTable>> HostStdioTable(std::vector<int> fds);
+// Copies of this process's fds 0, 1 and 2 (invalid where one is not open), for HostStdioTable.
+std::vector<FileDescriptor> DupOwnStdio();
+// A file table whose fds 0, 1, 2 and on are `fds` (host fds, taken over; invalid: not open).
+absl::StatusOr<RefPtr<vfs::FdTable>> HostStdioTable(std::vector<FileDescriptor> fds);
 // Puts host fds `fds` (taken over; invalid: left closed) at `first`, `first` + 1 and on in
 // `table`: the stdio of a process, or the fds that --preserve-fds passes on from fd 3.
 absl::Status InstallHostFds(vfs::FdTable& table, int first, std::vector<FileDescriptor> fds);
